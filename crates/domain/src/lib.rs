@@ -1,0 +1,1 @@
+//! Pure logic of support-access. No I/O.

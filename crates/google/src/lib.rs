@@ -1,0 +1,1 @@
+//! The REST adapter to Google.
