@@ -1,1 +1,24 @@
-//! Pure logic of support-access. No I/O.
+//! Pure logic of support-access: the validated vocabulary (domain names, usernames, org unit
+//! paths, …), request validation that reports every violation with its field, resource names,
+//! and (later) the planner, access rules and status checks. No I/O, no async: everything here is
+//! a function of its inputs, so the server, the store and the tests can share it.
+//!
+//! Every type is re-exported at the crate root.
+
+pub mod names;
+pub mod resources;
+pub mod validation;
+
+pub use names::{
+    CONSUMER_DOMAINS, CredentialName, DEFAULT_CUSTOM_ROLE, DEFAULT_SUPPORT_OU, DisplayName,
+    DomainName, EmailAddress, OrgUnitPath, PersonName, RequestId, RoleMode, RoleName,
+    StaffMemberId, Username, default_custom_role, default_support_ou, validate_delegated_admin,
+    validate_support_org_unit,
+};
+pub use resources::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, domain_resource, domain_status_resource,
+    parse_domain_resource, parse_domain_status_resource, parse_page_size,
+    parse_staff_member_resource, parse_support_account_resource, staff_member_resource,
+    support_account_resource,
+};
+pub use validation::{FieldViolation, InvalidValue, Violations};
