@@ -1,0 +1,311 @@
+//! Domain CRUD: validation of `supportaccess.v1.Domain` requests into store records, and back.
+
+use prost_types::FieldMask;
+use support_access_domain::names::{
+    CredentialName, DisplayName, DomainName, EmailAddress, OrgUnitPath, RoleName,
+};
+use support_access_domain::validation::{InvalidValue, Violations};
+use support_access_domain::{domain_resource, parse_domain_resource, validate_delegated_admin};
+use support_access_proto::v1;
+use support_access_store::domains::{DomainChanges, DomainRecord, NewDomain};
+
+use super::convert::{role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp};
+use crate::error::ApiError;
+
+/// The resource type named in errors.
+pub const RESOURCE_TYPE: &str = "supportaccess.googleapis.com/Domain";
+
+/// The fields `UpdateDomain` may change.
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "display_name",
+    "credential",
+    "delegated_admin",
+    "org_unit_path",
+    "role_mode",
+    "custom_role_name",
+];
+
+/// Validates a `CreateDomain` request's domain into a record to insert. `known_credential`
+/// says whether the server has a key of that name.
+pub fn validate_new(
+    domain: Option<&v1::Domain>,
+    known_credential: &dyn Fn(&str) -> bool,
+) -> Result<NewDomain, ApiError> {
+    let mut v = Violations::default();
+    let Some(d) = domain else {
+        v.add("domain", "is required");
+        return Err(finish_err(v));
+    };
+    let domain_name = v.check(
+        "domain.domain_name",
+        required(&d.domain_name).and_then(|s| DomainName::parse(s)),
+    );
+    let display_name = v.check("domain.display_name", DisplayName::parse(&d.display_name));
+    let credential = v.check(
+        "domain.credential",
+        parse_credential(&d.credential, known_credential),
+    );
+    let admin = v.check(
+        "domain.delegated_admin",
+        required(&d.delegated_admin).and_then(|s| EmailAddress::parse(s)),
+    );
+    if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
+        v.check(
+            "domain.delegated_admin",
+            validate_delegated_admin(admin, domain_name),
+        );
+    }
+    let org_unit = v.check("domain.org_unit_path", parse_org_unit(&d.org_unit_path));
+    let role_mode = v.check("domain.role_mode", role_mode_from_proto(d.role_mode));
+    let role_name = v.check(
+        "domain.custom_role_name",
+        parse_role_name(&d.custom_role_name),
+    );
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    // Every value is Some once `finish` passed.
+    Ok(NewDomain {
+        domain_name: domain_name.expect("validated").as_str().to_owned(),
+        display_name: display_name.expect("validated").as_str().to_owned(),
+        credential: credential.expect("validated").as_str().to_owned(),
+        delegated_admin: admin.expect("validated").as_str().to_owned(),
+        org_unit_path: org_unit.expect("validated").as_str().to_owned(),
+        role_mode: role_mode_to_store(role_mode.expect("validated")),
+        custom_role_name: role_name.expect("validated").as_str().to_owned(),
+    })
+}
+
+/// Validates an `UpdateDomain` request against the current record: the changes to apply.
+pub fn validate_update(
+    request: &v1::UpdateDomainRequest,
+    current: &DomainRecord,
+    known_credential: &dyn Fn(&str) -> bool,
+) -> Result<DomainChanges, ApiError> {
+    let mut v = Violations::default();
+    let d = request.domain.as_ref().expect("checked by caller");
+    let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE_FIELDS, d, &mut v);
+    let mut changes = DomainChanges::default();
+    let domain_name = DomainName::parse(&current.domain_name).ok();
+    for path in paths {
+        match path.as_str() {
+            "display_name" => {
+                changes.display_name = v
+                    .check("domain.display_name", DisplayName::parse(&d.display_name))
+                    .map(|x| x.as_str().to_owned());
+            }
+            "credential" => {
+                changes.credential = v
+                    .check(
+                        "domain.credential",
+                        parse_credential(&d.credential, known_credential),
+                    )
+                    .map(|x| x.as_str().to_owned());
+            }
+            "delegated_admin" => {
+                let admin = v.check(
+                    "domain.delegated_admin",
+                    required(&d.delegated_admin).and_then(|s| EmailAddress::parse(s)),
+                );
+                if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
+                    v.check(
+                        "domain.delegated_admin",
+                        validate_delegated_admin(admin, domain_name),
+                    );
+                }
+                changes.delegated_admin = admin.map(|x| x.as_str().to_owned());
+            }
+            "org_unit_path" => {
+                changes.org_unit_path = v
+                    .check("domain.org_unit_path", parse_org_unit(&d.org_unit_path))
+                    .map(|x| x.as_str().to_owned());
+            }
+            "role_mode" => {
+                changes.role_mode = v
+                    .check("domain.role_mode", role_mode_from_proto(d.role_mode))
+                    .map(role_mode_to_store);
+            }
+            "custom_role_name" => {
+                changes.custom_role_name = v
+                    .check(
+                        "domain.custom_role_name",
+                        parse_role_name(&d.custom_role_name),
+                    )
+                    .map(|x| x.as_str().to_owned());
+            }
+            _ => unreachable!("mask_paths returns only updatable fields"),
+        }
+    }
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    Ok(changes)
+}
+
+/// The domain name of an update request, validated.
+pub fn update_target(request: &v1::UpdateDomainRequest) -> Result<DomainName, ApiError> {
+    let Some(d) = request.domain.as_ref() else {
+        return Err(ApiError::invalid("domain", "is required"));
+    };
+    parse_domain_resource(&d.name).map_err(|e| ApiError::invalid("domain.name", e.0))
+}
+
+/// The record as the API shows it.
+pub fn to_proto(r: &DomainRecord) -> v1::Domain {
+    let name = DomainName::parse(&r.domain_name)
+        .map(|d| domain_resource(&d))
+        .unwrap_or_else(|_| format!("domains/{}", r.domain_name));
+    v1::Domain {
+        name,
+        domain_name: r.domain_name.clone(),
+        display_name: r.display_name.clone(),
+        credential: r.credential.clone(),
+        delegated_admin: r.delegated_admin.clone(),
+        org_unit_path: r.org_unit_path.clone(),
+        role_mode: role_mode_to_proto(r.role_mode) as i32,
+        custom_role_name: r.custom_role_name.clone(),
+        customer_id: r.customer_id.clone().unwrap_or_default(),
+        create_time: Some(timestamp(r.create_time)),
+        update_time: Some(timestamp(r.update_time)),
+        etag: r.etag(),
+    }
+}
+
+/// What a record would look like, for `validate_only` creates.
+pub fn preview(new: &NewDomain) -> v1::Domain {
+    let now = chrono::Utc::now();
+    let mut proto = to_proto(&DomainRecord {
+        domain_name: new.domain_name.clone(),
+        display_name: new.display_name.clone(),
+        credential: new.credential.clone(),
+        delegated_admin: new.delegated_admin.clone(),
+        org_unit_path: new.org_unit_path.clone(),
+        role_mode: new.role_mode,
+        custom_role_name: new.custom_role_name.clone(),
+        customer_id: None,
+        create_time: now,
+        update_time: now,
+        revision: 0,
+    });
+    proto.etag.clear();
+    proto
+}
+
+/// Applies changes to a record in memory, for `validate_only` updates.
+pub fn apply_preview(mut r: DomainRecord, c: &DomainChanges) -> DomainRecord {
+    let set = |field: &mut String, value: &Option<String>| {
+        if let Some(value) = value {
+            field.clone_from(value);
+        }
+    };
+    set(&mut r.display_name, &c.display_name);
+    set(&mut r.credential, &c.credential);
+    set(&mut r.delegated_admin, &c.delegated_admin);
+    set(&mut r.org_unit_path, &c.org_unit_path);
+    set(&mut r.custom_role_name, &c.custom_role_name);
+    if let Some(mode) = c.role_mode {
+        r.role_mode = mode;
+    }
+    r
+}
+
+fn required(value: &str) -> Result<&str, InvalidValue> {
+    if value.trim().is_empty() {
+        Err(InvalidValue("is required".into()))
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_credential(
+    value: &str,
+    known_credential: &dyn Fn(&str) -> bool,
+) -> Result<CredentialName, InvalidValue> {
+    let name = CredentialName::parse(required(value)?)?;
+    if known_credential(name.as_str()) {
+        Ok(name)
+    } else {
+        Err(InvalidValue(format!(
+            "no service-account key named {:?} is configured on the server",
+            name.as_str()
+        )))
+    }
+}
+
+fn parse_org_unit(value: &str) -> Result<OrgUnitPath, InvalidValue> {
+    if value.is_empty() {
+        Ok(support_access_domain::default_support_ou())
+    } else {
+        let path = OrgUnitPath::parse(value)?;
+        support_access_domain::validate_support_org_unit(&path)?;
+        Ok(path)
+    }
+}
+
+fn parse_role_name(value: &str) -> Result<RoleName, InvalidValue> {
+    if value.is_empty() {
+        Ok(support_access_domain::default_custom_role())
+    } else {
+        RoleName::parse(value)
+    }
+}
+
+/// The field paths an update touches: the mask's paths (every one checked against
+/// `updatable`), `*` for all, or — without a mask — the fields the message sets (AIP-134).
+pub fn mask_paths<M: PopulatedFields>(
+    mask: Option<&FieldMask>,
+    updatable: &[&str],
+    message: &M,
+    v: &mut Violations,
+) -> Vec<String> {
+    let Some(mask) = mask.filter(|m| !m.paths.is_empty()) else {
+        return message.populated_fields();
+    };
+    let mut paths = Vec::new();
+    for (i, path) in mask.paths.iter().enumerate() {
+        if path == "*" {
+            return updatable.iter().map(|s| (*s).to_owned()).collect();
+        }
+        if updatable.contains(&path.as_str()) {
+            if !paths.contains(path) {
+                paths.push(path.clone());
+            }
+        } else {
+            v.add(
+                &format!("update_mask.paths[{i}]"),
+                format!(
+                    "{path:?} cannot be updated; updatable fields are: {}",
+                    updatable.join(", ")
+                ),
+            );
+        }
+    }
+    paths
+}
+
+/// The updatable fields a message sets to a non-default value.
+pub trait PopulatedFields {
+    /// The names of those fields.
+    fn populated_fields(&self) -> Vec<String>;
+}
+
+impl PopulatedFields for v1::Domain {
+    fn populated_fields(&self) -> Vec<String> {
+        let mut fields = Vec::new();
+        let mut add = |set: bool, name: &str| {
+            if set {
+                fields.push(name.to_owned());
+            }
+        };
+        add(!self.display_name.is_empty(), "display_name");
+        add(!self.credential.is_empty(), "credential");
+        add(!self.delegated_admin.is_empty(), "delegated_admin");
+        add(!self.org_unit_path.is_empty(), "org_unit_path");
+        add(self.role_mode != 0, "role_mode");
+        add(!self.custom_role_name.is_empty(), "custom_role_name");
+        fields
+    }
+}
+
+fn finish_err(v: Violations) -> ApiError {
+    match v.finish() {
+        Err(violations) => ApiError::InvalidArgument(violations),
+        Ok(()) => ApiError::invalid("domain", "is invalid"),
+    }
+}

@@ -1,0 +1,609 @@
+//! The `supportaccess.v1.SupportAccessService` gRPC service: request validation, authorization
+//! of the domains a request touches, and the calls into the store. Each handler is thin: parse
+//! the request into domain values (every violation reported at once), check the principal's
+//! domains, then read or mutate in one transaction.
+
+pub mod convert;
+pub mod domains;
+pub mod mutation;
+pub mod page_token;
+pub mod staff;
+
+use std::sync::Arc;
+
+use support_access_domain::names::{DomainName, RequestId};
+use support_access_domain::validation::{FieldViolation, InvalidValue};
+use support_access_domain::{parse_domain_resource, parse_page_size, parse_staff_member_resource};
+use support_access_proto::v1;
+use support_access_proto::v1::support_access_service_server::SupportAccessService;
+use support_access_store::StoreError;
+use tonic::{Request, Response, Status};
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use mutation::{AuditTarget, Begin, Mutation};
+
+/// Full gRPC method names, as written in the audit log.
+pub mod methods {
+    /// The service's full name.
+    pub const SERVICE: &str = "supportaccess.v1.SupportAccessService";
+    macro_rules! method {
+        ($constant:ident, $name:literal) => {
+            #[doc = concat!("`/supportaccess.v1.SupportAccessService/", $name, "`")]
+            pub const $constant: &str = concat!("/supportaccess.v1.SupportAccessService/", $name);
+        };
+    }
+    method!(CREATE_DOMAIN, "CreateDomain");
+    method!(UPDATE_DOMAIN, "UpdateDomain");
+    method!(DELETE_DOMAIN, "DeleteDomain");
+    method!(CREATE_STAFF_MEMBER, "CreateStaffMember");
+    method!(UPDATE_STAFF_MEMBER, "UpdateStaffMember");
+    method!(DELETE_STAFF_MEMBER, "DeleteStaffMember");
+}
+
+/// The service implementation.
+#[derive(Clone)]
+pub struct SupportAccessApi {
+    state: Arc<AppState>,
+}
+
+impl SupportAccessApi {
+    /// A service over the shared application state.
+    pub fn new(state: Arc<AppState>) -> Self {
+        SupportAccessApi { state }
+    }
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+/// Parses an optional AIP-155 request id.
+fn parse_request_id(raw: &str) -> Result<Option<RequestId>, InvalidValue> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        RequestId::parse(raw).map(Some)
+    }
+}
+
+/// Joins the request-id check with the rest of a request's validation, so that every violation
+/// is reported at once.
+fn with_request_id<T>(
+    request_id: &str,
+    rest: Result<T, ApiError>,
+) -> Result<(Option<RequestId>, T), ApiError> {
+    match (parse_request_id(request_id), rest) {
+        (Ok(id), Ok(value)) => Ok((id, value)),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Ok(_)) => Err(ApiError::invalid("request_id", e.0)),
+        (Err(e), Err(ApiError::InvalidArgument(mut violations))) => {
+            violations.push(FieldViolation {
+                field: "request_id".into(),
+                description: e.0,
+            });
+            Err(ApiError::InvalidArgument(violations))
+        }
+        (Err(_), Err(other)) => Err(other),
+    }
+}
+
+fn page_args(size: i32, token: &str, kind: &str) -> Result<(u32, Option<String>), ApiError> {
+    let size = parse_page_size(size).map_err(|e| ApiError::invalid("page_size", e.0));
+    let after = page_token::decode(kind, token).map_err(|e| ApiError::invalid("page_token", e.0));
+    match (size, after) {
+        (Ok(size), Ok(after)) => Ok((size, after)),
+        (Err(ApiError::InvalidArgument(mut a)), Err(ApiError::InvalidArgument(b))) => {
+            a.extend(b);
+            Err(ApiError::InvalidArgument(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+fn domain_name_arg(field: &str, name: &str) -> Result<DomainName, ApiError> {
+    parse_domain_resource(name).map_err(|e| ApiError::invalid(field, e.0))
+}
+
+fn domain_name_of(domain: &v1::Domain) -> String {
+    domain.domain_name.clone()
+}
+
+fn domain_not_found(name: &str) -> ApiError {
+    ApiError::NotFound {
+        resource_type: domains::RESOURCE_TYPE,
+        name: name.to_owned(),
+    }
+}
+
+fn staff_not_found(name: &str) -> ApiError {
+    ApiError::NotFound {
+        resource_type: staff::RESOURCE_TYPE,
+        name: name.to_owned(),
+    }
+}
+
+/// Maps the store's outcome of a write on a named resource to the API's errors.
+fn write_error(resource_type: &'static str, name: &str, error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::NotFound {
+            resource_type,
+            name: name.to_owned(),
+        },
+        StoreError::AlreadyExists(what) => ApiError::AlreadyExists {
+            resource_type,
+            name: name.to_owned(),
+            reason: "RESOURCE_EXISTS",
+            message: format!("{name} already exists ({what})"),
+        },
+        StoreError::EtagMismatch => ApiError::EtagMismatch {
+            resource_type,
+            name: name.to_owned(),
+        },
+        other => other.into(),
+    }
+}
+
+#[tonic::async_trait]
+impl SupportAccessService for SupportAccessApi {
+    async fn create_domain(
+        &self,
+        request: Request<v1::CreateDomainRequest>,
+    ) -> RpcResult<v1::Domain> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, new) = with_request_id(
+            &req.request_id,
+            domains::validate_new(req.domain.as_ref(), &|c| self.state.has_credential(c)),
+        )?;
+        principal.check_domain(&new.domain_name)?;
+        let name = format!("domains/{}", new.domain_name);
+        let store = self.state.store()?;
+        if req.validate_only {
+            let mut conn = self.state.conn().await?;
+            if support_access_store::domains::get(&mut conn, &new.domain_name)
+                .await
+                .map_err(ApiError::from)?
+                .is_some()
+            {
+                return Err(write_error(
+                    domains::RESOURCE_TYPE,
+                    &name,
+                    StoreError::AlreadyExists("domain_name".into()),
+                )
+                .into());
+            }
+            return Ok(Response::new(domains::preview(&new)));
+        }
+        let mut m =
+            match Mutation::begin(store, principal, methods::CREATE_DOMAIN, request_id, &req)
+                .await?
+            {
+                Begin::Replay(domain) => return Ok(Response::new(domain)),
+                Begin::Proceed(m) => m,
+            };
+        let record = support_access_store::domains::insert(m.conn(), &new)
+            .await
+            .map_err(|e| write_error(domains::RESOURCE_TYPE, &name, e))?;
+        let domain = domains::to_proto(&record);
+        m.commit(
+            &domain,
+            AuditTarget {
+                domain: Some(domain_name_of(&domain)),
+                target: name,
+            },
+        )
+        .await?;
+        Ok(Response::new(domain))
+    }
+
+    async fn get_domain(&self, request: Request<v1::GetDomainRequest>) -> RpcResult<v1::Domain> {
+        let principal = auth::principal(request.extensions())?;
+        let domain_name = domain_name_arg("name", &request.get_ref().name)?;
+        principal.check_domain(domain_name.as_str())?;
+        let mut conn = self.state.conn().await?;
+        let record = support_access_store::domains::get(&mut conn, domain_name.as_str())
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| domain_not_found(&request.get_ref().name))?;
+        Ok(Response::new(domains::to_proto(&record)))
+    }
+
+    async fn list_domains(
+        &self,
+        request: Request<v1::ListDomainsRequest>,
+    ) -> RpcResult<v1::ListDomainsResponse> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (page_size, after) = page_args(req.page_size, &req.page_token, "domains")?;
+        let mut conn = self.state.conn().await?;
+        let page = support_access_store::domains::list(&mut conn, page_size, after.as_deref())
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token = page
+            .next_key
+            .as_deref()
+            .map(|k| page_token::encode("domains", k))
+            .unwrap_or_default();
+        let domains = page
+            .items
+            .iter()
+            .filter(|d| principal.may_access(&d.domain_name))
+            .map(domains::to_proto)
+            .collect();
+        Ok(Response::new(v1::ListDomainsResponse {
+            domains,
+            next_page_token,
+        }))
+    }
+
+    async fn update_domain(
+        &self,
+        request: Request<v1::UpdateDomainRequest>,
+    ) -> RpcResult<v1::Domain> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, domain_name) =
+            with_request_id(&req.request_id, domains::update_target(&req))?;
+        principal.check_domain(domain_name.as_str())?;
+        let name = format!("domains/{}", domain_name.as_str());
+        let store = self.state.store()?;
+        let current = {
+            let mut conn = self.state.conn().await?;
+            support_access_store::domains::get(&mut conn, domain_name.as_str())
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| domain_not_found(&name))?
+        };
+        let changes = domains::validate_update(&req, &current, &|c| self.state.has_credential(c))?;
+        let expected_etag = req
+            .domain
+            .as_ref()
+            .map(|d| d.etag.as_str())
+            .filter(|e| !e.is_empty());
+        if req.validate_only {
+            if expected_etag.is_some_and(|e| e != current.etag()) {
+                return Err(
+                    write_error(domains::RESOURCE_TYPE, &name, StoreError::EtagMismatch).into(),
+                );
+            }
+            let mut preview = domains::to_proto(&domains::apply_preview(current, &changes));
+            preview.etag.clear();
+            return Ok(Response::new(preview));
+        }
+        let mut m =
+            match Mutation::begin(store, principal, methods::UPDATE_DOMAIN, request_id, &req)
+                .await?
+            {
+                Begin::Replay(domain) => return Ok(Response::new(domain)),
+                Begin::Proceed(m) => m,
+            };
+        let record = support_access_store::domains::update(
+            m.conn(),
+            domain_name.as_str(),
+            expected_etag,
+            &changes,
+        )
+        .await
+        .map_err(|e| write_error(domains::RESOURCE_TYPE, &name, e))?;
+        let domain = domains::to_proto(&record);
+        m.commit(
+            &domain,
+            AuditTarget {
+                domain: Some(domain_name_of(&domain)),
+                target: name,
+            },
+        )
+        .await?;
+        Ok(Response::new(domain))
+    }
+
+    async fn delete_domain(&self, request: Request<v1::DeleteDomainRequest>) -> RpcResult<()> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, domain_name) =
+            with_request_id(&req.request_id, domain_name_arg("name", &req.name))?;
+        principal.check_domain(domain_name.as_str())?;
+        let store = self.state.store()?;
+        let expected_etag = Some(req.etag.as_str()).filter(|e| !e.is_empty());
+        if req.validate_only {
+            let mut conn = self.state.conn().await?;
+            let current = support_access_store::domains::get(&mut conn, domain_name.as_str())
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| domain_not_found(&req.name))?;
+            if expected_etag.is_some_and(|e| e != current.etag()) {
+                return Err(write_error(
+                    domains::RESOURCE_TYPE,
+                    &req.name,
+                    StoreError::EtagMismatch,
+                )
+                .into());
+            }
+            return Ok(Response::new(()));
+        }
+        let mut m = match Mutation::begin::<_, ()>(
+            store,
+            principal,
+            methods::DELETE_DOMAIN,
+            request_id,
+            &req,
+        )
+        .await?
+        {
+            Begin::Replay(()) => return Ok(Response::new(())),
+            Begin::Proceed(m) => m,
+        };
+        support_access_store::domains::delete(m.conn(), domain_name.as_str(), expected_etag)
+            .await
+            .map_err(|e| write_error(domains::RESOURCE_TYPE, &req.name, e))?;
+        m.commit(
+            &(),
+            AuditTarget {
+                domain: Some(domain_name.as_str().to_owned()),
+                target: req.name.clone(),
+            },
+        )
+        .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn create_staff_member(
+        &self,
+        request: Request<v1::CreateStaffMemberRequest>,
+    ) -> RpcResult<v1::StaffMember> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, new) = with_request_id(&req.request_id, staff::validate_new(&req))?;
+        let name = format!("staffMembers/{}", new.id);
+        let store = self.state.store()?;
+        if req.validate_only {
+            let mut conn = self.state.conn().await?;
+            if support_access_store::staff::get(&mut conn, &new.id)
+                .await
+                .map_err(ApiError::from)?
+                .is_some()
+            {
+                return Err(write_error(
+                    staff::RESOURCE_TYPE,
+                    &name,
+                    StoreError::AlreadyExists("staff_member_id".into()),
+                )
+                .into());
+            }
+            return Ok(Response::new(staff::preview(&new)));
+        }
+        let mut m = match Mutation::begin(
+            store,
+            principal,
+            methods::CREATE_STAFF_MEMBER,
+            request_id,
+            &req,
+        )
+        .await?
+        {
+            Begin::Replay(member) => return Ok(Response::new(member)),
+            Begin::Proceed(m) => m,
+        };
+        let record = support_access_store::staff::insert(m.conn(), &new)
+            .await
+            .map_err(|e| write_error(staff::RESOURCE_TYPE, &name, e))?;
+        let member = staff::to_proto(&record);
+        m.commit(
+            &member,
+            AuditTarget {
+                domain: None,
+                target: name,
+            },
+        )
+        .await?;
+        Ok(Response::new(member))
+    }
+
+    async fn get_staff_member(
+        &self,
+        request: Request<v1::GetStaffMemberRequest>,
+    ) -> RpcResult<v1::StaffMember> {
+        auth::principal(request.extensions())?;
+        let name = &request.get_ref().name;
+        let id = parse_staff_member_resource(name).map_err(|e| ApiError::invalid("name", e.0))?;
+        let mut conn = self.state.conn().await?;
+        let record = support_access_store::staff::get(&mut conn, id.as_str())
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| staff_not_found(name))?;
+        Ok(Response::new(staff::to_proto(&record)))
+    }
+
+    async fn list_staff_members(
+        &self,
+        request: Request<v1::ListStaffMembersRequest>,
+    ) -> RpcResult<v1::ListStaffMembersResponse> {
+        auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (page_size, after) = page_args(req.page_size, &req.page_token, "staffMembers")?;
+        let mut conn = self.state.conn().await?;
+        let page = support_access_store::staff::list(&mut conn, page_size, after.as_deref())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(v1::ListStaffMembersResponse {
+            staff_members: page.items.iter().map(staff::to_proto).collect(),
+            next_page_token: page
+                .next_key
+                .as_deref()
+                .map(|k| page_token::encode("staffMembers", k))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn update_staff_member(
+        &self,
+        request: Request<v1::UpdateStaffMemberRequest>,
+    ) -> RpcResult<v1::StaffMember> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, id) = with_request_id(&req.request_id, staff::update_target(&req))?;
+        let changes = staff::validate_update(&req)?;
+        let name = format!("staffMembers/{}", id.as_str());
+        let store = self.state.store()?;
+        let expected_etag = req
+            .staff_member
+            .as_ref()
+            .map(|s| s.etag.as_str())
+            .filter(|e| !e.is_empty());
+        if req.validate_only {
+            let mut conn = self.state.conn().await?;
+            let current = support_access_store::staff::get(&mut conn, id.as_str())
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| staff_not_found(&name))?;
+            if expected_etag.is_some_and(|e| e != current.etag()) {
+                return Err(
+                    write_error(staff::RESOURCE_TYPE, &name, StoreError::EtagMismatch).into(),
+                );
+            }
+            let mut preview = staff::to_proto(&staff::apply_preview(current, &changes));
+            preview.etag.clear();
+            return Ok(Response::new(preview));
+        }
+        let mut m = match Mutation::begin(
+            store,
+            principal,
+            methods::UPDATE_STAFF_MEMBER,
+            request_id,
+            &req,
+        )
+        .await?
+        {
+            Begin::Replay(member) => return Ok(Response::new(member)),
+            Begin::Proceed(m) => m,
+        };
+        let record =
+            support_access_store::staff::update(m.conn(), id.as_str(), expected_etag, &changes)
+                .await
+                .map_err(|e| write_error(staff::RESOURCE_TYPE, &name, e))?;
+        let member = staff::to_proto(&record);
+        m.commit(
+            &member,
+            AuditTarget {
+                domain: None,
+                target: name,
+            },
+        )
+        .await?;
+        Ok(Response::new(member))
+    }
+
+    async fn delete_staff_member(
+        &self,
+        request: Request<v1::DeleteStaffMemberRequest>,
+    ) -> RpcResult<()> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, id) = with_request_id(
+            &req.request_id,
+            parse_staff_member_resource(&req.name).map_err(|e| ApiError::invalid("name", e.0)),
+        )?;
+        let store = self.state.store()?;
+        let expected_etag = Some(req.etag.as_str()).filter(|e| !e.is_empty());
+        if req.validate_only {
+            let mut conn = self.state.conn().await?;
+            let current = support_access_store::staff::get(&mut conn, id.as_str())
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| staff_not_found(&req.name))?;
+            if expected_etag.is_some_and(|e| e != current.etag()) {
+                return Err(
+                    write_error(staff::RESOURCE_TYPE, &req.name, StoreError::EtagMismatch).into(),
+                );
+            }
+            return Ok(Response::new(()));
+        }
+        let mut m = match Mutation::begin::<_, ()>(
+            store,
+            principal,
+            methods::DELETE_STAFF_MEMBER,
+            request_id,
+            &req,
+        )
+        .await?
+        {
+            Begin::Replay(()) => return Ok(Response::new(())),
+            Begin::Proceed(m) => m,
+        };
+        support_access_store::staff::delete(m.conn(), id.as_str(), expected_etag)
+            .await
+            .map_err(|e| write_error(staff::RESOURCE_TYPE, &req.name, e))?;
+        m.commit(
+            &(),
+            AuditTarget {
+                domain: None,
+                target: req.name.clone(),
+            },
+        )
+        .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn provision_support_access(
+        &self,
+        _r: Request<v1::ProvisionSupportAccessRequest>,
+    ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
+        Err(ApiError::Unimplemented("ProvisionSupportAccess").into())
+    }
+
+    async fn revoke_support_access(
+        &self,
+        _r: Request<v1::RevokeSupportAccessRequest>,
+    ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
+        Err(ApiError::Unimplemented("RevokeSupportAccess").into())
+    }
+
+    async fn get_domain_status(
+        &self,
+        _r: Request<v1::GetDomainStatusRequest>,
+    ) -> RpcResult<v1::DomainStatus> {
+        Err(ApiError::Unimplemented("GetDomainStatus").into())
+    }
+
+    async fn list_support_accounts(
+        &self,
+        _r: Request<v1::ListSupportAccountsRequest>,
+    ) -> RpcResult<v1::ListSupportAccountsResponse> {
+        Err(ApiError::Unimplemented("ListSupportAccounts").into())
+    }
+
+    async fn list_portal_access(
+        &self,
+        _r: Request<v1::ListPortalAccessRequest>,
+    ) -> RpcResult<v1::ListPortalAccessResponse> {
+        Err(ApiError::Unimplemented("ListPortalAccess").into())
+    }
+
+    async fn resolve_support_account(
+        &self,
+        _r: Request<v1::ResolveSupportAccountRequest>,
+    ) -> RpcResult<v1::ResolveSupportAccountResponse> {
+        Err(ApiError::Unimplemented("ResolveSupportAccount").into())
+    }
+
+    async fn issue_sign_in_credential(
+        &self,
+        _r: Request<v1::IssueSignInCredentialRequest>,
+    ) -> RpcResult<v1::IssueSignInCredentialResponse> {
+        Err(ApiError::Unimplemented("IssueSignInCredential").into())
+    }
+
+    async fn confirm_manual_step(
+        &self,
+        _r: Request<v1::ConfirmManualStepRequest>,
+    ) -> RpcResult<v1::ManualStepConfirmation> {
+        Err(ApiError::Unimplemented("ConfirmManualStep").into())
+    }
+
+    async fn list_audit_events(
+        &self,
+        _r: Request<v1::ListAuditEventsRequest>,
+    ) -> RpcResult<v1::ListAuditEventsResponse> {
+        Err(ApiError::Unimplemented("ListAuditEvents").into())
+    }
+}

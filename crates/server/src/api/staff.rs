@@ -1,0 +1,181 @@
+//! Staff member CRUD: validation of `supportaccess.v1.StaffMember` requests into store records,
+//! and back.
+
+use support_access_domain::names::{EmailAddress, PersonName, StaffMemberId, Username};
+use support_access_domain::validation::{InvalidValue, Violations};
+use support_access_domain::{parse_staff_member_resource, staff_member_resource};
+use support_access_proto::v1;
+use support_access_store::staff::{NewStaffMember, StaffChanges, StaffRecord};
+
+use super::convert::timestamp;
+use super::domains::{PopulatedFields, mask_paths};
+use crate::error::ApiError;
+
+/// The resource type named in errors.
+pub const RESOURCE_TYPE: &str = "supportaccess.googleapis.com/StaffMember";
+
+/// The fields `UpdateStaffMember` may change.
+pub const UPDATABLE_FIELDS: &[&str] = &["given_name", "family_name", "workspace_email"];
+
+/// Validates a `CreateStaffMember` request into a record to insert.
+pub fn validate_new(request: &v1::CreateStaffMemberRequest) -> Result<NewStaffMember, ApiError> {
+    let mut v = Violations::default();
+    let Some(s) = request.staff_member.as_ref() else {
+        return Err(ApiError::invalid("staff_member", "is required"));
+    };
+    let id = if request.staff_member_id.is_empty() {
+        Some(generated_id())
+    } else {
+        v.check(
+            "staff_member_id",
+            StaffMemberId::parse(&request.staff_member_id),
+        )
+    };
+    let username = v.check(
+        "staff_member.username",
+        required(&s.username).and_then(|u| Username::parse(u)),
+    );
+    let given = v.check(
+        "staff_member.given_name",
+        required(&s.given_name).and_then(|n| PersonName::parse(n)),
+    );
+    let family = v.check(
+        "staff_member.family_name",
+        required(&s.family_name).and_then(|n| PersonName::parse(n)),
+    );
+    let email = v.check(
+        "staff_member.workspace_email",
+        required(&s.workspace_email).and_then(|e| EmailAddress::parse(e)),
+    );
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    Ok(NewStaffMember {
+        id: id.expect("validated").as_str().to_owned(),
+        username: username.expect("validated").as_str().to_owned(),
+        given_name: given.expect("validated").as_str().to_owned(),
+        family_name: family.expect("validated").as_str().to_owned(),
+        workspace_email: email.expect("validated").as_str().to_owned(),
+    })
+}
+
+/// The staff member id of an update request, validated.
+pub fn update_target(request: &v1::UpdateStaffMemberRequest) -> Result<StaffMemberId, ApiError> {
+    let Some(s) = request.staff_member.as_ref() else {
+        return Err(ApiError::invalid("staff_member", "is required"));
+    };
+    parse_staff_member_resource(&s.name).map_err(|e| ApiError::invalid("staff_member.name", e.0))
+}
+
+/// Validates an `UpdateStaffMember` request: the changes to apply.
+pub fn validate_update(request: &v1::UpdateStaffMemberRequest) -> Result<StaffChanges, ApiError> {
+    let mut v = Violations::default();
+    let s = request.staff_member.as_ref().expect("checked by caller");
+    let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE_FIELDS, s, &mut v);
+    let mut changes = StaffChanges::default();
+    for path in paths {
+        match path.as_str() {
+            "given_name" => {
+                changes.given_name = v
+                    .check(
+                        "staff_member.given_name",
+                        required(&s.given_name).and_then(|n| PersonName::parse(n)),
+                    )
+                    .map(|n| n.as_str().to_owned());
+            }
+            "family_name" => {
+                changes.family_name = v
+                    .check(
+                        "staff_member.family_name",
+                        required(&s.family_name).and_then(|n| PersonName::parse(n)),
+                    )
+                    .map(|n| n.as_str().to_owned());
+            }
+            "workspace_email" => {
+                changes.workspace_email = v
+                    .check(
+                        "staff_member.workspace_email",
+                        required(&s.workspace_email).and_then(|e| EmailAddress::parse(e)),
+                    )
+                    .map(|e| e.as_str().to_owned());
+            }
+            _ => unreachable!("mask_paths returns only updatable fields"),
+        }
+    }
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    Ok(changes)
+}
+
+impl PopulatedFields for v1::StaffMember {
+    fn populated_fields(&self) -> Vec<String> {
+        [
+            (!self.given_name.is_empty(), "given_name"),
+            (!self.family_name.is_empty(), "family_name"),
+            (!self.workspace_email.is_empty(), "workspace_email"),
+        ]
+        .into_iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| name.to_owned())
+        .collect()
+    }
+}
+
+/// The record as the API shows it.
+pub fn to_proto(r: &StaffRecord) -> v1::StaffMember {
+    let name = StaffMemberId::parse(&r.id)
+        .map(|id| staff_member_resource(&id))
+        .unwrap_or_else(|_| format!("staffMembers/{}", r.id));
+    v1::StaffMember {
+        name,
+        username: r.username.clone(),
+        given_name: r.given_name.clone(),
+        family_name: r.family_name.clone(),
+        workspace_email: r.workspace_email.clone(),
+        create_time: Some(timestamp(r.create_time)),
+        update_time: Some(timestamp(r.update_time)),
+        etag: r.etag(),
+    }
+}
+
+/// What a record would look like, for `validate_only` creates.
+pub fn preview(new: &NewStaffMember) -> v1::StaffMember {
+    let now = chrono::Utc::now();
+    let mut proto = to_proto(&StaffRecord {
+        id: new.id.clone(),
+        username: new.username.clone(),
+        given_name: new.given_name.clone(),
+        family_name: new.family_name.clone(),
+        workspace_email: new.workspace_email.clone(),
+        create_time: now,
+        update_time: now,
+        revision: 0,
+    });
+    proto.etag.clear();
+    proto
+}
+
+/// Applies changes to a record in memory, for `validate_only` updates.
+pub fn apply_preview(mut r: StaffRecord, c: &StaffChanges) -> StaffRecord {
+    for (field, value) in [
+        (&mut r.given_name, &c.given_name),
+        (&mut r.family_name, &c.family_name),
+        (&mut r.workspace_email, &c.workspace_email),
+    ] {
+        if let Some(value) = value {
+            field.clone_from(value);
+        }
+    }
+    r
+}
+
+/// A server-chosen id: `sm-` and 16 random hex digits (AIP-122 allows lowercase, digits, `-`).
+fn generated_id() -> StaffMemberId {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    StaffMemberId::parse(&format!("sm-{}", &suffix[..16])).expect("generated ids are valid")
+}
+
+fn required(value: &str) -> Result<&str, InvalidValue> {
+    if value.trim().is_empty() {
+        Err(InvalidValue("is required".into()))
+    } else {
+        Ok(value)
+    }
+}

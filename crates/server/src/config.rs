@@ -1,0 +1,197 @@
+//! Command line and environment configuration (12-factor: every flag has an environment
+//! variable). Secrets are never values here: service-account keys are named by file path.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// support-access: Customer Care Portal access for a reseller's support staff, in every
+/// reseller domain.
+#[derive(Debug, Parser)]
+#[command(name = "support-access", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC service.
+    Serve(ServeConfig),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Configuration of `support-access serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address of the gRPC listener.
+    #[arg(long, env = "SUPPORT_ACCESS_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL URL; the database is created if missing and migrated at start-up.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/support_access",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// A service-account key with domain-wide delegation, as NAME=PATH (repeatable, or
+    /// comma-separated in the environment). Domains name the key they use. Without any key the
+    /// service runs in demo mode against the built-in emulator.
+    #[arg(
+        long = "credential",
+        env = "SUPPORT_ACCESS_CREDENTIALS",
+        value_delimiter = ',',
+        value_parser = parse_credential
+    )]
+    pub credentials: Vec<(String, PathBuf)>,
+
+    /// Run against the built-in Google emulator seeded with two example reseller domains
+    /// (implied when no credential is configured).
+    #[arg(long, env = "SUPPORT_ACCESS_DEMO")]
+    pub demo: bool,
+
+    /// Where the demo emulator listens (port 0: any free port).
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_EMULATOR_LISTEN",
+        default_value = "127.0.0.1:0"
+    )]
+    pub emulator_listen: SocketAddr,
+
+    /// Root URL of the Admin SDK Directory API.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_DIRECTORY_ROOT",
+        default_value = "https://admin.googleapis.com/"
+    )]
+    pub directory_root: String,
+
+    /// Root URL of the Enterprise License Manager API.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_LICENSING_ROOT",
+        default_value = "https://licensing.googleapis.com/"
+    )]
+    pub licensing_root: String,
+
+    /// Root URL of the Reseller API.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_RESELLER_ROOT",
+        default_value = "https://reseller.googleapis.com/"
+    )]
+    pub reseller_root: String,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// How long in-flight RPCs may run after SIGTERM/SIGINT before the server stops anyway.
+    #[arg(long, env = "SUPPORT_ACCESS_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: std::time::Duration,
+
+    /// Caller authentication.
+    #[command(flatten)]
+    pub auth: crate::auth::AuthConfig,
+}
+
+impl ServeConfig {
+    /// Whether the service runs against the built-in emulator.
+    pub fn demo_mode(&self) -> bool {
+        self.demo || self.credentials.is_empty()
+    }
+
+    /// The configured keys by name.
+    pub fn credential_paths(&self) -> BTreeMap<String, PathBuf> {
+        self.credentials.iter().cloned().collect()
+    }
+}
+
+fn parse_credential(raw: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=PATH, got {raw:?}"))?;
+    let name = name.trim();
+    support_access_domain::names::CredentialName::parse(name)
+        .map_err(|e| format!("credential name {name:?} {e}"))?;
+    Ok((name.to_owned(), PathBuf::from(path.trim())))
+}
+
+/// Parses `500ms`, `30s`, `5m` or a plain number of seconds.
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((raw, "s"), |i| raw.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {raw:?}"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in {raw:?}: use ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            parse_duration("30s"),
+            Ok(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("2h").is_err());
+    }
+
+    #[test]
+    fn credentials_parse_name_and_path() {
+        let cli = Cli::try_parse_from([
+            "support-access",
+            "serve",
+            "--credential",
+            "default=/keys/a.json",
+        ])
+        .unwrap();
+        let Command::Serve(config) = cli.command;
+        assert_eq!(
+            config.credential_paths()["default"],
+            PathBuf::from("/keys/a.json")
+        );
+        assert!(!config.demo_mode());
+        assert!(
+            Cli::try_parse_from(["support-access", "serve", "--credential", "nopath"]).is_err()
+        );
+    }
+}
