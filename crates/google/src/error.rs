@@ -1,0 +1,605 @@
+//! The adapter's error: a class the engine can switch on, plus what Google said.
+//!
+//! Classification follows the facts (section f): what counts as "already exists" (409
+//! `duplicate`, 500 "Role assignment exists"), "not yet consistent" (412 "User creation is not
+//! complete", or a 404 for a user this process created moments ago), "rate limited" (403
+//! `userRateLimitExceeded`/`rateLimitExceeded`/`quotaExceeded`, 429, 503 from Licensing and
+//! Reseller), "licenses exhausted" (412 "not enough available licenses", the user cap on
+//! `users.insert`), and so on. Messages never contain keys or tokens: they are built from
+//! Google's error text and from our own words only.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::method::{Api, GoogleMethod};
+
+/// What kind of failure, for the engine to decide what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The thing to create exists already (409 `duplicate`, 500 "Role assignment exists", an org
+    /// unit found by the confirming read). Confirm with a read and count the step as done.
+    AlreadyExists,
+    /// No such resource.
+    NotFound,
+    /// Google has not finished propagating something just created (412 "User creation is not
+    /// complete", 404 for a user created moments ago). Retry later.
+    NotYetConsistent,
+    /// A quota was hit (403 rate/quota reasons, 429, 503 from Licensing/Reseller).
+    RateLimited {
+        /// Google's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// Worth retrying later: 5xx, connection reset, timeout, 409 "Conflicting requests".
+    Transient,
+    /// 403: the delegated admin lacks a privilege, the token a scope, or the API is disabled.
+    PermissionDenied,
+    /// 400 and other rejections of the request itself; retrying the same request cannot help.
+    Invalid,
+    /// No licenses left (412 "not enough available licenses") or the user cap is reached.
+    LicensesExhausted,
+    /// The service account could not get a token, or the API refused it.
+    Auth(AuthFailure),
+    /// Google answered something this adapter does not understand (an API change or a bug).
+    Unexpected,
+}
+
+impl ErrorClass {
+    /// Stable lowercase label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ErrorClass::AlreadyExists => "already_exists",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::NotYetConsistent => "not_yet_consistent",
+            ErrorClass::RateLimited { .. } => "rate_limited",
+            ErrorClass::Transient => "transient",
+            ErrorClass::PermissionDenied => "permission_denied",
+            ErrorClass::Invalid => "invalid",
+            ErrorClass::LicensesExhausted => "licenses_exhausted",
+            ErrorClass::Auth(_) => "auth",
+            ErrorClass::Unexpected => "unexpected",
+        }
+    }
+
+    /// Whether repeating the same request later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ErrorClass::NotYetConsistent | ErrorClass::RateLimited { .. } | ErrorClass::Transient
+        )
+    }
+}
+
+/// Why authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The key file is missing, unreadable, not a service-account key, or its private key is
+    /// not an RSA PEM key.
+    KeyUnusable,
+    /// Google does not know or no longer accepts the key (`invalid_grant: Invalid JWT…`,
+    /// `invalid_client`): it was deleted, disabled or belongs to another account.
+    KeyRejected,
+    /// Domain-wide delegation is not granted for this client id and these scopes
+    /// (`unauthorized_client`, `access_denied`).
+    DelegationNotGranted,
+    /// The delegated admin to impersonate does not exist or is not a valid address
+    /// (`invalid_grant: Invalid email or User ID`).
+    AdminInvalid,
+    /// The token endpoint refused for another reason (its code is in the message).
+    TokenEndpointRejected,
+    /// The API answered 401 even to a freshly minted token.
+    TokenRejected,
+}
+
+impl AuthFailure {
+    /// Stable lowercase label.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::KeyUnusable => "key_unusable",
+            AuthFailure::KeyRejected => "key_rejected",
+            AuthFailure::DelegationNotGranted => "delegation_not_granted",
+            AuthFailure::AdminInvalid => "admin_invalid",
+            AuthFailure::TokenEndpointRejected => "token_endpoint_rejected",
+            AuthFailure::TokenRejected => "token_rejected",
+        }
+    }
+}
+
+/// A failed Google call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct GoogleError {
+    method: Option<GoogleMethod>,
+    class: ErrorClass,
+    status: Option<u16>,
+    reason: Option<String>,
+    message: String,
+    retry_after: Option<Duration>,
+    attempts: u32,
+}
+
+impl GoogleError {
+    /// A new error of `class` with our own explanation.
+    pub(crate) fn new(
+        method: Option<GoogleMethod>,
+        class: ErrorClass,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            method,
+            class,
+            status: None,
+            reason: None,
+            message: message.into(),
+            retry_after: None,
+            attempts: 1,
+        }
+    }
+
+    /// The class to switch on.
+    pub fn class(&self) -> &ErrorClass {
+        &self.class
+    }
+
+    /// The Google method that failed (none for failures before any call, e.g. reading a key).
+    pub fn method(&self) -> Option<GoogleMethod> {
+        self.method
+    }
+
+    /// HTTP status, when Google answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Google's `errors[0].reason` (e.g. `duplicate`, `conditionNotMet`), when given.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// Google's message, or ours, with advice for permission and auth failures.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How long Google asked us to wait (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// How many attempts were made before giving up.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    pub(crate) fn reclassify(mut self, class: ErrorClass, note: &str) -> Self {
+        self.class = class;
+        self.message = format!("{}; {note}", self.message);
+        self
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        match self.method {
+            Some(m) => out.push_str(m.id()),
+            None => out.push_str("google"),
+        }
+        out.push_str(": ");
+        out.push_str(self.class.label());
+        if let ErrorClass::Auth(failure) = &self.class {
+            out.push_str(" (");
+            out.push_str(failure.label());
+            out.push(')');
+        }
+        if let Some(status) = self.status {
+            out.push_str(&format!(" (http {status}"));
+            if let Some(reason) = &self.reason {
+                out.push(' ');
+                out.push_str(reason);
+            }
+            out.push(')');
+        }
+        if self.attempts > 1 {
+            out.push_str(&format!(" after {} attempts", self.attempts));
+        }
+        out.push_str(": ");
+        out.push_str(&self.message);
+        out
+    }
+}
+
+/// Google's error envelope: `{"error": {"code", "message", "errors": [{"reason", …}], "status"}}`.
+#[derive(Debug, Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ErrorBody {
+    message: String,
+    errors: Vec<ErrorItem>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ErrorItem {
+    reason: Option<String>,
+    message: Option<String>,
+}
+
+/// What the caller knows about the request, for classification.
+pub(crate) struct CallContext<'a> {
+    pub method: GoogleMethod,
+    /// The call concerns a user this process created within the consistency window.
+    pub user_recently_created: bool,
+    pub delegated_admin: &'a str,
+}
+
+const MAX_MESSAGE: usize = 400;
+
+fn truncate(text: &str) -> String {
+    let text = text.trim();
+    if text.len() <= MAX_MESSAGE {
+        return text.to_owned();
+    }
+    let mut end = MAX_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Parses `Retry-After` as delta-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+const RATE_REASONS: [&str; 5] = [
+    "userRateLimitExceeded",
+    "rateLimitExceeded",
+    "quotaExceeded",
+    "dailyLimitExceeded",
+    "concurrentLimitExceeded",
+];
+
+/// Classifies a non-success HTTP response.
+pub(crate) fn classify_response(
+    ctx: &CallContext<'_>,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> GoogleError {
+    let (message, reason, canonical) = match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(envelope) => {
+            let first = envelope.error.errors.into_iter().next().unwrap_or_default();
+            let message = if envelope.error.message.is_empty() {
+                first.message.unwrap_or_default()
+            } else {
+                envelope.error.message
+            };
+            (truncate(&message), first.reason, envelope.error.status)
+        }
+        Err(_) => (truncate(&String::from_utf8_lossy(body)), None, None),
+    };
+    let retry_after = parse_retry_after(headers);
+    let lower = message.to_ascii_lowercase();
+    let reason_is = |r: &str| reason.as_deref() == Some(r);
+    let method = ctx.method;
+    let api = method.api();
+
+    let class = if status == 401 {
+        ErrorClass::Auth(AuthFailure::TokenRejected)
+    } else if lower.contains("enough available licenses") || lower.contains("not enough licenses") {
+        ErrorClass::LicensesExhausted
+    } else if method == GoogleMethod::UsersInsert && reason_is("limitExceeded") {
+        // The Cloud Identity user cap: "hitting the cap produces an error when adding users".
+        ErrorClass::LicensesExhausted
+    } else if status == 429
+        || canonical.as_deref() == Some("RESOURCE_EXHAUSTED")
+        || reason.as_deref().is_some_and(|r| RATE_REASONS.contains(&r))
+        || (status == 503 && matches!(api, Api::Licensing | Api::Reseller))
+    {
+        ErrorClass::RateLimited { retry_after }
+    } else if status == 412 && lower.contains("user creation is not complete") {
+        ErrorClass::NotYetConsistent
+    } else if status == 409 && (lower.contains("conflicting requests") || reason_is("conflict")) {
+        ErrorClass::Transient
+    } else if status == 409 || reason_is("duplicate") || lower.contains("role assignment exists") {
+        ErrorClass::AlreadyExists
+    } else if status == 404
+        || reason_is("notFound")
+        || reason_is("userNotFound")
+        || reason_is("resourceNotFound")
+    {
+        if ctx.user_recently_created {
+            ErrorClass::NotYetConsistent
+        } else {
+            ErrorClass::NotFound
+        }
+    } else if status == 403 {
+        ErrorClass::PermissionDenied
+    } else if status == 408 || status >= 500 {
+        ErrorClass::Transient
+    } else if (400..500).contains(&status) {
+        ErrorClass::Invalid
+    } else {
+        ErrorClass::Unexpected
+    };
+
+    let message = if class == ErrorClass::PermissionDenied {
+        format!(
+            "{message}; {}",
+            permission_hint(ctx, reason.as_deref(), &lower)
+        )
+    } else {
+        message
+    };
+    GoogleError {
+        method: Some(method),
+        class,
+        status: Some(status),
+        reason,
+        message,
+        retry_after,
+        attempts: 1,
+    }
+}
+
+/// Tells the operator what is missing for a 403.
+fn permission_hint(ctx: &CallContext<'_>, reason: Option<&str>, lower_message: &str) -> String {
+    let method = ctx.method;
+    let scope = method.scope();
+    match reason {
+        Some("accessNotConfigured") => format!(
+            "enable the {} API in the service account's Google Cloud project",
+            method.api().label()
+        ),
+        Some("domainCannotUseApis") => {
+            "the customer has API access turned off (Admin console > Security > API controls)"
+                .to_owned()
+        }
+        Some("insufficientPermissions") | Some("ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+            format!("the token lacks scope {scope}: add it to the domain-wide delegation grant")
+        }
+        _ if lower_message.contains("scope") => {
+            format!("the token lacks scope {scope}: add it to the domain-wide delegation grant")
+        }
+        _ => format!(
+            "the delegated admin {} lacks the admin privilege that {} needs (scope {scope}); make it a super admin of this domain",
+            ctx.delegated_admin,
+            method.id()
+        ),
+    }
+}
+
+/// A transport failure (connect, reset, timeout, unreadable body).
+pub(crate) fn classify_transport(method: GoogleMethod, error: &reqwest::Error) -> GoogleError {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // reqwest's Display names the URL (no secrets: tokens travel in a header) and the cause.
+    GoogleError::new(
+        Some(method),
+        ErrorClass::Transient,
+        format!("{what}: {error}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(method: GoogleMethod, status: u16, body: &str) -> GoogleError {
+        let ctx = CallContext {
+            method,
+            user_recently_created: false,
+            delegated_admin: "admin@r.example",
+        };
+        classify_response(&ctx, status, &HeaderMap::new(), body.as_bytes())
+    }
+
+    fn google(code: u16, reason: &str, message: &str) -> String {
+        serde_json::json!({"error": {"code": code, "message": message,
+            "errors": [{"domain": "global", "reason": reason, "message": message}]}})
+        .to_string()
+    }
+
+    #[test]
+    fn catalogue_of_google_errors_maps_to_classes() {
+        use ErrorClass::*;
+        let cases = [
+            (
+                GoogleMethod::UsersInsert,
+                409,
+                google(409, "duplicate", "Entity already exists."),
+                AlreadyExists,
+            ),
+            (
+                GoogleMethod::RoleAssignmentsInsert,
+                500,
+                google(
+                    500,
+                    "internalError",
+                    "Role assignment exists: roleAssignment",
+                ),
+                AlreadyExists,
+            ),
+            (
+                GoogleMethod::UsersPatch,
+                409,
+                google(409, "conflict", "Conflicting requests"),
+                Transient,
+            ),
+            (
+                GoogleMethod::UsersGet,
+                404,
+                google(404, "notFound", "Resource Not Found: userKey"),
+                NotFound,
+            ),
+            (
+                GoogleMethod::UsersPatch,
+                412,
+                google(412, "conditionNotMet", "User creation is not complete."),
+                NotYetConsistent,
+            ),
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                412,
+                google(
+                    412,
+                    "conditionNotMet",
+                    "Sorry, there aren't enough available licenses",
+                ),
+                LicensesExhausted,
+            ),
+            (
+                GoogleMethod::UsersInsert,
+                412,
+                google(412, "limitExceeded", "User limit reached"),
+                LicensesExhausted,
+            ),
+            (
+                GoogleMethod::UsersGet,
+                403,
+                google(403, "userRateLimitExceeded", "Rate"),
+                RateLimited { retry_after: None },
+            ),
+            (
+                GoogleMethod::UsersGet,
+                403,
+                google(403, "quotaExceeded", "Quota"),
+                RateLimited { retry_after: None },
+            ),
+            (
+                GoogleMethod::UsersGet,
+                429,
+                "Quota exceeded for quota metric".to_owned(),
+                RateLimited { retry_after: None },
+            ),
+            (
+                GoogleMethod::LicenseAssignmentsGet,
+                503,
+                google(
+                    503,
+                    "serviceNotAvailable",
+                    "The service is currently unavailable.",
+                ),
+                RateLimited { retry_after: None },
+            ),
+            (
+                GoogleMethod::UsersList,
+                503,
+                google(503, "backendError", "Service unavailable. Please try again"),
+                Transient,
+            ),
+            (
+                GoogleMethod::UsersGet,
+                500,
+                google(500, "backendError", "Backend Error"),
+                Transient,
+            ),
+            (
+                GoogleMethod::UsersGet,
+                403,
+                google(
+                    403,
+                    "forbidden",
+                    "Not Authorized to access this resource/api",
+                ),
+                PermissionDenied,
+            ),
+            (
+                GoogleMethod::OrgunitsInsert,
+                400,
+                google(400, "invalid", "Invalid Parent Orgunit Id"),
+                Invalid,
+            ),
+            (
+                GoogleMethod::UsersGet,
+                401,
+                google(401, "authError", "Invalid Credentials"),
+                Auth(AuthFailure::TokenRejected),
+            ),
+        ];
+        for (method, status, body, expected) in cases {
+            let error = classify(method, status, &body);
+            assert_eq!(error.class(), &expected, "{method} {status} {body}");
+        }
+    }
+
+    #[test]
+    fn recently_created_user_404_is_not_yet_consistent() {
+        let ctx = CallContext {
+            method: GoogleMethod::UsersGet,
+            user_recently_created: true,
+            delegated_admin: "a@r.example",
+        };
+        let error = classify_response(
+            &ctx,
+            404,
+            &HeaderMap::new(),
+            google(404, "notFound", "Resource Not Found: userKey").as_bytes(),
+        );
+        assert_eq!(error.class(), &ErrorClass::NotYetConsistent);
+    }
+
+    #[test]
+    fn permission_denied_names_admin_and_scope() {
+        let error = classify(
+            GoogleMethod::RoleAssignmentsInsert,
+            403,
+            &google(
+                403,
+                "forbidden",
+                "Not Authorized to access this resource/api",
+            ),
+        );
+        let text = error.to_string();
+        assert!(text.contains("admin@r.example"), "{text}");
+        assert!(text.contains("admin.directory.rolemanagement"), "{text}");
+        assert!(
+            text.starts_with(
+                "directory.roleAssignments.insert: permission_denied (http 403 forbidden)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        headers.insert(
+            http::header::RETRY_AFTER,
+            later.to_rfc2822().replace("+0000", "GMT").parse().unwrap(),
+        );
+        let parsed = parse_retry_after(&headers).unwrap();
+        assert!(
+            parsed > Duration::from_secs(27) && parsed <= Duration::from_secs(30),
+            "{parsed:?}"
+        );
+    }
+}
