@@ -11,11 +11,15 @@
 //! Listing functions page by keyset and return a [`Page`]: the items plus the key to pass as the
 //! `after`/`before` argument of the next call, `None` on the last page.
 
+pub mod accounts;
 pub mod audit;
 pub mod domains;
 mod error;
 mod etag;
 pub mod idempotency;
+pub mod manual;
+pub mod observations;
+pub mod operations;
 pub mod staff;
 mod text_enum;
 
@@ -41,9 +45,19 @@ const DATABASE_EXISTS: &str = "42P04";
 const UNIQUE_VIOLATION: &str = "23505";
 
 /// Handle to the database: a connection pool. Cheap to clone; every clone shares the pool.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+}
+
+/// Shows the pool's size only: connection options may hold a password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("connections", &self.pool.size())
+            .field("idle", &self.pool.num_idle())
+            .finish()
+    }
 }
 
 impl Store {

@@ -2,10 +2,12 @@
 //! database with `migrations/` applied. Run with
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test -p support-access-store`.
 
+mod accounts;
 mod audit;
 mod connect;
 mod domains;
 mod idempotency;
+mod operations;
 mod schema;
 mod staff;
 

@@ -1,0 +1,840 @@
+//! Long-running operations: their creation with the plan (per-domain work items and journal
+//! steps) in the caller's transaction, listing, cancellation and outcome; the leases through which
+//! workers of any replica claim one domain of one operation at a time; and the fenced journal.
+//!
+//! Leases and fencing. [`claim_next_domain`] picks the oldest claimable work item with
+//! `FOR UPDATE SKIP LOCKED`, leases it to the caller for a while and increments its fencing token.
+//! A domain is worked on by one lease at a time, across operations, in operation order. A worker
+//! that stalls past its lease loses the item to the next claimer, and every later write it makes
+//! with its old token ([`record_step`], [`append_steps`], [`renew_lease`], [`release`]) fails with
+//! [`StoreError::Conflict`]`("fenced")`. Journal writes take a share lock on the work item, so a
+//! takeover waits for a write in flight and a write never lands after a takeover.
+//!
+//! Lock order, to stay free of deadlocks: work item, then operation, then steps.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::text_enum::text_enum;
+use crate::{Page, Result, StoreError, fetch_limit, into_page, millis};
+
+/// The message of [`StoreError::Conflict`] for a write with a stale fencing token.
+pub const FENCED: &str = "fenced";
+
+/// Claims tried per call of [`claim_next_domain`] before giving up for now (each skips a domain
+/// that another worker is claiming at the same moment).
+const CLAIM_ROUNDS: usize = 8;
+
+text_enum! {
+    /// What an operation does.
+    pub enum OperationKind {
+        /// `ProvisionSupportAccess`.
+        Provision => "PROVISION",
+        /// `RevokeSupportAccess`.
+        Revoke => "REVOKE",
+    }
+}
+
+text_enum! {
+    /// Where an operation, or one domain of it, is.
+    pub enum RunState {
+        /// Not started (for a domain: never claimed).
+        Pending => "PENDING",
+        /// Started; for a domain, claimed at least once and not finished.
+        Running => "RUNNING",
+        /// Finished, everything done.
+        Succeeded => "SUCCEEDED",
+        /// Finished with an error.
+        Failed => "FAILED",
+        /// Finished by cancellation.
+        Cancelled => "CANCELLED",
+    }
+}
+
+impl RunState {
+    /// True for the three final states.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
+    }
+}
+
+text_enum! {
+    /// One action on Google (the `StepAction` enum of the API without its prefix).
+    pub enum StepAction {
+        /// Confirm the delegated admin is a super administrator.
+        CheckDelegatedAdmin => "CHECK_DELEGATED_ADMIN",
+        /// Create the support org unit.
+        CreateOrgUnit => "CREATE_ORG_UNIT",
+        /// Confirm Cloud Identity Free is subscribed with free seats.
+        CheckSubscription => "CHECK_SUBSCRIPTION",
+        /// Create or find the portal role.
+        EnsureRole => "ENSURE_ROLE",
+        /// Create the account.
+        CreateUser => "CREATE_USER",
+        /// Move, unsuspend, set the recovery e-mail of an existing account.
+        UpdateUser => "UPDATE_USER",
+        /// Assign the Cloud Identity Free license.
+        AssignLicense => "ASSIGN_LICENSE",
+        /// Remove a paid Workspace license.
+        RemovePaidLicense => "REMOVE_PAID_LICENSE",
+        /// Assign the portal role.
+        AssignRole => "ASSIGN_ROLE",
+        /// Remove the portal role.
+        RemoveRole => "REMOVE_ROLE",
+        /// Suspend the account.
+        SuspendUser => "SUSPEND_USER",
+        /// Delete the account.
+        DeleteUser => "DELETE_USER",
+    }
+}
+
+text_enum! {
+    /// Where a step is (the `StepState` enum of the API without its prefix).
+    pub enum StepState {
+        /// Waiting to run.
+        Pending => "PENDING",
+        /// Running, or waiting to retry.
+        Running => "RUNNING",
+        /// Carried out and confirmed.
+        Done => "DONE",
+        /// Not needed: Google already showed the desired state.
+        Skipped => "SKIPPED",
+        /// Failed for good.
+        Failed => "FAILED",
+        /// Not run because the operation was cancelled.
+        Cancelled => "CANCELLED",
+    }
+}
+
+/// A stored operation.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct OperationRecord {
+    /// The id of `operations/{id}`.
+    pub id: Uuid,
+    /// Creation order; the key of [`list`] pages.
+    pub seq: i64,
+    /// What it does.
+    #[sqlx(try_from = "String")]
+    pub kind: OperationKind,
+    /// Who started it.
+    pub principal: String,
+    /// The caller's request id, when given.
+    pub request_id: Option<String>,
+    /// The parameters the engine needs, as given to [`create`].
+    pub request: Value,
+    /// Plan only: nothing is done in Google.
+    pub validate_only: bool,
+    /// Where it is.
+    #[sqlx(try_from = "String")]
+    pub state: RunState,
+    /// True once `state` is terminal.
+    pub done: bool,
+    /// True once cancellation was asked for.
+    pub cancel_requested: bool,
+    /// The encoded response, for a succeeded operation.
+    pub result: Option<Vec<u8>>,
+    /// The encoded error, for a failed or cancelled operation.
+    pub error: Option<Vec<u8>>,
+    /// When it was created.
+    pub create_time: DateTime<Utc>,
+    /// When it last changed.
+    pub update_time: DateTime<Utc>,
+    /// When it finished.
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+/// A step of a plan, to store with [`create`] or [`append_steps`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewStep {
+    /// The domain the step acts in; one of the operation's domains.
+    pub domain_name: String,
+    /// The account concerned; `None` for domain-level steps.
+    pub account_email: Option<String>,
+    /// The staff member owning the account; `None` for domain-level steps.
+    pub staff_member_id: Option<String>,
+    /// What it does.
+    pub action: StepAction,
+    /// Why it is needed.
+    pub reason: String,
+    /// Parameters for the engine.
+    pub payload: Value,
+    /// Initial state: usually [`StepState::Pending`]; [`StepState::Skipped`] for what Google
+    /// already shows.
+    pub state: StepState,
+    /// Initial detail, usually empty.
+    pub detail: String,
+}
+
+/// An operation to create with its plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewOperation {
+    /// The id (the caller chooses it, for example a UUID v7).
+    pub id: Uuid,
+    /// What it does.
+    pub kind: OperationKind,
+    /// Who starts it.
+    pub principal: String,
+    /// The caller's request id, when given.
+    pub request_id: Option<String>,
+    /// The parameters the engine needs.
+    pub request: Value,
+    /// Plan only.
+    pub validate_only: bool,
+    /// The domains it works in: one work item each.
+    pub domains: Vec<String>,
+    /// The plan, in order; `seq` is the position from 1.
+    pub steps: Vec<NewStep>,
+}
+
+/// A stored step of the journal.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct StepRecord {
+    /// Surrogate key.
+    pub id: i64,
+    /// The operation.
+    pub operation_id: Uuid,
+    /// The domain.
+    pub domain_name: String,
+    /// Position in the plan, from 1.
+    pub seq: i32,
+    /// The account concerned.
+    pub account_email: Option<String>,
+    /// The staff member owning the account.
+    pub staff_member_id: Option<String>,
+    /// What it does.
+    #[sqlx(try_from = "String")]
+    pub action: StepAction,
+    /// Why.
+    pub reason: String,
+    /// Parameters.
+    pub payload: Value,
+    /// Where it is.
+    #[sqlx(try_from = "String")]
+    pub state: StepState,
+    /// Calls made to Google for it.
+    pub attempts: i32,
+    /// Outcome detail.
+    pub detail: String,
+    /// What Google returned for the effect.
+    pub google_effect: Option<Value>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored work item: one domain of one operation, with its lease.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DomainWorkRecord {
+    /// The operation.
+    pub operation_id: Uuid,
+    /// The domain.
+    pub domain_name: String,
+    /// Where the domain is.
+    #[sqlx(try_from = "String")]
+    pub state: RunState,
+    /// Why it is blocked or failed.
+    pub message: String,
+    /// Who holds the lease.
+    pub lease_owner: Option<String>,
+    /// When the lease lapses.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Incremented on every claim.
+    pub fencing_token: i64,
+    /// Not claimable before this time.
+    pub not_before: Option<DateTime<Utc>>,
+    /// When it last changed.
+    pub update_time: DateTime<Utc>,
+}
+
+/// Progress of one domain: its state and how many steps are in each state.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DomainProgress {
+    /// The domain.
+    pub domain_name: String,
+    /// Where the domain is.
+    #[sqlx(try_from = "String")]
+    pub state: RunState,
+    /// Why it is blocked or failed.
+    pub message: String,
+    /// Steps waiting.
+    pub pending: i64,
+    /// Steps running.
+    pub running: i64,
+    /// Steps done.
+    pub done: i64,
+    /// Steps skipped.
+    pub skipped: i64,
+    /// Steps failed.
+    pub failed: i64,
+    /// Steps cancelled.
+    pub cancelled: i64,
+}
+
+/// Which operations to list; `None` fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperationFilter {
+    /// Only this kind.
+    pub kind: Option<OperationKind>,
+    /// Only finished (`true`) or unfinished (`false`) operations.
+    pub done: Option<bool>,
+}
+
+/// How an operation ended, with its opaque encoded outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// Succeeded, with the encoded response.
+    Succeeded(&'a [u8]),
+    /// Failed, with the encoded error.
+    Failed(&'a [u8]),
+    /// Cancelled, with the encoded error.
+    Cancelled(&'a [u8]),
+}
+
+/// A lease on one domain of one operation, held by a worker. Every journal write presents it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The operation.
+    pub operation_id: Uuid,
+    /// The domain.
+    pub domain_name: String,
+    /// The worker holding it.
+    pub owner: String,
+    /// The token given by this claim; writes with an older token are refused.
+    pub fencing_token: i64,
+    /// When the lease lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The change to one step, written with [`record_step`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepUpdate<'a> {
+    /// The new state.
+    pub state: StepState,
+    /// The new detail (replaces the old).
+    pub detail: &'a str,
+    /// What Google returned, when the call had an effect; `None` keeps the stored one.
+    pub google_effect: Option<&'a Value>,
+    /// Calls made to Google since the last update, added to `attempts`.
+    pub add_attempts: i32,
+}
+
+/// Creates an operation with one work item per domain and its plan, in the caller's
+/// transaction. A step whose domain is not among `domains` is
+/// [`StoreError::ReferenceNotFound`]`("steps_operation_domain_fkey")`.
+pub async fn create(conn: &mut PgConnection, operation: &NewOperation) -> Result<OperationRecord> {
+    let mut tx = conn.begin().await?;
+    let record: OperationRecord = sqlx::query_as(
+        "INSERT INTO operations (id, kind, principal, request_id, request, validate_only) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+    )
+    .bind(operation.id)
+    .bind(operation.kind.as_str())
+    .bind(&operation.principal)
+    .bind(operation.request_id.as_deref())
+    .bind(&operation.request)
+    .bind(operation.validate_only)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO operation_domains (operation_id, domain_name) \
+         SELECT $1, d FROM unnest($2::text[]) AS d",
+    )
+    .bind(operation.id)
+    .bind(&operation.domains)
+    .execute(&mut *tx)
+    .await?;
+    insert_steps(&mut tx, operation.id, 1, &operation.steps).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Inserts `steps` with consecutive `seq` from `first_seq`.
+async fn insert_steps(
+    conn: &mut PgConnection,
+    operation_id: Uuid,
+    first_seq: i32,
+    steps: &[NewStep],
+) -> Result<Vec<StepRecord>> {
+    let column = |f: fn(&NewStep) -> Option<String>| steps.iter().map(f).collect::<Vec<_>>();
+    let domains = column(|s| Some(s.domain_name.clone()));
+    let emails = column(|s| s.account_email.clone());
+    let staff = column(|s| s.staff_member_id.clone());
+    let actions = column(|s| Some(s.action.as_str().to_owned()));
+    let reasons = column(|s| Some(s.reason.clone()));
+    let states = column(|s| Some(s.state.as_str().to_owned()));
+    let details = column(|s| Some(s.detail.clone()));
+    let payloads: Vec<Value> = steps.iter().map(|s| s.payload.clone()).collect();
+    let records = sqlx::query_as(
+        "INSERT INTO steps (operation_id, seq, domain_name, account_email, staff_member_id, \
+                            action, reason, state, detail, payload) \
+         SELECT $1, $2 + n::int - 1, d, e, s, a, r, st, dt, p \
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                     $9::text[], $10::jsonb[]) WITH ORDINALITY AS t(d, e, s, a, r, st, dt, p, n) \
+         ORDER BY n RETURNING *",
+    )
+    .bind(operation_id)
+    .bind(first_seq)
+    .bind(domains)
+    .bind(emails)
+    .bind(staff)
+    .bind(actions)
+    .bind(reasons)
+    .bind(states)
+    .bind(details)
+    .bind(payloads)
+    .fetch_all(conn)
+    .await?;
+    Ok(records)
+}
+
+/// The operation with that id.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<OperationRecord>> {
+    let record = sqlx::query_as("SELECT * FROM operations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(record)
+}
+
+/// Operations matching `filter`, newest first, created before the one whose `seq` is
+/// `before_seq` (the `next_key` of the previous page).
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &OperationFilter,
+    page_size: u32,
+    before_seq: Option<i64>,
+) -> Result<Page<OperationRecord, i64>> {
+    let rows = sqlx::query_as(
+        "SELECT * FROM operations \
+         WHERE ($1::text IS NULL OR kind = $1) AND ($2::boolean IS NULL OR done = $2) \
+           AND ($3::bigint IS NULL OR seq < $3) \
+         ORDER BY seq DESC LIMIT $4",
+    )
+    .bind(filter.kind.map(OperationKind::as_str))
+    .bind(filter.done)
+    .bind(before_seq)
+    .bind(fetch_limit(page_size))
+    .fetch_all(conn)
+    .await?;
+    Ok(into_page(rows, page_size, |o: &OperationRecord| o.seq))
+}
+
+/// Asks for cancellation; workers stop before their next step. Returns the operation, unchanged
+/// when it is already done. [`StoreError::NotFound`] for an unknown id.
+pub async fn request_cancel(conn: &mut PgConnection, id: Uuid) -> Result<OperationRecord> {
+    let record = sqlx::query_as(
+        "UPDATE operations SET cancel_requested = true, update_time = now() \
+         WHERE id = $1 AND NOT done RETURNING *",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match record {
+        Some(record) => Ok(record),
+        None => get(conn, id).await?.ok_or(StoreError::NotFound),
+    }
+}
+
+/// Finishes an operation with its outcome. [`StoreError::Conflict`] when it is already done.
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: Uuid,
+    outcome: Outcome<'_>,
+) -> Result<OperationRecord> {
+    let (state, result, error) = match outcome {
+        Outcome::Succeeded(result) => (RunState::Succeeded, Some(result), None),
+        Outcome::Failed(error) => (RunState::Failed, None, Some(error)),
+        Outcome::Cancelled(error) => (RunState::Cancelled, None, Some(error)),
+    };
+    let record = sqlx::query_as(
+        "UPDATE operations SET state = $2, result = $3, error = $4, end_time = now(), \
+                               update_time = now() \
+         WHERE id = $1 AND NOT done RETURNING *",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .bind(result)
+    .bind(error)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match record {
+        Some(record) => Ok(record),
+        None => match get(conn, id).await? {
+            Some(_) => Err(StoreError::Conflict(
+                "operation already finished".to_owned(),
+            )),
+            None => Err(StoreError::NotFound),
+        },
+    }
+}
+
+/// Claims the oldest claimable work item for `owner` for `lease_duration`, in its own
+/// transaction; `None` when there is nothing to do now.
+///
+/// Claimable: the item is pending or running, its operation is not done, its lease is free or
+/// lapsed, its `not_before` has passed, no other operation holds a live lease on the same domain,
+/// and no older unfinished operation still has unfinished work in the same domain.
+pub async fn claim_next_domain(
+    pool: &PgPool,
+    owner: &str,
+    lease_duration: Duration,
+) -> Result<Option<Lease>> {
+    let mut skipped: Vec<String> = Vec::new();
+    for _ in 0..CLAIM_ROUNDS {
+        let mut tx = pool.begin().await?;
+        let candidate: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT od.operation_id, od.domain_name \
+             FROM operation_domains od JOIN operations o ON o.id = od.operation_id \
+             WHERE od.state IN ('PENDING', 'RUNNING') AND NOT o.done \
+               AND (od.lease_expires_at IS NULL OR od.lease_expires_at <= clock_timestamp()) \
+               AND (od.not_before IS NULL OR od.not_before <= clock_timestamp()) \
+               AND NOT (od.domain_name = ANY($1::text[])) \
+               AND NOT EXISTS (SELECT 1 FROM operation_domains busy \
+                   WHERE busy.domain_name = od.domain_name \
+                     AND busy.operation_id <> od.operation_id \
+                     AND busy.lease_expires_at > clock_timestamp()) \
+               AND NOT EXISTS (SELECT 1 FROM operation_domains older \
+                   JOIN operations older_op ON older_op.id = older.operation_id \
+                   WHERE older.domain_name = od.domain_name \
+                     AND older.state IN ('PENDING', 'RUNNING') AND NOT older_op.done \
+                     AND older_op.seq < o.seq) \
+             ORDER BY o.seq, od.domain_name \
+             LIMIT 1 \
+             FOR UPDATE OF od SKIP LOCKED",
+        )
+        .bind(&skipped)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((operation_id, domain_name)) = candidate else {
+            return Ok(None);
+        };
+
+        // Another worker may be claiming an item of the same domain in another operation right
+        // now (a different row, so SKIP LOCKED does not see it). The advisory lock serializes
+        // claims per domain; the checks are repeated under it, on a fresh snapshot.
+        let locked: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('support-access/domain/' || $1, 0))",
+        )
+        .bind(&domain_name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let free = locked
+            && sqlx::query_scalar::<_, bool>(
+                "SELECT NOT EXISTS (SELECT 1 FROM operation_domains busy \
+                     WHERE busy.domain_name = $2 AND busy.operation_id <> $1 \
+                       AND busy.lease_expires_at > clock_timestamp()) \
+                 AND NOT EXISTS (SELECT 1 FROM operation_domains older \
+                     JOIN operations older_op ON older_op.id = older.operation_id \
+                     WHERE older.domain_name = $2 \
+                       AND older.state IN ('PENDING', 'RUNNING') AND NOT older_op.done \
+                       AND older_op.seq < (SELECT seq FROM operations WHERE id = $1))",
+            )
+            .bind(operation_id)
+            .bind(&domain_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !free {
+            tx.rollback().await?;
+            skipped.push(domain_name);
+            continue;
+        }
+
+        let (fencing_token, expires_at): (i64, DateTime<Utc>) = sqlx::query_as(
+            "UPDATE operation_domains SET lease_owner = $3, \
+                 lease_expires_at = clock_timestamp() + $4 * interval '1 millisecond', \
+                 fencing_token = fencing_token + 1, state = 'RUNNING', not_before = NULL, \
+                 update_time = now() \
+             WHERE operation_id = $1 AND domain_name = $2 \
+             RETURNING fencing_token, lease_expires_at",
+        )
+        .bind(operation_id)
+        .bind(&domain_name)
+        .bind(owner)
+        .bind(millis(lease_duration))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE operations SET state = 'RUNNING', update_time = now() \
+             WHERE id = $1 AND state = 'PENDING'",
+        )
+        .bind(operation_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::debug!(%operation_id, domain = %domain_name, fencing_token, "claimed domain");
+        return Ok(Some(Lease {
+            operation_id,
+            domain_name,
+            owner: owner.to_owned(),
+            fencing_token,
+            expires_at,
+        }));
+    }
+    Ok(None)
+}
+
+/// Extends the lease by `lease_duration` from now and records the new expiry in `lease`.
+/// [`StoreError::Conflict`]`("fenced")` when another worker took the item over (or it was
+/// released).
+pub async fn renew_lease(
+    conn: &mut PgConnection,
+    lease: &mut Lease,
+    lease_duration: Duration,
+) -> Result<()> {
+    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "UPDATE operation_domains \
+         SET lease_expires_at = clock_timestamp() + $5 * interval '1 millisecond', \
+             update_time = now() \
+         WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+           AND lease_owner = $4 \
+         RETURNING lease_expires_at",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .bind(&lease.owner)
+    .bind(millis(lease_duration))
+    .fetch_optional(conn)
+    .await?;
+    lease.expires_at = expires_at.ok_or_else(fenced)?;
+    Ok(())
+}
+
+/// Gives the work item back. With a terminal `state` the domain is finished; with
+/// [`RunState::Running`] (or `Pending`) it returns to the queue, claimable again after
+/// `retry_after`. Returns true when this made every domain of the operation finished: the caller
+/// then builds the outcome and calls [`finish`]. Exactly one of several workers releasing the
+/// last domains of an operation at once sees true.
+pub async fn release(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    state: RunState,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> Result<bool> {
+    let mut tx = conn.begin().await?;
+    let released = sqlx::query(
+        "UPDATE operation_domains SET state = $4, message = $5, lease_owner = NULL, \
+             lease_expires_at = NULL, \
+             not_before = CASE WHEN $6::bigint IS NULL THEN NULL \
+                               ELSE clock_timestamp() + $6 * interval '1 millisecond' END, \
+             update_time = now() \
+         WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+           AND lease_owner IS NOT NULL",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .bind(state.as_str())
+    .bind(message)
+    .bind(retry_after.map(millis))
+    .execute(&mut *tx)
+    .await?;
+    if released.rows_affected() != 1 {
+        return Err(fenced());
+    }
+    // Serializes releases of one operation: whoever releases last sees every domain finished.
+    sqlx::query("SELECT 1 FROM operations WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(lease.operation_id)
+        .execute(&mut *tx)
+        .await?;
+    let all_finished: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM operation_domains \
+                            WHERE operation_id = $1 AND state IN ('PENDING', 'RUNNING'))",
+    )
+    .bind(lease.operation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(all_finished && state.is_terminal())
+}
+
+/// Records what became of step `seq` of the leased domain. [`StoreError::Conflict`]`("fenced")`
+/// when the lease was taken over or released; [`StoreError::NotFound`] when the domain has no
+/// such step. A lease that lapsed but was not taken over still writes.
+pub async fn record_step(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    seq: i32,
+    update: &StepUpdate<'_>,
+) -> Result<StepRecord> {
+    let record = sqlx::query_as(
+        "WITH fence AS (SELECT 1 FROM operation_domains \
+                        WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+                          AND lease_owner IS NOT NULL \
+                        FOR SHARE) \
+         UPDATE steps SET state = $5, detail = $6, \
+                          google_effect = COALESCE($7, google_effect), \
+                          attempts = attempts + $8, updated_at = now() \
+         WHERE operation_id = $1 AND domain_name = $2 AND seq = $4 \
+           AND EXISTS (SELECT 1 FROM fence) \
+         RETURNING *",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .bind(seq)
+    .bind(update.state.as_str())
+    .bind(update.detail)
+    .bind(update.google_effect)
+    .bind(update.add_attempts)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match record {
+        Some(record) => Ok(record),
+        None => {
+            check_fence(conn, lease).await?;
+            Err(StoreError::NotFound)
+        }
+    }
+}
+
+/// Adds steps found while working (for example removing a paid license that appeared) at the end
+/// of the plan. Every step must be in the leased domain. Fenced like [`record_step`].
+pub async fn append_steps(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    steps: &[NewStep],
+) -> Result<Vec<StepRecord>> {
+    if steps.iter().any(|s| s.domain_name != lease.domain_name) {
+        return Err(StoreError::InvalidValue(
+            "step outside the leased domain".to_owned(),
+        ));
+    }
+    let mut tx = conn.begin().await?;
+    check_fence_locked(&mut tx, lease).await?;
+    // The operation's row lock makes `seq` allocation safe against other domains appending.
+    let next_seq: i32 = sqlx::query_scalar(
+        "WITH locked AS (SELECT id FROM operations WHERE id = $1 FOR NO KEY UPDATE) \
+         SELECT COALESCE(max(seq), 0) + 1 FROM steps \
+         WHERE operation_id = (SELECT id FROM locked)",
+    )
+    .bind(lease.operation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let records = insert_steps(&mut tx, lease.operation_id, next_seq, steps).await?;
+    tx.commit().await?;
+    Ok(records)
+}
+
+/// Marks every pending or running step of the leased domain cancelled, with `detail`; returns
+/// how many. Fenced like [`record_step`].
+pub async fn cancel_open_steps(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    detail: &str,
+) -> Result<u64> {
+    let mut tx = conn.begin().await?;
+    check_fence_locked(&mut tx, lease).await?;
+    let cancelled = sqlx::query(
+        "UPDATE steps SET state = 'CANCELLED', detail = $3, updated_at = now() \
+         WHERE operation_id = $1 AND domain_name = $2 AND state IN ('PENDING', 'RUNNING')",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(cancelled.rows_affected())
+}
+
+/// Every step of the operation, in plan order.
+pub async fn steps(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<StepRecord>> {
+    let rows = sqlx::query_as("SELECT * FROM steps WHERE operation_id = $1 ORDER BY seq")
+        .bind(operation_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows)
+}
+
+/// The steps of one domain of the operation, in plan order.
+pub async fn domain_steps(
+    conn: &mut PgConnection,
+    operation_id: Uuid,
+    domain_name: &str,
+) -> Result<Vec<StepRecord>> {
+    let rows = sqlx::query_as(
+        "SELECT * FROM steps WHERE operation_id = $1 AND domain_name = $2 ORDER BY seq",
+    )
+    .bind(operation_id)
+    .bind(domain_name)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// The work items of the operation, by domain name.
+pub async fn domains(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<DomainWorkRecord>> {
+    let rows = sqlx::query_as(
+        "SELECT * FROM operation_domains WHERE operation_id = $1 ORDER BY domain_name",
+    )
+    .bind(operation_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// Per domain of the operation (by name): its state and step counts per state.
+pub async fn progress(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<DomainProgress>> {
+    let rows = sqlx::query_as(
+        "SELECT od.domain_name, od.state, od.message, \
+                count(*) FILTER (WHERE s.state = 'PENDING') AS pending, \
+                count(*) FILTER (WHERE s.state = 'RUNNING') AS running, \
+                count(*) FILTER (WHERE s.state = 'DONE') AS done, \
+                count(*) FILTER (WHERE s.state = 'SKIPPED') AS skipped, \
+                count(*) FILTER (WHERE s.state = 'FAILED') AS failed, \
+                count(*) FILTER (WHERE s.state = 'CANCELLED') AS cancelled \
+         FROM operation_domains od \
+         LEFT JOIN steps s ON s.operation_id = od.operation_id AND s.domain_name = od.domain_name \
+         WHERE od.operation_id = $1 \
+         GROUP BY od.domain_name, od.state, od.message \
+         ORDER BY od.domain_name",
+    )
+    .bind(operation_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+fn fenced() -> StoreError {
+    StoreError::Conflict(FENCED.to_owned())
+}
+
+/// Fails with `fenced` unless `lease` still holds the item: its token is the current one and the
+/// item was not released since.
+async fn check_fence(conn: &mut PgConnection, lease: &Lease) -> Result<()> {
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM operation_domains \
+                        WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+                          AND lease_owner IS NOT NULL)",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .fetch_one(conn)
+    .await?;
+    if held { Ok(()) } else { Err(fenced()) }
+}
+
+/// Like [`check_fence`], holding a share lock on the work item until the transaction ends.
+async fn check_fence_locked(conn: &mut PgConnection, lease: &Lease) -> Result<()> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM operation_domains \
+         WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+           AND lease_owner IS NOT NULL \
+         FOR SHARE",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .fetch_optional(conn)
+    .await?;
+    found.map(|_| ()).ok_or_else(fenced)
+}
