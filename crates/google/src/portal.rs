@@ -255,16 +255,20 @@ fn pick(
     what: &str,
     notes: &mut Vec<String>,
 ) -> Option<Privilege> {
-    let tiers: [&dyn Fn(&Privilege, bool) -> bool; 4] = [
-        &|p, r| r && matcher.matches_name(&p.privilege_name),
-        &|p, _| matcher.matches_name(&p.privilege_name),
-        &|p, r| r && matcher.matches_keywords(&p.privilege_name),
-        &|p, _| matcher.matches_keywords(&p.privilege_name),
-    ];
+    // (by exact name, only inside the reseller subtree), best first.
+    let tiers = [(true, true), (true, false), (false, true), (false, false)];
     for tier in tiers {
+        let (by_name, reseller_only) = tier;
         let mut found: Vec<&Privilege> = nodes
             .iter()
-            .filter(|(p, r)| tier(p, *r))
+            .filter(|(p, in_reseller)| {
+                (*in_reseller || !reseller_only)
+                    && if by_name {
+                        matcher.matches_name(&p.privilege_name)
+                    } else {
+                        matcher.matches_keywords(&p.privilege_name)
+                    }
+            })
             .map(|(p, _)| *p)
             .collect();
         found.dedup_by(|a, b| a.privilege_name == b.privilege_name && a.service_id == b.service_id);

@@ -49,15 +49,15 @@ impl Discovery {
     fn method(&self, api: Api, id: &str) -> &Value {
         fn find<'a>(resources: &'a Value, id: &str) -> Option<&'a Value> {
             for resource in resources.as_object()?.values() {
-                if let Some(methods) = resource.get("methods").and_then(Value::as_object) {
-                    if let Some(m) = methods.values().find(|m| m["id"] == id) {
-                        return Some(m);
-                    }
+                if let Some(methods) = resource.get("methods").and_then(Value::as_object)
+                    && let Some(m) = methods.values().find(|m| m["id"] == id)
+                {
+                    return Some(m);
                 }
-                if let Some(nested) = resource.get("resources") {
-                    if let Some(m) = find(nested, id) {
-                        return Some(m);
-                    }
+                if let Some(nested) = resource.get("resources")
+                    && let Some(m) = find(nested, id)
+                {
+                    return Some(m);
                 }
             }
             None
@@ -154,10 +154,10 @@ fn check_json(
         Some("string") => {
             if !value.is_string() {
                 problems.push(format!("{at}: expected a string, got {value}"));
-            } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-                if !values.contains(value) {
-                    problems.push(format!("{at}: {value} is not one of {values:?}"));
-                }
+            } else if let Some(values) = schema.get("enum").and_then(Value::as_array)
+                && !values.contains(value)
+            {
+                problems.push(format!("{at}: {value} is not one of {values:?}"));
             }
         }
         Some("boolean") => {
@@ -454,10 +454,10 @@ fn check_query_value(param: &Value, value: &str) -> Result<(), String> {
         }
         _ => {}
     }
-    if let Some(values) = param.get("enum").and_then(Value::as_array) {
-        if !values.iter().any(|v| v == value) {
-            return Err(format!("{value} is not one of {values:?}"));
-        }
+    if let Some(values) = param.get("enum").and_then(Value::as_array)
+        && !values.iter().any(|v| v == value)
+    {
+        return Err(format!("{value} is not one of {values:?}"));
     }
     Ok(())
 }
