@@ -1,13 +1,25 @@
 //! Pure logic of support-access: the validated vocabulary (domain names, usernames, org unit
 //! paths, …), request validation that reports every violation with its field, resource names,
-//! and (later) the planner, access rules and status checks. No I/O, no async: everything here is
-//! a function of its inputs, so the server, the store and the tests can share it.
+//! and the provisioning logic the engine drives: desired and observed state, the planner, the
+//! rules of which roles open the Customer Care Portal, the status checks and revocation. No I/O,
+//! no async: everything here is a function of its inputs, so the server, the store and the tests
+//! can share it.
 //!
-//! Every type is re-exported at the crate root.
+//! The vocabulary is re-exported at the crate root; the provisioning types live in their modules.
 
+pub mod access;
+pub mod desired;
 pub mod names;
+pub mod observed;
+pub mod plan;
 pub mod resources;
+pub mod revoke;
+pub mod simulate;
+pub mod status;
 pub mod validation;
+
+#[cfg(test)]
+mod fixtures;
 
 pub use names::{
     CONSUMER_DOMAINS, CredentialName, DEFAULT_CUSTOM_ROLE, DEFAULT_SUPPORT_OU, DisplayName,
