@@ -128,11 +128,17 @@ pub struct UsersListQuery {
 }
 
 impl UsersListQuery {
-    /// Users directly in `org_unit_path`. The value is single-quoted so paths with spaces work.
+    /// Users in `org_unit_path` (Google also matches the units below it). The value is quoted so
+    /// paths with spaces work: single quotes, or double quotes when the path holds a single
+    /// quote (Google documents no escape character).
     pub fn in_org_unit(org_unit_path: &str) -> Self {
-        let escaped = org_unit_path.replace('\\', "\\\\").replace('\'', "\\'");
+        let quote = if org_unit_path.contains('\'') {
+            '"'
+        } else {
+            '\''
+        };
         Self {
-            query: Some(format!("orgUnitPath='{escaped}'")),
+            query: Some(format!("orgUnitPath={quote}{org_unit_path}{quote}")),
             show_deleted: false,
         }
     }
@@ -470,6 +476,8 @@ mod tests {
             q.query.as_deref(),
             Some("orgUnitPath='/Customer Care Portal'")
         );
+        let q = UsersListQuery::in_org_unit("/Rock 'n' Roll");
+        assert_eq!(q.query.as_deref(), Some("orgUnitPath=\"/Rock 'n' Roll\""));
     }
 
     #[test]
