@@ -11,6 +11,70 @@
 //!
 //! Everything serializes to JSON so that the engine can journal steps in Postgres, and the plan
 //! is explainable (`validate_only`) through [`DomainPlan::explain`].
+//!
+//! How the engine drives it, per domain: observe, plan, run the runnable steps in order, observe
+//! again, until a pass plans nothing (or stops on a blocker). A second pass is needed anyway to
+//! catch what Google does on its own, such as a paid license that automatic licensing adds to a
+//! new account.
+//!
+//! ```
+//! use support_access_domain::desired::{DesiredAccount, DesiredDomain};
+//! use support_access_domain::observed::*;
+//! use support_access_domain::plan::{PlannerConfig, Step, plan_domain};
+//! use support_access_domain::*;
+//!
+//! let domain = DomainName::parse("reseller.example")?;
+//! let ana = DesiredAccount::new(
+//!     StaffMemberId::parse("ana")?,
+//!     Username::parse("ana.silva")?,
+//!     PersonName::parse("Ana")?,
+//!     PersonName::parse("Silva")?,
+//!     EmailAddress::parse("ana@work.example")?,
+//!     &domain,
+//! )?;
+//! let desired = DesiredDomain::new(
+//!     domain,
+//!     EmailAddress::parse("admin@reseller.example")?,
+//!     default_support_ou(),
+//!     RoleMode::ResellerAdmin,
+//!     default_custom_role(),
+//!     vec![ana],
+//! )?;
+//! // What one observation pass saw: a fresh reseller domain.
+//! let observed = ObservedDomain {
+//!     admin: AdminObservation::Found { is_super_admin: true, suspended: false },
+//!     existing_org_units: vec![],
+//!     subscription: SubscriptionObservation::Present { seat_cap: Some(50), seats_used: Some(2) },
+//!     roles: vec![ObservedRole {
+//!         id: RoleId::new("91"),
+//!         name: "_RESELLER_ADMIN_ROLE".into(),
+//!         is_system: true,
+//!         privileges: vec![],
+//!     }],
+//!     privilege_tree: vec![],
+//!     users: vec![],
+//!     cloud_identity_licenses: vec![],
+//!     paid_licenses: vec![],
+//!     role_assignments: vec![],
+//!     confirmations: vec![],
+//! };
+//! let plan = plan_domain(&desired, &observed, &PlannerConfig::default());
+//! assert!(!plan.is_blocked());
+//! let actions: Vec<&str> = plan.steps.iter().map(|s| s.step.kind().as_str()).collect();
+//! assert_eq!(actions, ["CREATE_ORG_UNIT", "CREATE_USER", "ASSIGN_LICENSE", "ASSIGN_ROLE"]);
+//! for planned in plan.runnable_steps() {
+//!     // Journal: action, account, staff member, reason, and the step itself as the payload.
+//!     let _payload = serde_json::to_value(&planned.step)?;
+//!     match &planned.step {
+//!         // The user was created earlier in this plan: look its id up by e-mail now.
+//!         Step::AssignRole { user_id: None, account, .. } => assert_eq!(account.as_str(), "ana.silva@reseller.example"),
+//!         _ => {}
+//!     }
+//! }
+//! // validate_only: the plan in words.
+//! assert_eq!(plan.explain()[0], "1. CREATE_ORG_UNIT: the support org unit /Customer Care Portal does not exist");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 
