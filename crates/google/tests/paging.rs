@@ -6,9 +6,15 @@ use std::collections::BTreeSet;
 
 use common::{Harness, RESELLER_ONE};
 use futures::TryStreamExt;
-use support_access_emulator::{Seed, SeedResoldCustomer, SeedResoldSubscription, SeedRole, SeedUser};
-use support_access_google::products::{CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU, GOOGLE_WORKSPACE_PRODUCT};
-use support_access_google::{GoogleMethod, RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery};
+use support_access_emulator::{
+    Seed, SeedResoldCustomer, SeedResoldSubscription, SeedRole, SeedUser,
+};
+use support_access_google::products::{
+    CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU, GOOGLE_WORKSPACE_PRODUCT,
+};
+use support_access_google::{
+    GoogleMethod, RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery,
+};
 
 const USERS: usize = 1100;
 const SUPER_ADMINS: usize = 450;
@@ -30,7 +36,11 @@ fn big_seed() -> Seed {
             org_unit_path: "/Many".into(),
             super_admin: i < SUPER_ADMINS,
             suspended: false,
-            licenses: if i < LICENSED { vec!["Google-Apps/1010020028".into()] } else { Vec::new() },
+            licenses: if i < LICENSED {
+                vec!["Google-Apps/1010020028".into()]
+            } else {
+                Vec::new()
+            },
         });
     }
     for i in 0..CUSTOM_ROLES {
@@ -77,44 +87,99 @@ async fn every_paged_method_walks_all_pages_at_its_maximum_page_size() {
         .try_collect()
         .await
         .expect("users.list stream");
-    assert_eq!(streamed.into_iter().map(|u| u.primary_email).collect::<BTreeSet<_>>(), emails);
+    assert_eq!(
+        streamed
+            .into_iter()
+            .map(|u| u.primary_email)
+            .collect::<BTreeSet<_>>(),
+        emails
+    );
 
     let roles = google.roles_list().collect_all().await.expect("roles.list");
-    let custom = roles.iter().filter(|r| r.role_name.starts_with("Custom role ")).count();
+    let custom = roles
+        .iter()
+        .filter(|r| r.role_name.starts_with("Custom role "))
+        .count();
     assert_eq!(custom, CUSTOM_ROLES);
-    let seed_admin = roles.iter().find(|r| r.role_name == "_SEED_ADMIN_ROLE").expect("super admin role");
+    let seed_admin = roles
+        .iter()
+        .find(|r| r.role_name == "_SEED_ADMIN_ROLE")
+        .expect("super admin role");
 
     let assignments = google
-        .role_assignments_list(RoleAssignmentsQuery { role_id: Some(seed_admin.role_id.clone()), ..Default::default() })
+        .role_assignments_list(RoleAssignmentsQuery {
+            role_id: Some(seed_admin.role_id.clone()),
+            ..Default::default()
+        })
         .collect_all()
         .await
         .expect("roleAssignments.list");
     // The seeded admin@ is a super admin too.
     assert_eq!(assignments.len(), SUPER_ADMINS + 1);
-    assert_eq!(assignments.iter().map(|a| &a.role_assignment_id).collect::<BTreeSet<_>>().len(), SUPER_ADMINS + 1);
+    assert_eq!(
+        assignments
+            .iter()
+            .map(|a| &a.role_assignment_id)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        SUPER_ADMINS + 1
+    );
 
-    let workspace = google.license_assignments_list_for_product(GOOGLE_WORKSPACE_PRODUCT).collect_all().await.expect("listForProduct");
+    let workspace = google
+        .license_assignments_list_for_product(GOOGLE_WORKSPACE_PRODUCT)
+        .collect_all()
+        .await
+        .expect("listForProduct");
     // admin@ and sales@ hold Business Standard in the demo seed.
     assert_eq!(workspace.len(), LICENSED + 2);
 
     let cloud_identity = google
-        .license_assignments_list_for_product_and_sku(CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU)
+        .license_assignments_list_for_product_and_sku(
+            CLOUD_IDENTITY_FREE_PRODUCT,
+            CLOUD_IDENTITY_FREE_SKU,
+        )
         .collect_all()
         .await
         .expect("listForProductAndSku");
-    assert_eq!(cloud_identity.len(), USERS + 2, "Cloud Identity Free is a site license: every user holds it");
+    assert_eq!(
+        cloud_identity.len(),
+        USERS + 2,
+        "Cloud Identity Free is a site license: every user holds it"
+    );
 
-    let subscriptions = google.reseller_subscriptions_list(SubscriptionsQuery::default()).collect_all().await.expect("subscriptions.list");
-    let customers: BTreeSet<_> = subscriptions.iter().map(|s| s.customer_id.as_str()).collect();
+    let subscriptions = google
+        .reseller_subscriptions_list(SubscriptionsQuery::default())
+        .collect_all()
+        .await
+        .expect("subscriptions.list");
+    let customers: BTreeSet<_> = subscriptions
+        .iter()
+        .map(|s| s.customer_id.as_str())
+        .collect();
     assert_eq!(customers.len(), RESOLD + 2);
 
     // Pages per method, as the emulator saw them: ceil(items / page maximum) (+1 for the stream).
     let pages = |method: GoogleMethod| h.outcomes(method.id()).len();
     assert_eq!(pages(GoogleMethod::UsersList), 3 + 3);
     assert_eq!(pages(GoogleMethod::RolesList), roles.len().div_ceil(100));
-    assert_eq!(pages(GoogleMethod::RoleAssignmentsList), (SUPER_ADMINS + 1).div_ceil(200));
-    assert_eq!(pages(GoogleMethod::LicenseAssignmentsListForProduct), (LICENSED + 2).div_ceil(100));
-    assert_eq!(pages(GoogleMethod::LicenseAssignmentsListForProductAndSku), (USERS + 2).div_ceil(100));
-    assert_eq!(pages(GoogleMethod::ResellerSubscriptionsList), subscriptions.len().div_ceil(100));
-    assert!(roles.len() > 200 && subscriptions.len() > 100, "several pages each");
+    assert_eq!(
+        pages(GoogleMethod::RoleAssignmentsList),
+        (SUPER_ADMINS + 1).div_ceil(200)
+    );
+    assert_eq!(
+        pages(GoogleMethod::LicenseAssignmentsListForProduct),
+        (LICENSED + 2).div_ceil(100)
+    );
+    assert_eq!(
+        pages(GoogleMethod::LicenseAssignmentsListForProductAndSku),
+        (USERS + 2).div_ceil(100)
+    );
+    assert_eq!(
+        pages(GoogleMethod::ResellerSubscriptionsList),
+        subscriptions.len().div_ceil(100)
+    );
+    assert!(
+        roles.len() > 200 && subscriptions.len() > 100,
+        "several pages each"
+    );
 }
