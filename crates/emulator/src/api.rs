@@ -39,9 +39,31 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A path parameter.
+    /// A path parameter. Operations read only parameters their discovery method declares
+    /// (asserted in debug builds, so the conformance test catches an undeclared one).
     pub fn path_param(&self, name: &str) -> &str {
+        debug_assert!(
+            self.spec
+                .params
+                .get(name)
+                .is_some_and(|p| p.location == "path"),
+            "{} reads undeclared path parameter {name}",
+            self.spec.id
+        );
         self.path.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    /// A query parameter, declared by the discovery method (asserted in debug builds).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        debug_assert!(
+            self.spec
+                .params
+                .get(name)
+                .is_some_and(|p| p.location == "query"),
+            "{} reads undeclared query parameter {name}",
+            self.spec.id
+        );
+        self.query.get(name)
     }
 }
 
@@ -95,14 +117,14 @@ pub fn paginate<T>(
     default_size: usize,
 ) -> Result<(Vec<T>, Option<String>), GoogleError> {
     let (default_size, maximum) = ctx.spec.page_limits(default_size);
-    let size = match ctx.query.get("maxResults") {
+    let size = match ctx.param("maxResults") {
         Some(value) => value
             .parse::<usize>()
             .map_err(|_| GoogleError::invalid(format!("Invalid value '{value}'")))?
             .clamp(1, maximum),
         None => default_size,
     };
-    let offset = match ctx.query.get("pageToken").filter(|t| !t.is_empty()) {
+    let offset = match ctx.param("pageToken").filter(|t| !t.is_empty()) {
         Some(token) => decode_page_token(token, &ctx.spec.id)
             .ok_or_else(|| GoogleError::invalid("Invalid Input: pageToken"))?,
         None => 0,

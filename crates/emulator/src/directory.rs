@@ -346,7 +346,7 @@ fn user_matches(
 
 /// `users.list`.
 pub fn users_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
-    let customer_id = match (ctx.query.get("customer"), ctx.query.get("domain")) {
+    let customer_id = match (ctx.param("customer"), ctx.param("domain")) {
         (None, None) => return Err(GoogleError::bad_request()),
         (Some(customer), _) => directory_customer(world, ctx.grant, customer)?,
         (None, Some(domain)) => {
@@ -359,8 +359,8 @@ pub fn users_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError
             customer.id.clone()
         }
     };
-    let domain_filter = ctx.query.get("domain").map(str::to_ascii_lowercase);
-    let terms = parse_user_query(ctx.query.get("query").unwrap_or_default())?;
+    let domain_filter = ctx.param("domain").map(str::to_ascii_lowercase);
+    let terms = parse_user_query(ctx.param("query").unwrap_or_default())?;
     let customer = customer_mut(world, &customer_id)?;
     let mut users: Vec<&User> = Vec::new();
     for user in &customer.users {
@@ -373,12 +373,12 @@ pub fn users_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError
             users.push(user);
         }
     }
-    match ctx.query.get("orderBy") {
+    match ctx.param("orderBy") {
         Some("givenName") => users.sort_by(|a, b| a.given_name.cmp(&b.given_name)),
         Some("familyName") => users.sort_by(|a, b| a.family_name.cmp(&b.family_name)),
         _ => users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email)),
     }
-    if ctx.query.get("sortOrder") == Some("DESCENDING") {
+    if ctx.param("sortOrder") == Some("DESCENDING") {
         users.reverse();
     }
     let (page, next) = paginate(users, ctx, 100)?;
@@ -679,11 +679,11 @@ pub fn orgunits_get(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleErr
 pub fn orgunits_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     let customer_id = directory_customer(world, ctx.grant, ctx.path_param("customerId"))?;
     let customer = customer_mut(world, &customer_id)?;
-    let parent = match ctx.query.get("orgUnitPath").filter(|p| !p.is_empty()) {
+    let parent = match ctx.param("orgUnitPath").filter(|p| !p.is_empty()) {
         Some(raw) => org_unit_path_param(customer, raw)?,
         None => "/".to_owned(),
     };
-    let kind = ctx.query.get("type").unwrap_or("children");
+    let kind = ctx.param("type").unwrap_or("children");
     let prefix = if parent == "/" {
         "/".to_owned()
     } else {
@@ -1025,14 +1025,14 @@ pub fn role_assignments_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, 
     let customer_id = directory_customer(world, ctx.grant, ctx.path_param("customer"))?;
     let consistency = &ctx.knobs.consistency;
     let customer = customer_mut(world, &customer_id)?;
-    let user_key = ctx.query.get("userKey").filter(|k| !k.is_empty());
-    let role_id = ctx.query.get("roleId").filter(|k| !k.is_empty());
+    let user_key = ctx.param("userKey").filter(|k| !k.is_empty());
+    let role_id = ctx.param("roleId").filter(|k| !k.is_empty());
     if user_key.is_some() && role_id.is_some() {
         return Err(GoogleError::invalid(
             "Invalid Input: userKey and roleId cannot be used together",
         ));
     }
-    if ctx.query.get("includeIndirectRoleAssignments") == Some("true") && user_key.is_none() {
+    if ctx.param("includeIndirectRoleAssignments") == Some("true") && user_key.is_none() {
         return Err(GoogleError::invalid(
             "Invalid Input: includeIndirectRoleAssignments requires userKey",
         ));

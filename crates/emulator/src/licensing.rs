@@ -13,6 +13,13 @@ use crate::error::GoogleError;
 use crate::ledger::Effect;
 use crate::world::{Customer, License, World, body_str, product_name, sku_name, with_etag};
 
+/// Characters escaped in a `selfLink`'s user segment (an email keeps `@`, `.`, `-`, `_`).
+const SELF_LINK_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'@')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_');
+
 fn user_does_not_exist() -> GoogleError {
     GoogleError::not_found("User does not exist.")
 }
@@ -22,7 +29,7 @@ fn no_subscription() -> GoogleError {
 }
 
 fn license_json(ctx: &Ctx<'_>, license: &License, email: &str) -> Value {
-    let encoded = percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = percent_encoding::utf8_percent_encode(email, SELF_LINK_ESCAPES);
     let value = json!({
         "kind": "licensing#licenseAssignment",
         "productId": license.product_id,
@@ -152,7 +159,7 @@ pub fn delete(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
 pub fn list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     let product_id = ctx.path_param("productId");
     let sku_id = ctx.path.get("skuId").map(String::as_str);
-    let customer_key = ctx.query.get("customerId").unwrap_or_default();
+    let customer_key = ctx.param("customerId").unwrap_or_default();
     if customer_key == "my_customer" {
         return Err(GoogleError::invalid("Invalid Input: customerId"));
     }

@@ -104,11 +104,8 @@ fn resold_customer<'r>(
 /// `subscriptions.list`.
 pub fn subscriptions_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     let reseller = reseller_of(world, ctx)?;
-    let customer_filter = ctx.query.get("customerId").filter(|c| !c.is_empty());
-    let prefix = ctx
-        .query
-        .get("customerNamePrefix")
-        .map(str::to_ascii_lowercase);
+    let customer_filter = ctx.param("customerId").filter(|c| !c.is_empty());
+    let prefix = ctx.param("customerNamePrefix").map(str::to_ascii_lowercase);
     let mut rows = Vec::new();
     for customer in &reseller.customers {
         if customer_filter
