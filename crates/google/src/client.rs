@@ -145,9 +145,10 @@ struct DomainInner {
     delegated_admin: String,
     auth: DelegatedAuth,
     customer_id: OnceCell<String>,
-    /// Users this process created (lowercased e-mail and id) and when, so a 404 about them
-    /// inside the consistency window is classified as not yet consistent.
-    recently_created: Mutex<HashMap<String, Instant>>,
+    /// Users this process created, by lowercased e-mail and id, with when and a number shared
+    /// by the keys of one user (so deleting by either key forgets both). A 404 about them inside
+    /// the consistency window is classified as not yet consistent.
+    recently_created: Mutex<HashMap<String, (Instant, u64)>>,
     buckets: DomainBuckets,
 }
 
@@ -459,18 +460,25 @@ impl DomainClient {
             .recently_created
             .lock()
             .expect("recently created map poisoned");
-        created.retain(|_, at| now.duration_since(*at) < window);
+        created.retain(|_, (at, _)| now.duration_since(*at) < window);
+        let group = keys
+            .iter()
+            .find_map(|k| created.get(&k.to_ascii_lowercase()).map(|(_, g)| *g))
+            .unwrap_or_else(rand::random);
         for key in keys.iter().filter(|k| !k.is_empty()) {
-            created.insert(key.to_ascii_lowercase(), now);
+            created.insert(key.to_ascii_lowercase(), (now, group));
         }
     }
 
     fn forget_created(&self, key: &str) {
-        self.inner
+        let mut created = self
+            .inner
             .recently_created
             .lock()
-            .expect("recently created map poisoned")
-            .remove(&key.to_ascii_lowercase());
+            .expect("recently created map poisoned");
+        if let Some((_, group)) = created.remove(&key.to_ascii_lowercase()) {
+            created.retain(|_, (_, g)| *g != group);
+        }
     }
 
     fn recently_created(&self, key: Option<&str>) -> bool {
@@ -483,7 +491,7 @@ impl DomainClient {
             .expect("recently created map poisoned");
         created
             .get(&key.to_ascii_lowercase())
-            .is_some_and(|at| at.elapsed() < window)
+            .is_some_and(|(at, _)| at.elapsed() < window)
     }
 
     /// Sends `request` with quota, auth, classification and retries, and decodes the answer.

@@ -123,6 +123,14 @@ async fn every_call_round_trips_against_the_emulator() {
         .expect("reseller admin role found");
     assert!(reseller_admin.is_system_role);
     assert_eq!(discovery.legacy_roles.len(), 2, "{}", discovery.report());
+    let report = discovery.report();
+    for line in [
+        "reseller admin role: _RESELLER_ADMIN_ROLE",
+        "view customers privilege: RESELLER_VIEW_CUSTOMERS",
+        "      RESELLER_ACCESS_CUSTOMER_SUPPORT_CASES  service=reseller",
+    ] {
+        assert!(report.contains(line), "{line:?} not in:\n{report}");
+    }
     let privileges = discovery
         .custom_role_privileges()
         .expect("both privileges found");
@@ -281,6 +289,12 @@ async fn every_call_round_trips_against_the_emulator() {
             .unwrap_err()
             .class(),
         &ErrorClass::NotFound
+    );
+    // Deleting by e-mail also forgets the id: its 404 is final, not "not yet consistent".
+    let by_id = google.users_get(&created.id).await.unwrap_err();
+    assert_eq!(
+        (by_id.class(), by_id.attempts()),
+        (&ErrorClass::NotFound, 1)
     );
 
     // Every method was called, each exactly as often as the client reports.
