@@ -70,7 +70,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let auth_layer = crate::auth::layer(&self.config.auth, self.config.listen)?;
+        let auth_layer =
+            crate::auth::layer(&self.config.auth, self.config.listen, self.store.clone()).await?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&health_reporter, ServingStatus::NotServing).await;
         let supervisor = tokio::spawn(supervise_database(
@@ -89,7 +90,7 @@ impl Application {
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.config.shutdown_grace;
-        let server = tonic::transport::Server::builder()
+        let server = crate::auth::server_builder(&self.config.auth)?
             .layer(crate::limits::MessageSizeStatusLayer)
             .layer(auth_layer)
             .add_service(health_service)

@@ -3,6 +3,7 @@
 //! the request into domain values (every violation reported at once), check the principal's
 //! domains, then read or mutate in one transaction.
 
+pub mod audit;
 pub mod convert;
 pub mod domains;
 pub mod mutation;
@@ -602,8 +603,11 @@ impl SupportAccessService for SupportAccessApi {
 
     async fn list_audit_events(
         &self,
-        _r: Request<v1::ListAuditEventsRequest>,
+        request: Request<v1::ListAuditEventsRequest>,
     ) -> RpcResult<v1::ListAuditEventsResponse> {
-        Err(ApiError::Unimplemented("ListAuditEvents").into())
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            audit::list_audit_events(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
     }
 }

@@ -1,16 +1,44 @@
 //! Who is calling, and what they may touch.
 //!
-//! A layer in front of every gRPC service authenticates the caller and puts a [`Principal`] into
-//! the request's extensions; handlers read it with [`principal`] and check the reseller domains a
-//! request touches with [`Principal::check_domain`]. Role checks per method live in the policy
-//! table of this module, so no RPC can exist without a declared policy.
+//! A layer in front of every gRPC service ([`layer`], built into [`AuthLayer`]) authenticates
+//! the caller — a bearer token from the principals file, a verified JWT, or a client certificate
+//! whose SAN names a principal — and checks the method's [`policy`]: the role it needs and how the
+//! reseller domains it touches are found. Only then does it put a [`Principal`] into the request's
+//! extensions; handlers read it with [`principal`], check domains they find themselves with
+//! [`Principal::check_domain`] and filter lists with [`Principal::may_access`]. A method without a
+//! policy is refused, so no RPC can be served without a declared policy. Refusals of mutating
+//! methods are written to the audit log.
+//!
+//! [`server_builder`] is the `tonic` server with TLS (and mTLS) and the request limits.
+
+mod config;
+mod denials;
+mod error;
+mod gate;
+pub mod jwt;
+pub mod policy;
+pub mod principals;
+mod secret;
+pub mod tls;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use support_access_store::Store;
+use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
 
+pub use config::{AuthConfig, StartupError};
+pub use error::Denial;
+pub use gate::{AuthLayer, AuthService};
+
 /// What a principal may do. Each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read domains, staff, status, operations and audit events.
     Viewer,
@@ -18,6 +46,23 @@ pub enum Role {
     Operator,
     /// Also declare, change and forget domains and staff members.
     Admin,
+}
+
+impl Role {
+    /// The role's name, as written in the principals file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The reseller domains a principal may touch.
@@ -58,6 +103,11 @@ impl Principal {
         }
     }
 
+    /// Whether the principal may touch every domain.
+    pub fn has_every_domain(&self) -> bool {
+        self.domains == DomainScope::All
+    }
+
     /// PERMISSION_DENIED unless the principal may touch `domain_name`.
     pub fn check_domain(&self, domain_name: &str) -> Result<(), ApiError> {
         if self.may_access(domain_name) {
@@ -82,34 +132,61 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<Principal, ApiError> 
         .ok_or_else(|| ApiError::Unauthenticated("no credentials were presented".into()))
 }
 
-/// Authentication settings of `serve`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AuthConfig {
-    /// Accept every caller as an admin without credentials. Only allowed on a loopback
-    /// listener; for local development and demos.
-    #[arg(long = "insecure-dev-mode", env = "SUPPORT_ACCESS_INSECURE_DEV_MODE")]
-    pub insecure_dev_mode: bool,
-}
-
-/// The authentication layer put in front of every service.
-pub fn layer(
+/// The authentication and authorization layer put in front of every service.
+///
+/// Checks the configuration against `listen` (refusing to serve unauthenticated or plaintext
+/// where that is unsafe), loads the principals file and the JWT keys, and starts the writer of
+/// refused calls into the audit log (`store` once Postgres answered). Must run inside Tokio.
+pub async fn layer(
     config: &AuthConfig,
-    listen: std::net::SocketAddr,
-) -> anyhow::Result<
-    tower::util::MapRequestLayer<
-        fn(http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body>,
-    >,
-> {
-    anyhow::ensure!(
-        config.insecure_dev_mode && listen.ip().is_loopback(),
-        "refusing to start without authentication: use --insecure-dev-mode on a loopback address"
-    );
-    Ok(tower::util::MapRequestLayer::new(attach_dev_principal))
+    listen: SocketAddr,
+    store: Arc<OnceCell<Store>>,
+) -> anyhow::Result<AuthLayer> {
+    config.check(listen)?;
+    let principals = match &config.principals_file {
+        Some(path) => Some(principals::Principals::load(path)?),
+        None => None,
+    };
+    let jwt = match config.jwt_settings()? {
+        Some(settings) => Some(jwt::JwtVerifier::start(settings).await?),
+        None => None,
+    };
+    if config.insecure_dev_mode {
+        tracing::warn!(
+            %listen,
+            "insecure dev mode: callers without credentials are admins of every domain"
+        );
+    }
+    Ok(AuthLayer::new(gate::Gate::new(
+        principals,
+        jwt,
+        config.insecure_dev_mode,
+        !config.disable_reflection,
+        config.max_concurrent_requests,
+        denials::Denials::spawn(store),
+    )))
 }
 
-fn attach_dev_principal(
-    mut request: http::Request<tonic::body::Body>,
-) -> http::Request<tonic::body::Body> {
-    request.extensions_mut().insert(Principal::dev());
-    request
+/// Time between HTTP/2 pings on idle connections, to find dead peers.
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may stay unanswered before the connection is closed.
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest header block a client may send (tokens and JWTs fit easily).
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+
+/// The gRPC server with TLS (mTLS when a client CA is configured), a deadline on every request
+/// and limits on streams per connection, so that one client cannot exhaust the service.
+pub fn server_builder(config: &AuthConfig) -> anyhow::Result<tonic::transport::Server> {
+    let server = tonic::transport::Server::builder()
+        .timeout(config.request_timeout)
+        .max_concurrent_streams(config.max_streams_per_connection)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT));
+    match tls::server_tls_config(config)? {
+        Some(tls) => server
+            .tls_config(tls)
+            .context("the TLS certificate, key or client CA cannot be used"),
+        None => Ok(server),
+    }
 }
