@@ -8,6 +8,59 @@
 //! engine switches on. Requests are built in [`request`] and checked against Google's discovery
 //! documents by the conformance test; [`portal`] finds the roles and privileges that open the
 //! Customer Care Portal, which Google does not document.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use support_access_google::model::{NewRoleAssignment, ScopeType};
+//! use support_access_google::portal::PortalAccessMatchers;
+//! use support_access_google::{
+//!     DomainSpec, ErrorClass, GoogleClient, GoogleConfig, GoogleError, RoleAssignmentsQuery,
+//!     ServiceAccountCredential, UsersListQuery,
+//! };
+//!
+//! # async fn example() -> Result<(), GoogleError> {
+//! let google = GoogleClient::new(GoogleConfig::default())?;
+//! let key = Arc::new(ServiceAccountCredential::from_file("/etc/support-access/key.json").await?);
+//! let domain = google
+//!     .domain(DomainSpec {
+//!         domain: "reseller-one.example".into(),
+//!         delegated_admin: "admin@reseller-one.example".into(),
+//!         credential: key,
+//!         customer_id: None, // learnt with customers.get on first need
+//!     })
+//!     .await?;
+//!
+//! // Observe once per domain with list calls at the maximum page size.
+//! let in_unit = domain
+//!     .users_list(UsersListQuery::in_org_unit("/Customer Care Portal"))
+//!     .collect_all()
+//!     .await?;
+//! let portal = domain.discover_portal_access(&PortalAccessMatchers::default()).await?;
+//! let role = portal.reseller_admin_role.expect("or take the custom-role path");
+//! let holders = domain
+//!     .role_assignments_list(RoleAssignmentsQuery { role_id: Some(role.role_id.clone()), ..Default::default() })
+//!     .collect_all()
+//!     .await?;
+//!
+//! // Act, then treat "already done" as done after a confirming read.
+//! let user = domain.users_get("ada@reseller-one.example").await?; // search is eventually consistent
+//! let assignment = NewRoleAssignment {
+//!     role_id: role.role_id,
+//!     assigned_to: user.id.clone(),
+//!     scope_type: ScopeType::Customer,
+//!     org_unit_id: None,
+//! };
+//! match domain.role_assignments_insert(&assignment).await {
+//!     Ok(_) => {}
+//!     Err(e) if *e.class() == ErrorClass::AlreadyExists => { /* confirm with role_assignments_list */ }
+//!     Err(e) if e.class().is_retryable() => { /* journal, retry the step later */ }
+//!     Err(e) => return Err(e), // permission, invalid, licenses exhausted, auth: needs a person
+//! }
+//! # let _ = (in_unit, holders);
+//! # Ok(())
+//! # }
+//! ```
 
 mod auth;
 mod client;
