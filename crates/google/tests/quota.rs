@@ -79,6 +79,10 @@ async fn a_run_at_the_configured_quota_sees_no_quota_errors() {
         failed > 0 && unlimited.quota_errors() > 0,
         "the control run must hit the quota"
     );
+    eprintln!(
+        "control run without client-side limits: {failed} calls failed, {} quota errors",
+        unlimited.quota_errors()
+    );
 
     // The same run with the client configured at the emulator's quota.
     let limited = Harness::start(Seed::demo(), |c: &mut GoogleConfig| {
