@@ -251,3 +251,21 @@ async fn key_file(State(shared): State<Arc<Shared>>, Path(email): Path<String>) 
         Err(error) => not_found(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut target = json!({"a": {"b": 1, "c": 2}, "d": [1], "e": 3});
+        merge_patch(
+            &mut target,
+            &json!({"a": {"b": 9, "c": null}, "d": [2, 3], "f": true}),
+        );
+        assert_eq!(
+            target,
+            json!({"a": {"b": 9}, "d": [2, 3], "e": 3, "f": true})
+        );
+    }
+}

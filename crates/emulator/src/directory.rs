@@ -1116,3 +1116,43 @@ pub fn role_assignments_delete(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
 pub fn is_cloud_identity_free(product_id: &str, sku_id: &str) -> bool {
     product_id == CLOUD_IDENTITY_PRODUCT_ID && sku_id == CLOUD_IDENTITY_FREE_SKU_ID
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_queries_parse_quotes_and_operators() {
+        let terms =
+            parse_user_query("orgUnitPath='/Customer Care Portal' email:ana* isSuspended=false")
+                .unwrap();
+        let parsed: Vec<(&str, bool, &str)> = terms
+            .iter()
+            .map(|t| (t.field.as_str(), t.exact, t.value.as_str()))
+            .collect();
+        assert_eq!(
+            parsed,
+            [
+                ("orgUnitPath", true, "/Customer Care Portal"),
+                ("email", false, "ana*"),
+                ("isSuspended", true, "false"),
+            ]
+        );
+        assert!(parse_user_query("orgUnitPath='/unterminated").is_err());
+        assert!(parse_user_query("justaword").is_err());
+        assert!(parse_user_query("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn text_matching_is_case_insensitive_with_prefixes() {
+        let term = |value: &str, exact: bool| QueryTerm {
+            field: "email".to_owned(),
+            exact,
+            value: value.to_owned(),
+        };
+        assert!(text_matches("Ana@x.example", &term("ana@x.example", true)));
+        assert!(text_matches("ana@x.example", &term("an*", false)));
+        assert!(!text_matches("ana@x.example", &term("an*", true)));
+        assert!(text_matches("ana@x.example", &term("ana", false)));
+    }
+}

@@ -223,3 +223,59 @@ pub fn pem_decode(pem: &str, label: &str) -> anyhow::Result<Vec<u8>> {
     }
     Ok(der)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+
+    #[test]
+    fn generated_keys_sign_what_they_verify_and_survive_a_key_file() {
+        let key = AccountKey::generate().unwrap();
+        let file = key
+            .key_file("p", "sa@p.iam.gserviceaccount.com", "1", "http://h/token")
+            .unwrap();
+        assert!(
+            file.private_key
+                .starts_with("-----BEGIN PRIVATE KEY-----\n")
+        );
+        assert!(
+            !format!("{file:?}").contains("PRIVATE KEY"),
+            "Debug hides the key"
+        );
+        let reloaded = file.account_key().unwrap();
+        let der = pem_decode(&file.private_key, "PRIVATE KEY").unwrap();
+        let pair = KeyPair::from_pkcs8(&der).unwrap();
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            b"message",
+            &mut signature,
+        )
+        .unwrap();
+        assert!(reloaded.verify_rs256(b"message", &signature));
+        assert!(key.verify_rs256(b"message", &signature));
+        assert!(!key.verify_rs256(b"other message", &signature));
+        assert!(
+            !AccountKey::generate()
+                .unwrap()
+                .verify_rs256(b"message", &signature)
+        );
+    }
+
+    #[test]
+    fn pem_decoding_rejects_garbage() {
+        assert!(pem_decode("no pem here", "PRIVATE KEY").is_err());
+        assert!(
+            pem_decode(
+                "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----",
+                "PRIVATE KEY"
+            )
+            .is_err()
+        );
+        let pem = pem_encode("PUBLIC KEY", &[1, 2, 3]);
+        assert_eq!(pem_decode(&pem, "PUBLIC KEY").unwrap(), vec![1, 2, 3]);
+    }
+}

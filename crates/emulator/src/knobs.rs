@@ -480,3 +480,79 @@ impl QuotaState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_patterns_match_exact_prefix_and_everything() {
+        assert!(method_matches("*", "directory.users.insert"));
+        assert!(method_matches(
+            "licensing.*",
+            "licensing.licenseAssignments.get"
+        ));
+        assert!(!method_matches("licensing.*", "directory.users.get"));
+        assert!(method_matches("directory.users.get", "directory.users.get"));
+        assert!(!method_matches(
+            "directory.users.get",
+            "directory.users.getx"
+        ));
+    }
+
+    #[test]
+    fn bucket_refills_at_its_rate() {
+        let mut state = QuotaState::default();
+        assert_eq!(state.take("k", 2.0, 20.0), Ok(()));
+        assert_eq!(state.take("k", 2.0, 20.0), Ok(()));
+        assert_eq!(state.take("k", 2.0, 20.0), Err(1), "empty; Retry-After at least 1 s");
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert_eq!(state.take("k", 2.0, 20.0), Ok(()), "one token back after 50 ms");
+        assert!(state.take("other", 1.0, 1.0).is_ok(), "buckets are per key");
+    }
+
+    #[test]
+    fn concurrency_slots_are_given_back() {
+        let mut state = QuotaState::default();
+        assert!(state.enter("C1", 1));
+        assert!(!state.enter("C1", 1));
+        assert!(state.enter("C2", 1));
+        state.leave("C1");
+        assert!(state.enter("C1", 1));
+    }
+
+    #[test]
+    fn rules_honour_skip_times_and_customer() {
+        let knobs = Knobs {
+            faults: vec![FaultRule {
+                method: "directory.*".to_owned(),
+                customer: Some("a.example".to_owned()),
+                probability: 1.0,
+                skip: 1,
+                times: Some(1),
+                action: FaultAction::Reset,
+            }],
+            ..Knobs::default()
+        };
+        let mut state = FaultState::default();
+        let pick = |state: &mut FaultState, customer: &str| {
+            state.pick(&knobs, "directory.users.get", &[customer])
+        };
+        assert_eq!(pick(&mut state, "b.example"), None, "other customer");
+        assert_eq!(pick(&mut state, "a.example"), None, "skipped");
+        assert_eq!(pick(&mut state, "A.EXAMPLE"), Some(FaultAction::Reset));
+        assert_eq!(pick(&mut state, "a.example"), None, "times exhausted");
+    }
+
+    #[test]
+    fn knobs_round_trip_through_yaml() {
+        let text =
+            "quotas: {enabled: true}\nfaults:\n  - {method: '*', action: {kind: hang, ms: 5}}\n";
+        let knobs: Knobs = serde_yaml::from_str(text).unwrap();
+        assert!(knobs.quotas.enabled);
+        assert_eq!(knobs.quotas.directory_per_user_per_minute, 2400);
+        assert_eq!(knobs.faults[0].action, FaultAction::Hang { ms: 5 });
+        let back: Knobs = serde_yaml::from_str(&serde_yaml::to_string(&knobs).unwrap()).unwrap();
+        assert_eq!(back, knobs);
+    }
+}
