@@ -369,7 +369,9 @@ pub fn users_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError
         {
             continue;
         }
-        if user_matches(customer, user, &terms)? {
+        let indexed =
+            terms.is_empty() || !user.is_propagating(ctx.now, ctx.knobs.consistency.search_lag_ms);
+        if indexed && user_matches(customer, user, &terms)? {
             users.push(user);
         }
     }

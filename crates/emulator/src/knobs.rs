@@ -223,6 +223,9 @@ pub struct Consistency {
     pub user_update_response: NotReadyResponse,
     /// Also make `users.get` answer 404 during the window (Terraform's reports).
     pub hide_from_users_get: bool,
+    /// For this long after `users.insert`, `users.list` with a `query` does not find the new
+    /// user (Google's search index lags: "most changes within 1 h, up to 36 h"). 0 = off.
+    pub search_lag_ms: u64,
 }
 
 impl Default for Consistency {
@@ -233,6 +236,7 @@ impl Default for Consistency {
             role_response: NotReadyResponse::ConditionNotMet,
             user_update_response: NotReadyResponse::ConditionNotMet,
             hide_from_users_get: false,
+            search_lag_ms: 0,
         }
     }
 }
@@ -505,9 +509,17 @@ mod tests {
         let mut state = QuotaState::default();
         assert_eq!(state.take("k", 2.0, 20.0), Ok(()));
         assert_eq!(state.take("k", 2.0, 20.0), Ok(()));
-        assert_eq!(state.take("k", 2.0, 20.0), Err(1), "empty; Retry-After at least 1 s");
+        assert_eq!(
+            state.take("k", 2.0, 20.0),
+            Err(1),
+            "empty; Retry-After at least 1 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(60));
-        assert_eq!(state.take("k", 2.0, 20.0), Ok(()), "one token back after 50 ms");
+        assert_eq!(
+            state.take("k", 2.0, 20.0),
+            Ok(()),
+            "one token back after 50 ms"
+        );
         assert!(state.take("other", 1.0, 1.0).is_ok(), "buckets are per key");
     }
 

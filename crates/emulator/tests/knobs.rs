@@ -254,6 +254,39 @@ async fn consistency_answers_are_configurable() {
     emulator.shutdown().await;
 }
 
+#[tokio::test]
+async fn search_lags_behind_users_insert() {
+    let emulator = common::demo().await;
+    emulator.update_knobs(|k| k.consistency.search_lag_ms = 300);
+    let api = Api::new(&emulator, ADMIN_TWO).await;
+    api.create_user("indexed@reseller-two.example", "/").await;
+    let search = "admin/directory/v1/users?customer=my_customer&query=email%3Aindexed%40reseller-two.example";
+    let found = api.get(search).await;
+    assert!(
+        found.body.get("users").is_none(),
+        "not in the search index yet"
+    );
+    let all = api
+        .get("admin/directory/v1/users?customer=my_customer")
+        .await;
+    assert_eq!(
+        all.body["users"].as_array().unwrap().len(),
+        3,
+        "plain listing sees it"
+    );
+    assert_eq!(
+        api.get("admin/directory/v1/users/indexed@reseller-two.example")
+            .await
+            .status,
+        200,
+        "users.get by email sees it"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let found = api.get(search).await;
+    assert_eq!(found.body["users"].as_array().unwrap().len(), 1);
+    emulator.shutdown().await;
+}
+
 async fn reseller_admin_role_id(api: &Api) -> String {
     let roles = api
         .get("admin/directory/v1/customer/my_customer/roles")
