@@ -417,8 +417,8 @@ pub fn users_update(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleErr
             if owner.id != customer_id {
                 return Err(GoogleError::forbidden());
             }
-            if let Some((_, other)) = world.find_user_anywhere(&email)
-                && other != index
+            if let Some(holder) = world.find_user_anywhere(&email)
+                && holder != (customer_id.clone(), index)
             {
                 return Err(GoogleError::duplicate());
             }

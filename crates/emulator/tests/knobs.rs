@@ -170,6 +170,25 @@ async fn latency_delays_every_call_and_per_method_overrides() {
         200
     );
     assert!(started.elapsed() < Duration::from_millis(200));
+    // Jitter: uniform extra delay in 0..=jitter_ms.
+    emulator.update_knobs(|k| {
+        k.latency.base_ms = 0;
+        k.latency.jitter_ms = 100;
+    });
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        assert_eq!(api.get(ME).await.status, 200);
+        delays.push(started.elapsed());
+    }
+    assert!(
+        delays.iter().any(|d| *d > Duration::from_millis(5)),
+        "{delays:?}"
+    );
+    assert!(
+        delays.iter().all(|d| *d < Duration::from_millis(300)),
+        "{delays:?}"
+    );
     emulator.shutdown().await;
 }
 
