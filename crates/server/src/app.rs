@@ -18,8 +18,15 @@ use tonic_health::server::HealthReporter;
 
 use crate::api::SupportAccessApi;
 use crate::config::ServeConfig;
+use crate::engine::google_access::GoogleAccess;
+use crate::engine::{Engine, EngineConfig};
 use crate::operations::OperationsApi;
 use crate::state::AppState;
+use support_access_domain::access::AccessConfig;
+use support_access_domain::plan::PlannerConfig;
+use support_access_domain::revoke::MassChangeLimit;
+use support_access_google::{GoogleClient, GoogleConfig, ServiceAccountCredential};
+use tokio_util::sync::CancellationToken;
 
 /// Largest request message accepted, in bytes.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -33,6 +40,10 @@ pub struct Application {
     config: ServeConfig,
     state: Arc<AppState>,
     store: Arc<OnceCell<Store>>,
+    google: Arc<GoogleAccess>,
+    engine: Arc<OnceCell<Arc<Engine>>>,
+    /// The in-process Google emulator of demo mode, kept alive with the service.
+    demo_emulator: Option<support_access_emulator::EmulatorHandle>,
 }
 
 impl Application {
@@ -43,18 +54,32 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let store = Arc::new(OnceCell::new());
-        let mut credential_names: std::collections::BTreeSet<String> =
-            config.credential_paths().into_keys().collect();
-        if config.demo_mode() {
-            credential_names.insert("default".into());
-        }
-        let state = Arc::new(AppState::new(store.clone(), credential_names));
+        let (google, demo_emulator) = google_access(&config).await?;
+        let engine = Arc::new(OnceCell::new());
+        let state = Arc::new(AppState::new(
+            store.clone(),
+            google.clone(),
+            engine.clone(),
+            planner_config(&config),
+            MassChangeLimit {
+                max_percent: config.mass_change_limit_percent,
+                ..MassChangeLimit::default()
+            },
+        ));
         Ok(Application {
             listener,
             config,
             state,
             store,
+            google,
+            engine,
+            demo_emulator,
         })
+    }
+
+    /// The demo emulator's base URL, in demo mode.
+    pub fn demo_emulator_url(&self) -> Option<String> {
+        self.demo_emulator.as_ref().map(|e| e.base_url())
     }
 
     /// The address the service listens on (useful with port 0).
@@ -74,10 +99,17 @@ impl Application {
             crate::auth::layer(&self.config.auth, self.config.listen, self.store.clone()).await?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&health_reporter, ServingStatus::NotServing).await;
+        let engine_shutdown = CancellationToken::new();
         let supervisor = tokio::spawn(supervise_database(
             self.config.database_url.clone(),
             self.store.clone(),
             health_reporter,
+            EngineStart {
+                google: self.google.clone(),
+                config: engine_config(&self.config),
+                cell: self.engine.clone(),
+                shutdown: engine_shutdown.clone(),
+            },
         ));
 
         let reflection = reflection_builder();
@@ -117,6 +149,10 @@ impl Application {
             }
         };
         supervisor.abort();
+        engine_shutdown.cancel();
+        if let Some(emulator) = self.demo_emulator {
+            emulator.shutdown().await;
+        }
         result.context("gRPC server failed")
     }
 }
@@ -139,10 +175,19 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 
 /// Connects to Postgres (retrying until it answers), then keeps the health status in step with
 /// whether it still answers.
+/// What the database supervisor needs to start the engine once Postgres answers.
+struct EngineStart {
+    google: Arc<GoogleAccess>,
+    config: EngineConfig,
+    cell: Arc<OnceCell<Arc<Engine>>>,
+    shutdown: CancellationToken,
+}
+
 async fn supervise_database(
     database_url: String,
     store: Arc<OnceCell<Store>>,
     health: HealthReporter,
+    engine: EngineStart,
 ) {
     let mut delay = Duration::from_millis(200);
     let connected = loop {
@@ -158,6 +203,9 @@ async fn supervise_database(
     tracing::info!("connected to postgres, migrations applied");
     let _ = store.set(connected);
     let store = store.get().expect("just set");
+    let started = Engine::new(store.clone(), engine.google, engine.config);
+    started.spawn(engine.shutdown);
+    let _ = engine.cell.set(started);
     let mut serving = None;
     loop {
         let status = match store.ping().await {
@@ -172,5 +220,76 @@ async fn supervise_database(
             serving = Some(status);
         }
         tokio::time::sleep(HEALTH_PING_INTERVAL).await;
+    }
+}
+
+/// The service account of the demo seed.
+const DEMO_SERVICE_ACCOUNT: &str = "support-access@demo-project.iam.gserviceaccount.com";
+
+/// Google access from configuration: real Google with the configured keys, or (demo mode) the
+/// built-in emulator seeded with two reseller domains, its key named `default`.
+async fn google_access(
+    config: &ServeConfig,
+) -> anyhow::Result<(
+    Arc<GoogleAccess>,
+    Option<support_access_emulator::EmulatorHandle>,
+)> {
+    if config.demo_mode() {
+        let listener = TcpListener::bind(config.emulator_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} for the demo emulator",
+                    config.emulator_listen
+                )
+            })?;
+        let emulator =
+            support_access_emulator::start(listener, support_access_emulator::Seed::demo()).await?;
+        let key = emulator.service_account_key_json(DEMO_SERVICE_ACCOUNT)?;
+        let credential = ServiceAccountCredential::from_json(&key)?;
+        let base = url::Url::parse(&emulator.base_url())?;
+        let client = GoogleClient::new(GoogleConfig::all_apis_at(&base))?;
+        tracing::info!(emulator = %emulator.base_url(), "demo mode: Google is the built-in emulator (domains reseller-one.example and reseller-two.example, credential \"default\")");
+        let credentials = [("default".to_owned(), Arc::new(credential))].into();
+        return Ok((
+            Arc::new(GoogleAccess::new(client, credentials)),
+            Some(emulator),
+        ));
+    }
+    let google_config = GoogleConfig {
+        directory_base_url: url::Url::parse(&config.directory_root).context("--directory-root")?,
+        licensing_base_url: url::Url::parse(&config.licensing_root).context("--licensing-root")?,
+        reseller_base_url: url::Url::parse(&config.reseller_root).context("--reseller-root")?,
+        ..GoogleConfig::default()
+    };
+    let mut credentials = std::collections::BTreeMap::new();
+    for (name, path) in config.credential_paths() {
+        let credential = ServiceAccountCredential::from_file(&path)
+            .await
+            .with_context(|| format!("service-account key {name:?} ({})", path.display()))?;
+        credentials.insert(name, Arc::new(credential));
+    }
+    let client = GoogleClient::new(google_config)?;
+    Ok((Arc::new(GoogleAccess::new(client, credentials)), None))
+}
+
+fn planner_config(config: &ServeConfig) -> PlannerConfig {
+    PlannerConfig {
+        access: AccessConfig {
+            reseller_admin_role_names: config.reseller_admin_role_names.clone(),
+            view_customers_privilege: config.view_customers_privilege.clone(),
+            support_cases_privilege: config.support_cases_privilege.clone(),
+            ..AccessConfig::default()
+        },
+        ..PlannerConfig::default()
+    }
+}
+
+fn engine_config(config: &ServeConfig) -> EngineConfig {
+    EngineConfig {
+        workers: config.workers.max(1),
+        step_concurrency: config.step_concurrency.max(1),
+        planner: planner_config(config),
+        ..EngineConfig::default()
     }
 }

@@ -110,6 +110,49 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORT_ACCESS_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: std::time::Duration,
 
+    /// Provisioning worker tasks in this replica (each works on one domain at a time).
+    #[arg(long, env = "SUPPORT_ACCESS_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+
+    /// Google calls in flight at once within one domain.
+    #[arg(long, env = "SUPPORT_ACCESS_STEP_CONCURRENCY", default_value_t = 8)]
+    pub step_concurrency: usize,
+
+    /// Name of the prebuilt Reseller Admin role as `roles.list` shows it (repeatable; Google
+    /// does not document it).
+    #[arg(
+        long = "reseller-admin-role-name",
+        env = "SUPPORT_ACCESS_RESELLER_ADMIN_ROLE_NAMES",
+        value_delimiter = ',',
+        default_value = "_RESELLER_ADMIN_ROLE"
+    )]
+    pub reseller_admin_role_names: Vec<String>,
+
+    /// `privilegeName` of *View Customers* in `privileges.list` (not documented by Google).
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_VIEW_CUSTOMERS_PRIVILEGE",
+        default_value = "RESELLER_VIEW_CUSTOMERS"
+    )]
+    pub view_customers_privilege: String,
+
+    /// `privilegeName` of *Access Customer Support Cases* in `privileges.list`.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_SUPPORT_CASES_PRIVILEGE",
+        default_value = "RESELLER_ACCESS_CUSTOMER_SUPPORT_CASES"
+    )]
+    pub support_cases_privilege: String,
+
+    /// Largest share (percent) of a domain's support accounts one revocation may touch without
+    /// `force`.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_MASS_CHANGE_LIMIT_PERCENT",
+        default_value_t = 20
+    )]
+    pub mass_change_limit_percent: u32,
+
     /// Caller authentication.
     #[command(flatten)]
     pub auth: crate::auth::AuthConfig,

@@ -1,22 +1,35 @@
-//! `google.longrunning.Operations` for the provisioning and revoking operations.
+//! `google.longrunning.Operations` over the operations journal in Postgres: get, list (newest
+//! first, filtered by `done` and `kind`), wait (until done or the timeout) and cancel (workers
+//! stop before their next step and the operation ends CANCELLED with a consistent journal).
+//! Operations are kept as history: DeleteOperation is not offered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use support_access_proto::google::longrunning::operations_server::Operations;
 use support_access_proto::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
     ListOperationsResponse, Operation, WaitOperationRequest,
 };
+use support_access_store::StoreError;
+use support_access_store::operations::{self, OperationFilter, OperationKind, OperationRecord};
 use tonic::{Request, Response, Status};
 
-use crate::auth;
+use crate::api::page_token;
+use crate::auth::{self, Principal};
+use crate::engine::OperationRequest;
+use crate::engine::outcome::operation_view;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Longest a WaitOperation call waits.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// WaitOperation's wait when the request gives none.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// The Operations service over the operations journal in Postgres.
 #[derive(Clone)]
 pub struct OperationsApi {
-    #[allow(dead_code)]
     state: Arc<AppState>,
 }
 
@@ -25,6 +38,83 @@ impl OperationsApi {
     pub fn new(state: Arc<AppState>) -> Self {
         OperationsApi { state }
     }
+
+    async fn load(&self, principal: &Principal, name: &str) -> Result<OperationRecord, ApiError> {
+        let id = parse_name(name)?;
+        let mut conn = self.state.conn().await?;
+        let record = operations::get(&mut conn, id)
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        check_domains(principal, &record)?;
+        Ok(record)
+    }
+
+    async fn view(&self, record: &OperationRecord) -> Result<Operation, ApiError> {
+        let mut conn = self.state.conn().await?;
+        Ok(operation_view(&mut conn, record).await?)
+    }
+}
+
+fn parse_name(name: &str) -> Result<uuid::Uuid, ApiError> {
+    name.strip_prefix("operations/")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .ok_or_else(|| ApiError::invalid("name", "must be operations/{id}, as returned by ProvisionSupportAccess or RevokeSupportAccess"))
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::NotFound {
+        resource_type: "longrunning.googleapis.com/Operation",
+        name: name.to_owned(),
+    }
+}
+
+/// A principal limited to some domains sees only operations that stay within them.
+fn check_domains(principal: &Principal, record: &OperationRecord) -> Result<(), ApiError> {
+    for domain in request_domains(record) {
+        principal.check_domain(&domain)?;
+    }
+    Ok(())
+}
+
+fn request_domains(record: &OperationRecord) -> Vec<String> {
+    serde_json::from_value::<OperationRequest>(record.request.clone())
+        .map(|r| r.domains)
+        .unwrap_or_default()
+}
+
+/// Parses the `filter` of ListOperations: `done=true`, `done=false`, `kind=PROVISION`,
+/// `kind=REVOKE`, joined with ` AND `.
+fn parse_filter(filter: &str) -> Result<OperationFilter, ApiError> {
+    let mut parsed = OperationFilter::default();
+    for term in filter
+        .split(" AND ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let (key, value) = term
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
+            .ok_or_else(|| ApiError::invalid("filter", format!("cannot read {term:?}: use done=true|false and kind=PROVISION|REVOKE joined with AND")))?;
+        match (key, value) {
+            ("done", "true") => parsed.done = Some(true),
+            ("done", "false") => parsed.done = Some(false),
+            ("kind", "PROVISION" | "OPERATION_KIND_PROVISION") => {
+                parsed.kind = Some(OperationKind::Provision)
+            }
+            ("kind", "REVOKE" | "OPERATION_KIND_REVOKE") => {
+                parsed.kind = Some(OperationKind::Revoke)
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "filter",
+                    format!(
+                        "unsupported term {term:?}: use done=true|false and kind=PROVISION|REVOKE joined with AND"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 #[tonic::async_trait]
@@ -33,16 +123,52 @@ impl Operations for OperationsApi {
         &self,
         request: Request<ListOperationsRequest>,
     ) -> Result<Response<ListOperationsResponse>, Status> {
-        auth::principal(request.extensions())?;
-        Err(ApiError::Unimplemented("ListOperations").into())
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let filter = parse_filter(&req.filter)?;
+        let page_size = support_access_domain::parse_page_size(req.page_size)
+            .map_err(|e| ApiError::invalid("page_size", e.0))?;
+        let before = page_token::decode("operations", &req.page_token)
+            .map_err(|e| ApiError::invalid("page_token", e.0))?
+            .map(|k| {
+                k.parse::<i64>().map_err(|_| {
+                    ApiError::invalid("page_token", "is not a page token returned by this list")
+                })
+            })
+            .transpose()?;
+        let mut conn = self.state.conn().await?;
+        let page = operations::list(&mut conn, &filter, page_size, before)
+            .await
+            .map_err(ApiError::from)?;
+        let mut views = Vec::with_capacity(page.items.len());
+        for record in page
+            .items
+            .iter()
+            .filter(|r| check_domains(&principal, r).is_ok())
+        {
+            views.push(
+                operation_view(&mut conn, record)
+                    .await
+                    .map_err(ApiError::from)?,
+            );
+        }
+        Ok(Response::new(ListOperationsResponse {
+            operations: views,
+            next_page_token: page
+                .next_key
+                .map(|k| page_token::encode("operations", &k.to_string()))
+                .unwrap_or_default(),
+            unreachable: Vec::new(),
+        }))
     }
 
     async fn get_operation(
         &self,
         request: Request<GetOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        auth::principal(request.extensions())?;
-        Err(ApiError::Unimplemented("GetOperation").into())
+        let principal = auth::principal(request.extensions())?;
+        let record = self.load(&principal, &request.get_ref().name).await?;
+        Ok(Response::new(self.view(&record).await?))
     }
 
     async fn delete_operation(
@@ -50,22 +176,79 @@ impl Operations for OperationsApi {
         request: Request<DeleteOperationRequest>,
     ) -> Result<Response<()>, Status> {
         auth::principal(request.extensions())?;
-        Err(ApiError::Unimplemented("DeleteOperation").into())
+        Err(
+            ApiError::Unimplemented("DeleteOperation (operations are kept as the audit trail)")
+                .into(),
+        )
     }
 
     async fn cancel_operation(
         &self,
         request: Request<CancelOperationRequest>,
     ) -> Result<Response<()>, Status> {
-        auth::principal(request.extensions())?;
-        Err(ApiError::Unimplemented("CancelOperation").into())
+        let principal = auth::principal(request.extensions())?;
+        let name = request.get_ref().name.clone();
+        let record = self.load(&principal, &name).await?;
+        let mut conn = self.state.conn().await?;
+        match operations::request_cancel(&mut conn, record.id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(not_found(&name).into()),
+            Err(e) => return Err(ApiError::from(e).into()),
+        }
+        support_access_store::audit::append(
+            &mut conn,
+            &support_access_store::audit::NewAuditEvent {
+                principal: principal.id.clone(),
+                method: "/google.longrunning.Operations/CancelOperation".into(),
+                request_id: None,
+                domain_name: None,
+                target: name,
+                outcome: "OK".into(),
+                detail: String::new(),
+            },
+        )
+        .await
+        .map_err(ApiError::from)?;
+        self.state.wake_engine();
+        Ok(Response::new(()))
     }
 
     async fn wait_operation(
         &self,
         request: Request<WaitOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        auth::principal(request.extensions())?;
-        Err(ApiError::Unimplemented("WaitOperation").into())
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let timeout = match &req.timeout {
+            Some(t) if t.seconds < 0 || t.nanos < 0 => {
+                return Err(ApiError::invalid("timeout", "must not be negative").into());
+            }
+            Some(t) => Duration::new(t.seconds as u64, t.nanos as u32).min(MAX_WAIT),
+            None => DEFAULT_WAIT,
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut poll = Duration::from_millis(50);
+        loop {
+            let record = self.load(&principal, &req.name).await?;
+            if record.done || tokio::time::Instant::now() >= deadline {
+                return Ok(Response::new(self.view(&record).await?));
+            }
+            tokio::time::sleep(poll.min(deadline - tokio::time::Instant::now())).await;
+            poll = (poll * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse() {
+        let f = parse_filter("done=false AND kind=REVOKE").unwrap();
+        assert_eq!(f.done, Some(false));
+        assert_eq!(f.kind, Some(OperationKind::Revoke));
+        assert!(parse_filter("state=ANY").is_err());
+        assert_eq!(parse_filter("").unwrap(), OperationFilter::default());
     }
 }

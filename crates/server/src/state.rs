@@ -10,6 +10,11 @@ use sqlx::pool::PoolConnection;
 use support_access_store::{Store, StoreError};
 use tokio::sync::OnceCell;
 
+use support_access_domain::plan::PlannerConfig;
+use support_access_domain::revoke::MassChangeLimit;
+
+use crate::engine::Engine;
+use crate::engine::google_access::GoogleAccess;
 use crate::error::ApiError;
 
 /// Shared by every handler.
@@ -18,14 +23,54 @@ pub struct AppState {
     store: Arc<OnceCell<Store>>,
     /// Names of the configured service-account keys (never the keys themselves).
     credential_names: BTreeSet<String>,
+    /// Google, through the configured keys.
+    google: Arc<GoogleAccess>,
+    /// The provisioning engine, started once the store is connected.
+    engine: Arc<OnceCell<Arc<Engine>>>,
+    /// Planner settings (portal role and privilege names).
+    planner: PlannerConfig,
+    /// The share of a domain's accounts a revocation may touch without `force`.
+    mass_change_limit: MassChangeLimit,
 }
 
 impl AppState {
     /// State over a store that may not be connected yet.
-    pub fn new(store: Arc<OnceCell<Store>>, credential_names: BTreeSet<String>) -> Self {
+    pub fn new(
+        store: Arc<OnceCell<Store>>,
+        google: Arc<GoogleAccess>,
+        engine: Arc<OnceCell<Arc<Engine>>>,
+        planner: PlannerConfig,
+        mass_change_limit: MassChangeLimit,
+    ) -> Self {
         AppState {
             store,
-            credential_names,
+            credential_names: google.credential_names().map(str::to_owned).collect(),
+            google,
+            engine,
+            planner,
+            mass_change_limit,
+        }
+    }
+
+    /// Google, through the configured keys.
+    pub fn google(&self) -> &Arc<GoogleAccess> {
+        &self.google
+    }
+
+    /// Planner settings.
+    pub fn planner(&self) -> &PlannerConfig {
+        &self.planner
+    }
+
+    /// The mass-change limit of revocations.
+    pub fn mass_change_limit(&self) -> MassChangeLimit {
+        self.mass_change_limit
+    }
+
+    /// Wakes the local workers (another replica's are woken through Postgres).
+    pub fn wake_engine(&self) {
+        if let Some(engine) = self.engine.get() {
+            engine.wake();
         }
     }
 

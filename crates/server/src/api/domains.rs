@@ -38,7 +38,7 @@ pub fn validate_new(
     };
     let domain_name = v.check(
         "domain.domain_name",
-        required(&d.domain_name).and_then(|s| DomainName::parse(s)),
+        required(&d.domain_name).and_then(DomainName::parse),
     );
     let display_name = v.check("domain.display_name", DisplayName::parse(&d.display_name));
     let credential = v.check(
@@ -47,7 +47,7 @@ pub fn validate_new(
     );
     let admin = v.check(
         "domain.delegated_admin",
-        required(&d.delegated_admin).and_then(|s| EmailAddress::parse(s)),
+        required(&d.delegated_admin).and_then(EmailAddress::parse),
     );
     if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
         v.check(
@@ -103,7 +103,7 @@ pub fn validate_update(
             "delegated_admin" => {
                 let admin = v.check(
                     "domain.delegated_admin",
-                    required(&d.delegated_admin).and_then(|s| EmailAddress::parse(s)),
+                    required(&d.delegated_admin).and_then(EmailAddress::parse),
                 );
                 if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
                     v.check(

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod domains;
 pub mod mutation;
 pub mod page_token;
+pub mod provision;
 pub mod staff;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use support_access_domain::{parse_domain_resource, parse_page_size, parse_staff_
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_server::SupportAccessService;
 use support_access_store::StoreError;
+use support_access_store::operations::OperationKind;
 use tonic::{Request, Response, Status};
 
 use crate::auth;
@@ -41,6 +43,10 @@ pub mod methods {
     method!(CREATE_STAFF_MEMBER, "CreateStaffMember");
     method!(UPDATE_STAFF_MEMBER, "UpdateStaffMember");
     method!(DELETE_STAFF_MEMBER, "DeleteStaffMember");
+    method!(PROVISION_SUPPORT_ACCESS, "ProvisionSupportAccess");
+    method!(REVOKE_SUPPORT_ACCESS, "RevokeSupportAccess");
+    method!(ISSUE_SIGN_IN_CREDENTIAL, "IssueSignInCredential");
+    method!(CONFIRM_MANUAL_STEP, "ConfirmManualStep");
 }
 
 /// The service implementation.
@@ -547,16 +553,68 @@ impl SupportAccessService for SupportAccessApi {
 
     async fn provision_support_access(
         &self,
-        _r: Request<v1::ProvisionSupportAccessRequest>,
+        request: Request<v1::ProvisionSupportAccessRequest>,
     ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
-        Err(ApiError::Unimplemented("ProvisionSupportAccess").into())
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let scope = provision::resolve_scope(
+            &self.state,
+            &principal,
+            &req.domains,
+            &req.staff_members,
+            &req.request_id,
+            false,
+        )
+        .await?;
+        let operation = if req.validate_only {
+            provision::plan_only(&self.state, OperationKind::Provision, &scope, None).await?
+        } else {
+            provision::start_operation(
+                &self.state,
+                principal,
+                methods::PROVISION_SUPPORT_ACCESS,
+                OperationKind::Provision,
+                &req,
+                scope,
+                None,
+            )
+            .await?
+        };
+        Ok(Response::new(operation))
     }
 
     async fn revoke_support_access(
         &self,
-        _r: Request<v1::RevokeSupportAccessRequest>,
+        request: Request<v1::RevokeSupportAccessRequest>,
     ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
-        Err(ApiError::Unimplemented("RevokeSupportAccess").into())
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let options = provision::revoke_options(&req, self.state.mass_change_limit())?;
+        let scope = provision::resolve_scope(
+            &self.state,
+            &principal,
+            &req.domains,
+            &req.staff_members,
+            &req.request_id,
+            true,
+        )
+        .await?;
+        let operation = if req.validate_only {
+            provision::plan_only(&self.state, OperationKind::Revoke, &scope, Some(options)).await?
+        } else {
+            provision::check_mass_change(&self.state, &scope, &options).await?;
+            provision::start_operation(
+                &self.state,
+                principal,
+                methods::REVOKE_SUPPORT_ACCESS,
+                OperationKind::Revoke,
+                &req,
+                scope,
+                Some(options),
+            )
+            .await?
+        };
+        Ok(Response::new(operation))
     }
 
     async fn get_domain_status(

@@ -33,19 +33,19 @@ pub fn validate_new(request: &v1::CreateStaffMemberRequest) -> Result<NewStaffMe
     };
     let username = v.check(
         "staff_member.username",
-        required(&s.username).and_then(|u| Username::parse(u)),
+        required(&s.username).and_then(Username::parse),
     );
     let given = v.check(
         "staff_member.given_name",
-        required(&s.given_name).and_then(|n| PersonName::parse(n)),
+        required(&s.given_name).and_then(PersonName::parse),
     );
     let family = v.check(
         "staff_member.family_name",
-        required(&s.family_name).and_then(|n| PersonName::parse(n)),
+        required(&s.family_name).and_then(PersonName::parse),
     );
     let email = v.check(
         "staff_member.workspace_email",
-        required(&s.workspace_email).and_then(|e| EmailAddress::parse(e)),
+        required(&s.workspace_email).and_then(EmailAddress::parse),
     );
     v.finish().map_err(ApiError::InvalidArgument)?;
     Ok(NewStaffMember {
@@ -77,7 +77,7 @@ pub fn validate_update(request: &v1::UpdateStaffMemberRequest) -> Result<StaffCh
                 changes.given_name = v
                     .check(
                         "staff_member.given_name",
-                        required(&s.given_name).and_then(|n| PersonName::parse(n)),
+                        required(&s.given_name).and_then(PersonName::parse),
                     )
                     .map(|n| n.as_str().to_owned());
             }
@@ -85,7 +85,7 @@ pub fn validate_update(request: &v1::UpdateStaffMemberRequest) -> Result<StaffCh
                 changes.family_name = v
                     .check(
                         "staff_member.family_name",
-                        required(&s.family_name).and_then(|n| PersonName::parse(n)),
+                        required(&s.family_name).and_then(PersonName::parse),
                     )
                     .map(|n| n.as_str().to_owned());
             }
@@ -93,7 +93,7 @@ pub fn validate_update(request: &v1::UpdateStaffMemberRequest) -> Result<StaffCh
                 changes.workspace_email = v
                     .check(
                         "staff_member.workspace_email",
-                        required(&s.workspace_email).and_then(|e| EmailAddress::parse(e)),
+                        required(&s.workspace_email).and_then(EmailAddress::parse),
                     )
                     .map(|e| e.as_str().to_owned());
             }

@@ -1,0 +1,798 @@
+//! The provisioning engine: workers that claim one domain of one operation at a time (a lease in
+//! Postgres with a fencing token), observe the domain in Google with list calls, plan what is
+//! still needed, carry it out step by step, and journal every step before and after it touches
+//! Google. A crash anywhere is resumed by whichever worker claims the domain next: it observes
+//! again, so a step whose effect already landed is confirmed rather than repeated.
+//!
+//! Per domain the work goes in passes: observe, plan, run the first phase of the plan (org unit
+//! and role; then accounts; then licenses; then role assignments; revocations last), observe
+//! again. Running one phase per pass keeps writes minimal (a license Google assigned on its own
+//! is seen before assigning it) and gives a new user time to become consistent before its role
+//! is assigned. A pass that plans nothing ends the domain.
+
+pub mod desired;
+pub mod execute;
+pub mod google_access;
+pub mod observe;
+pub mod outcome;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use support_access_domain::observed::{ManualConfirmation, ManualStep};
+use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind, plan_domain};
+use support_access_domain::revoke::{RevokeOptions, plan_revoke};
+use support_access_domain::{StaffMemberId, plan::Step};
+use support_access_store::operations::{
+    self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepState, StepUpdate,
+};
+use support_access_store::{Store, StoreError, accounts, domains, manual, observations};
+use tokio::sync::Notify;
+
+use execute::{Resolver, StepFailure};
+use google_access::GoogleAccess;
+
+/// The Postgres channel on which a new operation wakes the workers of every replica.
+pub const WAKE_CHANNEL: &str = "support_access_work";
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Worker tasks in this replica (each works on one domain at a time).
+    pub workers: usize,
+    /// How long a claim lasts without renewal; another replica takes a dead one's domain over
+    /// after this.
+    pub lease: Duration,
+    /// Google calls in flight at once within one domain.
+    pub step_concurrency: usize,
+    /// Observation passes per claim before the domain is declared not converging.
+    pub max_passes: usize,
+    /// Attempts of one step (across retries and claims) before it fails for good.
+    pub max_step_attempts: i32,
+    /// How often idle workers look for work that no notification announced (retries whose
+    /// backoff ended, leases that expired).
+    pub idle_poll: Duration,
+    /// Planner settings.
+    pub planner: PlannerConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            workers: 4,
+            lease: Duration::from_secs(30),
+            step_concurrency: 8,
+            max_passes: 8,
+            max_step_attempts: 12,
+            idle_poll: Duration::from_millis(500),
+            planner: PlannerConfig::default(),
+        }
+    }
+}
+
+/// What an operation asks for, as stored in `operations.request`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperationRequest {
+    /// Bare domain names.
+    pub domains: Vec<String>,
+    /// Staff member ids.
+    pub staff_members: Vec<String>,
+    /// For revocations.
+    #[serde(default)]
+    pub revoke: Option<RevokeOptions>,
+}
+
+/// The engine of one replica.
+pub struct Engine {
+    store: Store,
+    google: Arc<GoogleAccess>,
+    config: EngineConfig,
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+/// A claim that cannot continue (the lease was taken over, or Postgres failed).
+#[derive(Debug, thiserror::Error)]
+enum Interrupted {
+    #[error("the lease was lost to another worker")]
+    Fenced,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Interrupted {
+    fn from(error: StoreError) -> Self {
+        match &error {
+            StoreError::Conflict(message) if message == operations::FENCED => Interrupted::Fenced,
+            _ => Interrupted::Store(error),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Interrupted {
+    fn from(error: sqlx::Error) -> Self {
+        Interrupted::Store(StoreError::Database(error))
+    }
+}
+
+/// How one claim of a domain ended.
+enum ClaimEnd {
+    Finished(RunState, String),
+    RetryLater(String, Duration),
+}
+
+impl Engine {
+    /// An engine over `store` and `google`.
+    pub fn new(store: Store, google: Arc<GoogleAccess>, config: EngineConfig) -> Arc<Self> {
+        Arc::new(Engine {
+            store,
+            google,
+            config,
+            owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The Google access the engine uses.
+    pub fn google(&self) -> &Arc<GoogleAccess> {
+        &self.google
+    }
+
+    /// Wakes the local workers (a new operation or a cancellation).
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Starts the workers and the Postgres listener that wakes them; they stop when
+    /// `shutdown` is cancelled.
+    pub fn spawn(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
+        for worker in 0..self.config.workers {
+            let engine = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { engine.worker_loop(worker, shutdown).await });
+        }
+        let engine = self.clone();
+        tokio::spawn(async move { engine.listen(shutdown).await });
+    }
+
+    async fn listen(&self, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            let mut listener =
+                match sqlx::postgres::PgListener::connect_with(self.store.pool()).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "cannot listen for work notifications");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        }
+                    }
+                };
+            if let Err(error) = listener.listen(WAKE_CHANNEL).await {
+                tracing::warn!(error = %error, "cannot listen for work notifications");
+                continue;
+            }
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = listener.recv() => match received {
+                        Ok(_) => self.wake.notify_waiters(),
+                        Err(error) => {
+                            tracing::warn!(error = %error, "work notifications interrupted");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn worker_loop(
+        self: Arc<Self>,
+        worker: usize,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let owner = format!("{}/{worker}", self.owner);
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // Register interest before looking, so a notification between the look and the
+            // wait is not lost.
+            let notified = self.wake.notified();
+            match operations::claim_next_domain(self.store.pool(), &owner, self.config.lease).await
+            {
+                Ok(Some(lease)) => {
+                    let span = tracing::info_span!("domain", operation = %lease.operation_id, domain = %lease.domain_name);
+                    let _enter = span.enter();
+                    drop(_enter);
+                    self.work_on(lease).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(error = %error, "cannot claim work"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = notified => {}
+                () = tokio::time::sleep(self.config.idle_poll) => {}
+            }
+        }
+    }
+
+    /// Works on one claimed domain until it is finished, must wait, or the lease is lost.
+    async fn work_on(&self, mut lease: Lease) {
+        let result = self.run_claim(&mut lease).await;
+        let (state, message, retry_after) = match result {
+            Ok(ClaimEnd::Finished(state, message)) => (state, message, None),
+            Ok(ClaimEnd::RetryLater(message, after)) => (RunState::Running, message, Some(after)),
+            Err(Interrupted::Fenced) => {
+                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: another worker took the domain over");
+                return;
+            }
+            Err(Interrupted::Store(error)) => {
+                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the lease will lapse and the work resume");
+                return;
+            }
+        };
+        let released = async {
+            let mut conn = self.store.pool().acquire().await?;
+            operations::release(&mut conn, &lease, state, &message, retry_after).await
+        }
+        .await;
+        match released {
+            Ok(true) => {
+                if let Err(error) = outcome::finish_operation(&self.store, lease.operation_id).await
+                {
+                    tracing::error!(operation = %lease.operation_id, error = %error, "cannot finish the operation");
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot release the domain; the lease will lapse")
+            }
+        }
+        tracing::info!(operation = %lease.operation_id, domain = %lease.domain_name, state = state.as_str(), "domain released");
+    }
+
+    async fn run_claim(&self, lease: &mut Lease) -> Result<ClaimEnd, Interrupted> {
+        let mut conn = self.store.pool().acquire().await?;
+        let Some(operation) = operations::get(&mut conn, lease.operation_id).await? else {
+            return Ok(ClaimEnd::Finished(
+                RunState::Failed,
+                "the operation no longer exists".into(),
+            ));
+        };
+        if operation.cancel_requested {
+            operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled").await?;
+            return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
+        }
+        let request: OperationRequest = match serde_json::from_value(operation.request.clone()) {
+            Ok(request) => request,
+            Err(e) => {
+                return Ok(ClaimEnd::Finished(
+                    RunState::Failed,
+                    format!("unreadable request: {e}"),
+                ));
+            }
+        };
+        let Some(record) = domains::get(&mut conn, &lease.domain_name).await? else {
+            let message = "the domain was deleted while the operation ran".to_owned();
+            fail_open_steps(&mut conn, lease, &message).await?;
+            return Ok(ClaimEnd::Finished(RunState::Failed, message));
+        };
+        let desired =
+            match desired::desired_domain(&mut conn, &record, &request.staff_members).await {
+                Ok(desired) => desired,
+                Err(desired::DesiredError::Store(e)) => return Err(e.into()),
+                Err(desired::DesiredError::Invalid(message)) => {
+                    fail_open_steps(&mut conn, lease, &message).await?;
+                    return Ok(ClaimEnd::Finished(RunState::Failed, message));
+                }
+            };
+        let client = match self.google.domain(&record).await {
+            Ok(client) => client,
+            Err(e) => {
+                let message = e.to_string();
+                fail_open_steps(&mut conn, lease, &message).await?;
+                return Ok(ClaimEnd::Finished(RunState::Failed, message));
+            }
+        };
+        let confirmations: Vec<ManualConfirmation> = manual::list(&mut conn, &record.domain_name)
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                Some(ManualConfirmation {
+                    step: c.step.as_str().parse::<ManualStep>().ok()?,
+                    staff_member: c
+                        .staff_member_id
+                        .and_then(|id| StaffMemberId::parse(&id).ok()),
+                })
+            })
+            .collect();
+        drop(conn);
+
+        let revoke_staff: Vec<StaffMemberId> = request
+            .staff_members
+            .iter()
+            .filter_map(|id| StaffMemberId::parse(id).ok())
+            .collect();
+        let mut failed_accounts: BTreeSet<String> = BTreeSet::new();
+        let mut notes: Vec<String> = Vec::new();
+        let mut last_renewal = Instant::now();
+        for pass in 0..self.config.max_passes {
+            let observed =
+                match observe::observe_domain(&client, &desired, confirmations.clone()).await {
+                    Ok(observed) => observed,
+                    Err(error) => match execute::classify(error) {
+                        StepFailure::Retry { detail, after } => {
+                            return Ok(ClaimEnd::RetryLater(
+                                format!("observing Google: {detail}"),
+                                after,
+                            ));
+                        }
+                        StepFailure::Account(detail) | StepFailure::Domain(detail) => {
+                            let mut conn = self.store.pool().acquire().await?;
+                            fail_open_steps(&mut conn, lease, &detail).await?;
+                            return Ok(ClaimEnd::Finished(RunState::Failed, detail));
+                        }
+                    },
+                };
+            self.remember_observation(&record.domain_name, &client, &observed)
+                .await;
+
+            let (steps, blocked) = match operation.kind {
+                OperationKind::Provision => {
+                    let plan = plan_domain(&desired, &observed, &self.config.planner);
+                    for note in &plan.notes {
+                        if !notes.contains(note) {
+                            notes.push(note.clone());
+                        }
+                    }
+                    (plan.steps.clone(), plan.blocked_message())
+                }
+                OperationKind::Revoke => {
+                    let options = request.revoke.unwrap_or_default();
+                    match plan_revoke(
+                        &desired,
+                        &revoke_staff,
+                        &observed,
+                        &options,
+                        &self.config.planner.access,
+                    ) {
+                        Ok(plan) => {
+                            for note in plan.notes {
+                                if !notes.contains(&note) {
+                                    notes.push(note);
+                                }
+                            }
+                            (plan.steps, None)
+                        }
+                        Err(refused) => (Vec::new(), Some(refused.to_string())),
+                    }
+                }
+            };
+
+            let mut conn = self.store.pool().acquire().await?;
+            let journal =
+                operations::domain_steps(&mut conn, lease.operation_id, &lease.domain_name).await?;
+            let planned_keys: BTreeSet<String> = steps.iter().map(|s| s.step.key()).collect();
+            confirm_vanished_steps(&mut conn, lease, &journal, &planned_keys).await?;
+
+            if let Some(message) = blocked {
+                fail_open_steps(&mut conn, lease, &message).await?;
+                return Ok(ClaimEnd::Finished(RunState::Failed, message));
+            }
+            let runnable: Vec<PlannedStep> = steps
+                .into_iter()
+                .filter(|s| {
+                    s.step
+                        .account()
+                        .is_none_or(|a| !failed_accounts.contains(a.as_str()))
+                })
+                .collect();
+            let Some(current_phase) = runnable.iter().map(|s| phase(s.step.kind())).min() else {
+                let state = if failed_accounts.is_empty() {
+                    RunState::Succeeded
+                } else {
+                    RunState::Failed
+                };
+                let mut message = notes.join("\n");
+                if !failed_accounts.is_empty() {
+                    let failed: Vec<&str> = failed_accounts.iter().map(String::as_str).collect();
+                    message = format!(
+                        "failed accounts: {}{}{}",
+                        failed.join(", "),
+                        if message.is_empty() { "" } else { "\n" },
+                        message
+                    );
+                }
+                tracing::info!(domain = %lease.domain_name, passes = pass + 1, "domain converged");
+                return Ok(ClaimEnd::Finished(state, message));
+            };
+            let batch: Vec<PlannedStep> = runnable
+                .into_iter()
+                .filter(|s| phase(s.step.kind()) == current_phase)
+                .collect();
+            let journaled = journal_batch(&mut conn, lease, &journal, &batch).await?;
+            drop(conn);
+
+            let mut resolver = Resolver::from_observation(&observed);
+            let end = self
+                .run_batch(
+                    lease,
+                    &client,
+                    &mut resolver,
+                    journaled,
+                    &mut failed_accounts,
+                )
+                .await?;
+            if let Some(end) = end {
+                return Ok(end);
+            }
+            if last_renewal.elapsed() > self.config.lease / 3 {
+                let mut conn = self.store.pool().acquire().await?;
+                operations::renew_lease(&mut conn, lease, self.config.lease).await?;
+                if operations::get(&mut conn, lease.operation_id)
+                    .await?
+                    .is_some_and(|o| o.cancel_requested)
+                {
+                    operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled")
+                        .await?;
+                    return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
+                }
+                last_renewal = Instant::now();
+            }
+        }
+        let message = format!(
+            "the domain did not converge after {} observation passes; the last steps are in the journal",
+            self.config.max_passes
+        );
+        Ok(ClaimEnd::RetryLater(message, Duration::from_secs(30)))
+    }
+
+    /// Runs one phase's steps with bounded concurrency. Returns how the claim ends when a step
+    /// stops the whole domain or asks to wait.
+    async fn run_batch(
+        &self,
+        lease: &Lease,
+        client: &support_access_google::DomainClient,
+        resolver: &mut Resolver,
+        steps: Vec<(i32, i32, PlannedStep)>,
+        failed_accounts: &mut BTreeSet<String>,
+    ) -> Result<Option<ClaimEnd>, Interrupted> {
+        let shared_resolver = Arc::new(tokio::sync::Mutex::new(std::mem::take(resolver)));
+        type StepResult = Result<(PlannedStep, Result<(), StepFailure>), Interrupted>;
+        let results: Vec<StepResult> =
+            futures::stream::iter(steps.into_iter().map(|(seq, attempts, planned)| {
+                let resolver = shared_resolver.clone();
+                async move {
+                    let result = self
+                        .run_step(lease, client, &resolver, seq, attempts, &planned)
+                        .await?;
+                    Ok((planned, result))
+                }
+            }))
+            .buffer_unordered(self.config.step_concurrency.max(1))
+            .collect()
+            .await;
+        *resolver = Arc::try_unwrap(shared_resolver)
+            .map(|m| m.into_inner())
+            .unwrap_or_default();
+
+        let mut retry: Option<(String, Duration)> = None;
+        for result in results {
+            let (planned, outcome) = result?;
+            match outcome {
+                Ok(()) => {}
+                Err(StepFailure::Retry { detail, after }) => {
+                    let longest = retry.as_ref().map_or(Duration::ZERO, |(_, a)| *a);
+                    if after >= longest {
+                        retry = Some((detail, after));
+                    }
+                }
+                Err(StepFailure::Account(_)) => {
+                    if let Some(account) = planned.step.account() {
+                        failed_accounts.insert(account.as_str().to_owned());
+                    }
+                }
+                Err(StepFailure::Domain(detail)) => {
+                    let mut conn = self.store.pool().acquire().await?;
+                    fail_open_steps(&mut conn, lease, &detail).await?;
+                    return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
+                }
+            }
+        }
+        Ok(retry.map(|(detail, after)| {
+            ClaimEnd::RetryLater(format!("waiting to retry: {detail}"), after)
+        }))
+    }
+
+    /// Journals a step as running, calls Google, journals the outcome.
+    async fn run_step(
+        &self,
+        lease: &Lease,
+        client: &support_access_google::DomainClient,
+        resolver: &tokio::sync::Mutex<Resolver>,
+        seq: i32,
+        attempts: i32,
+        planned: &PlannedStep,
+    ) -> Result<Result<(), StepFailure>, Interrupted> {
+        if attempts >= self.config.max_step_attempts {
+            let detail = format!("gave up after {attempts} attempts");
+            self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                .await?;
+            return Ok(Err(StepFailure::Account(detail)));
+        }
+        self.record(lease, seq, StepState::Running, "calling Google", None, 1)
+            .await?;
+        let mut local = resolver.lock().await.clone();
+        let started = Instant::now();
+        let result = execute::execute(client, &planned.step, &mut local).await;
+        tracing::debug!(
+            seq,
+            action = planned.step.kind().as_str(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "step ran"
+        );
+        match result {
+            Ok(effect) => {
+                resolver.lock().await.learn(&planned.step, &effect);
+                let detail = if effect.get("already_existed").is_some() {
+                    "already done in Google (confirmed)"
+                } else if effect.get("already_gone").is_some() {
+                    "already gone in Google (confirmed)"
+                } else {
+                    "done"
+                };
+                self.record(lease, seq, StepState::Done, detail, Some(&effect), 0)
+                    .await?;
+                if let (Step::CreateUser { account, .. }, Some(user_id)) =
+                    (&planned.step, execute::effect_user_id(&effect))
+                    && let Some(staff) = &planned.staff_member
+                {
+                    let mut conn = self.store.pool().acquire().await?;
+                    let _ = accounts::set_google_user_id(
+                        &mut conn,
+                        &lease.domain_name,
+                        staff.as_str(),
+                        Some(user_id.as_str()),
+                    )
+                    .await;
+                    tracing::info!(account = %account, "account created");
+                }
+                Ok(Ok(()))
+            }
+            Err(StepFailure::Retry { detail, after }) => {
+                self.record(
+                    lease,
+                    seq,
+                    StepState::Running,
+                    &format!("will retry: {detail}"),
+                    None,
+                    0,
+                )
+                .await?;
+                Ok(Err(StepFailure::Retry { detail, after }))
+            }
+            Err(StepFailure::Account(detail)) => {
+                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                    .await?;
+                Ok(Err(StepFailure::Account(detail)))
+            }
+            Err(StepFailure::Domain(detail)) => {
+                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                    .await?;
+                Ok(Err(StepFailure::Domain(detail)))
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        lease: &Lease,
+        seq: i32,
+        state: StepState,
+        detail: &str,
+        effect: Option<&serde_json::Value>,
+        add_attempts: i32,
+    ) -> Result<StepRecord, Interrupted> {
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(operations::record_step(
+            &mut conn,
+            lease,
+            seq,
+            &StepUpdate {
+                state,
+                detail,
+                google_effect: effect,
+                add_attempts,
+            },
+        )
+        .await?)
+    }
+
+    /// Keeps the last observation for `GetDomainStatus` and learns the customer id.
+    async fn remember_observation(
+        &self,
+        domain_name: &str,
+        client: &support_access_google::DomainClient,
+        observed: &support_access_domain::observed::ObservedDomain,
+    ) {
+        let saved = async {
+            let mut conn = self.store.pool().acquire().await?;
+            let value =
+                serde_json::to_value(observed).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            observations::save(&mut conn, domain_name, &value, chrono::Utc::now()).await?;
+            if let Ok(customer_id) = client.customer_id().await {
+                domains::set_customer_id(&mut conn, domain_name, Some(&customer_id)).await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(error) = saved {
+            tracing::warn!(domain = domain_name, error = %error, "cannot save the observation");
+        }
+    }
+}
+
+/// The order of the phases a plan is carried out in.
+fn phase(kind: StepKind) -> u8 {
+    match kind {
+        StepKind::CreateOrgUnit | StepKind::CreateCustomRole => 0,
+        StepKind::CreateUser | StepKind::UpdateUser => 1,
+        StepKind::RemovePaidLicense | StepKind::AssignLicense => 2,
+        StepKind::AssignRole => 3,
+        StepKind::RemoveRole => 4,
+        StepKind::SuspendUser | StepKind::DeleteUser => 5,
+    }
+}
+
+/// The journal's action for a step.
+pub fn step_action(kind: StepKind) -> StepAction {
+    match kind {
+        StepKind::CreateOrgUnit => StepAction::CreateOrgUnit,
+        StepKind::CreateCustomRole => StepAction::EnsureRole,
+        StepKind::CreateUser => StepAction::CreateUser,
+        StepKind::UpdateUser => StepAction::UpdateUser,
+        StepKind::AssignLicense => StepAction::AssignLicense,
+        StepKind::RemovePaidLicense => StepAction::RemovePaidLicense,
+        StepKind::AssignRole => StepAction::AssignRole,
+        StepKind::RemoveRole => StepAction::RemoveRole,
+        StepKind::SuspendUser => StepAction::SuspendUser,
+        StepKind::DeleteUser => StepAction::DeleteUser,
+    }
+}
+
+/// The key of a journaled step (from its payload), to match it with a fresh plan.
+fn journal_key(record: &StepRecord) -> Option<String> {
+    serde_json::from_value::<Step>(record.payload.clone())
+        .ok()
+        .map(|s| s.key())
+}
+
+fn is_open(state: StepState) -> bool {
+    matches!(state, StepState::Pending | StepState::Running)
+}
+
+/// Open journal steps that the fresh plan no longer needs: their effect is in Google (a worker
+/// died after Google applied it, before journaling it), or it became unnecessary.
+async fn confirm_vanished_steps(
+    conn: &mut sqlx::PgConnection,
+    lease: &Lease,
+    journal: &[StepRecord],
+    planned_keys: &BTreeSet<String>,
+) -> Result<(), Interrupted> {
+    for record in journal.iter().filter(|r| is_open(r.state)) {
+        if journal_key(record).is_some_and(|k| planned_keys.contains(&k)) {
+            continue;
+        }
+        let (state, detail) = if record.state == StepState::Running {
+            (
+                StepState::Done,
+                "confirmed by observation: Google already shows the effect",
+            )
+        } else {
+            (
+                StepState::Skipped,
+                "not needed: Google already shows the desired state",
+            )
+        };
+        operations::record_step(
+            conn,
+            lease,
+            record.seq,
+            &StepUpdate {
+                state,
+                detail,
+                google_effect: None,
+                add_attempts: 0,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Journals a batch: open journal rows with the same key are reused (a resumed claim), the rest
+/// are appended. Returns (seq, attempts so far, step) for each.
+async fn journal_batch(
+    conn: &mut sqlx::PgConnection,
+    lease: &Lease,
+    journal: &[StepRecord],
+    batch: &[PlannedStep],
+) -> Result<Vec<(i32, i32, PlannedStep)>, Interrupted> {
+    let open: HashMap<String, &StepRecord> = journal
+        .iter()
+        .filter(|r| is_open(r.state))
+        .filter_map(|r| Some((journal_key(r)?, r)))
+        .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    let mut new_steps = Vec::new();
+    let mut new_planned = Vec::new();
+    for planned in batch {
+        match open.get(&planned.step.key()) {
+            Some(record) => out.push((record.seq, record.attempts, planned.clone())),
+            None => {
+                new_steps.push(NewStep {
+                    domain_name: lease.domain_name.clone(),
+                    account_email: planned.step.account().map(|a| a.as_str().to_owned()),
+                    staff_member_id: planned.staff_member.as_ref().map(|s| s.as_str().to_owned()),
+                    action: step_action(planned.step.kind()),
+                    reason: planned.reason.clone(),
+                    payload: serde_json::to_value(&planned.step).expect("steps serialize"),
+                    state: StepState::Pending,
+                    detail: String::new(),
+                });
+                new_planned.push(planned.clone());
+            }
+        }
+    }
+    if !new_steps.is_empty() {
+        let records = operations::append_steps(conn, lease, &new_steps).await?;
+        for (record, planned) in records.into_iter().zip(new_planned) {
+            out.push((record.seq, 0, planned));
+        }
+    }
+    Ok(out)
+}
+
+/// Fails every open step of the leased domain with `detail`.
+async fn fail_open_steps(
+    conn: &mut sqlx::PgConnection,
+    lease: &Lease,
+    detail: &str,
+) -> Result<(), Interrupted> {
+    let journal = operations::domain_steps(conn, lease.operation_id, &lease.domain_name).await?;
+    for record in journal.iter().filter(|r| is_open(r.state)) {
+        operations::record_step(
+            conn,
+            lease,
+            record.seq,
+            &StepUpdate {
+                state: StepState::Failed,
+                detail,
+                google_effect: None,
+                add_attempts: 0,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "replica".to_owned())
+}

@@ -1,0 +1,254 @@
+//! One observation pass of a reseller domain: a constant number of list calls (never one read per
+//! account) turned into the domain crate's [`ObservedDomain`], which the planner and the status
+//! checks read. Reads only: nothing here changes Google.
+
+use std::collections::{BTreeSet, HashSet};
+
+use support_access_domain::desired::DesiredDomain;
+use support_access_domain::observed::{
+    AdminObservation, LicenseAssignment, ManualConfirmation, ObservedDomain, ObservedRole,
+    ObservedRoleAssignment, ObservedUser, PrivilegeNode, RoleAssignmentId, RoleId, RolePrivilege,
+    ScopeType, Sku, SubscriptionObservation, UserId,
+};
+use support_access_domain::{EmailAddress, OrgUnitPath, PersonName};
+use support_access_google::model::{self, Privilege, User};
+use support_access_google::products::{
+    CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU, GOOGLE_WORKSPACE_PRODUCT,
+};
+use support_access_google::{
+    DomainClient, ErrorClass, GoogleError, RoleAssignmentsQuery, UsersListQuery,
+};
+
+/// Observes `desired`'s domain through `client`. `confirmations` come from Postgres.
+pub async fn observe_domain(
+    client: &DomainClient,
+    desired: &DesiredDomain,
+    confirmations: Vec<ManualConfirmation>,
+) -> Result<ObservedDomain, GoogleError> {
+    let admin = match client.users_get(desired.delegated_admin().as_str()).await {
+        Ok(user) => AdminObservation::Found {
+            is_super_admin: user.is_admin,
+            suspended: user.suspended,
+        },
+        Err(e) if matches!(e.class(), ErrorClass::NotFound) => AdminObservation::NotFound,
+        Err(e) => return Err(e),
+    };
+    // Without a super admin nothing else can be read; the planner blocks on the admin alone.
+    if !matches!(
+        admin,
+        AdminObservation::Found {
+            is_super_admin: true,
+            suspended: false
+        }
+    ) {
+        return Ok(empty_observation(admin, confirmations));
+    }
+
+    let support_ou = desired.org_unit();
+    let existing_org_units = match client.orgunits_get(support_ou.as_str()).await {
+        Ok(_) => vec![support_ou.clone()],
+        Err(e) if matches!(e.class(), ErrorClass::NotFound) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+
+    // Every user of the customer, once: the support org unit's users and the desired accounts
+    // wherever they are (search is not used, so a just-created user is never missed).
+    let desired_emails: HashSet<&str> = desired
+        .accounts()
+        .iter()
+        .map(|a| a.email().as_str())
+        .collect();
+    let all_users = client
+        .users_list(UsersListQuery::default())
+        .collect_all()
+        .await?;
+    let users: Vec<ObservedUser> = all_users
+        .iter()
+        .filter(|u| {
+            desired_emails.contains(u.primary_email.to_ascii_lowercase().as_str())
+                || u.org_unit_path
+                    .as_deref()
+                    .and_then(|p| OrgUnitPath::parse(p).ok())
+                    .is_some_and(|p| p.is_within(support_ou))
+        })
+        .filter_map(observed_user)
+        .collect();
+    let observed_emails: BTreeSet<String> =
+        users.iter().map(|u| u.email.as_str().to_owned()).collect();
+
+    let (subscription, cloud_identity_licenses) = match client
+        .license_assignments_list_for_product_and_sku(
+            CLOUD_IDENTITY_FREE_PRODUCT,
+            CLOUD_IDENTITY_FREE_SKU,
+        )
+        .collect_all()
+        .await
+    {
+        Ok(items) => {
+            let holders: Vec<EmailAddress> = items
+                .iter()
+                .filter_map(|l| EmailAddress::parse(&l.user_id).ok())
+                .collect();
+            let used = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            (
+                SubscriptionObservation::Present {
+                    seat_cap: None,
+                    seats_used: Some(used),
+                },
+                holders
+                    .into_iter()
+                    .filter(|e| observed_emails.contains(e.as_str()))
+                    .collect(),
+            )
+        }
+        // Google answers a SKU the customer does not hold with 404 or 400 (facts b.3).
+        Err(e) if matches!(e.class(), ErrorClass::NotFound | ErrorClass::Invalid) => {
+            (SubscriptionObservation::Absent, Vec::new())
+        }
+        Err(e) if matches!(e.class(), ErrorClass::PermissionDenied) => {
+            (SubscriptionObservation::Unknown, Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+
+    let paid_licenses = match client
+        .license_assignments_list_for_product(GOOGLE_WORKSPACE_PRODUCT)
+        .collect_all()
+        .await
+    {
+        Ok(items) => items
+            .into_iter()
+            .filter_map(|l| {
+                let user = EmailAddress::parse(&l.user_id).ok()?;
+                observed_emails
+                    .contains(user.as_str())
+                    .then(|| LicenseAssignment {
+                        sku: Sku::new(l.product_id, l.sku_id),
+                        user,
+                    })
+            })
+            .collect(),
+        Err(e) if matches!(e.class(), ErrorClass::NotFound | ErrorClass::Invalid) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+
+    let roles: Vec<ObservedRole> = client
+        .roles_list()
+        .collect_all()
+        .await?
+        .into_iter()
+        .map(observed_role)
+        .collect();
+    let custom_role_exists = roles
+        .iter()
+        .any(|r| r.name == desired.custom_role_name().as_str());
+    let privilege_tree = if custom_role_exists {
+        Vec::new()
+    } else {
+        client
+            .privileges_list()
+            .await?
+            .iter()
+            .map(privilege_node)
+            .collect()
+    };
+
+    let role_assignments = client
+        .role_assignments_list(RoleAssignmentsQuery::default())
+        .collect_all()
+        .await?
+        .into_iter()
+        .map(|a| ObservedRoleAssignment {
+            id: RoleAssignmentId::new(a.role_assignment_id),
+            role_id: RoleId::new(a.role_id),
+            assignee: UserId::new(a.assigned_to),
+            scope: match a.scope_type {
+                Some(model::ScopeType::OrgUnit) => ScopeType::OrgUnit,
+                _ => ScopeType::Customer,
+            },
+        })
+        .collect();
+
+    Ok(ObservedDomain {
+        admin,
+        existing_org_units,
+        subscription,
+        roles,
+        privilege_tree,
+        users,
+        cloud_identity_licenses,
+        paid_licenses,
+        role_assignments,
+        confirmations,
+    })
+}
+
+fn empty_observation(
+    admin: AdminObservation,
+    confirmations: Vec<ManualConfirmation>,
+) -> ObservedDomain {
+    ObservedDomain {
+        admin,
+        existing_org_units: Vec::new(),
+        subscription: SubscriptionObservation::Unknown,
+        roles: Vec::new(),
+        privilege_tree: Vec::new(),
+        users: Vec::new(),
+        cloud_identity_licenses: Vec::new(),
+        paid_licenses: Vec::new(),
+        role_assignments: Vec::new(),
+        confirmations,
+    }
+}
+
+fn observed_user(user: &User) -> Option<ObservedUser> {
+    let email = EmailAddress::parse(&user.primary_email).ok()?;
+    let org_unit = user
+        .org_unit_path
+        .as_deref()
+        .and_then(|p| OrgUnitPath::parse(p).ok())
+        .unwrap_or_else(OrgUnitPath::root);
+    let names = user.name.as_ref().and_then(|n| {
+        let given = PersonName::parse(n.given_name.as_deref()?).ok()?;
+        let family = PersonName::parse(n.family_name.as_deref()?).ok()?;
+        Some((given, family))
+    });
+    Some(ObservedUser {
+        id: UserId::new(user.id.clone()),
+        email,
+        org_unit,
+        suspended: user.suspended,
+        is_super_admin: user.is_admin,
+        recovery_email: user.recovery_email.clone(),
+        names,
+    })
+}
+
+fn observed_role(role: model::Role) -> ObservedRole {
+    ObservedRole {
+        id: RoleId::new(role.role_id),
+        name: role.role_name,
+        is_system: role.is_system_role,
+        privileges: role
+            .role_privileges
+            .into_iter()
+            .map(|p| RolePrivilege {
+                privilege_name: p.privilege_name,
+                service_id: p.service_id,
+            })
+            .collect(),
+    }
+}
+
+fn privilege_node(privilege: &Privilege) -> PrivilegeNode {
+    PrivilegeNode {
+        privilege_name: privilege.privilege_name.clone(),
+        service_id: privilege.service_id.clone(),
+        service_name: privilege.service_name.clone().unwrap_or_default(),
+        children: privilege
+            .child_privileges
+            .iter()
+            .map(privilege_node)
+            .collect(),
+    }
+}
