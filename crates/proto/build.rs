@@ -8,6 +8,8 @@ use prost::Message;
 
 const ROOTS: &[&str] = &[
     "supportaccess/v1/service.proto",
+    // Referenced only by name in operation_info, but grpcurl needs it to decode the Any.
+    "supportaccess/v1/operations.proto",
     "google/longrunning/operations.proto",
     "google/rpc/error_details.proto",
     "google/rpc/code.proto",
