@@ -9,6 +9,7 @@
 
 mod auth_support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_support::*;
@@ -812,5 +813,100 @@ async fn a_client_cannot_exhaust_the_service() {
             &format!("2 MiB message from {who}"),
         );
     }
+    server.stop().await;
+}
+
+/// Serves the current `body` as JSON over HTTP/1.1 on loopback (the identity provider's JWKS).
+async fn serve_json(body: Arc<Mutex<String>>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.lock().expect("lock").clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    address
+}
+
+/// Calls ListDomains with `token` until `accepted` says the answer is the expected one.
+async fn eventually(channel: &tonic::transport::Channel, token: &str, accepted: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let result = call_raw(channel.clone(), LIST_DOMAINS, Vec::new(), Some(token)).await;
+        if result.is_ok() == accepted {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn jwts_verify_against_a_jwks_url_whose_keys_rotate() {
+    let first = SigningKey::generate("key-1");
+    let second = SigningKey::generate("key-2");
+    let published = Arc::new(Mutex::new(jwks(&[&first])));
+    let idp = serve_json(published.clone()).await;
+    let jwks_url = format!("http://{idp}/.well-known/jwks.json");
+    let server = TestServer::start(Options {
+        extra_args: [
+            "--jwt-issuer",
+            ISSUER,
+            "--jwt-audience",
+            AUDIENCE,
+            "--jwks-url",
+            &jwks_url,
+            "--jwks-refresh",
+            "1s",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        ..Default::default()
+    })
+    .await;
+    let channel = server.channel().await.expect("connect");
+    let old = first.token("viewer@platform.test", AUDIENCE, 600);
+    let new = second.token("viewer@platform.test", AUDIENCE, 600);
+
+    call_raw(channel.clone(), LIST_DOMAINS, Vec::new(), Some(&old))
+        .await
+        .expect("a token of the published key");
+    let refused = call_raw(channel.clone(), LIST_DOMAINS, Vec::new(), Some(&new)).await;
+    assert_refused(
+        refused,
+        Code::Unauthenticated,
+        Some("TOKEN_INVALID"),
+        "a key not published yet",
+    );
+
+    *published.lock().expect("lock") = jwks(&[&first, &second]);
+    assert!(
+        eventually(&channel, &new, true).await,
+        "the new key was never loaded"
+    );
+    *published.lock().expect("lock") = jwks(&[&second]);
+    assert!(
+        eventually(&channel, &old, false).await,
+        "the retired key stayed trusted"
+    );
     server.stop().await;
 }

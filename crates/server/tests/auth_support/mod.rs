@@ -118,6 +118,7 @@ pub fn write_principals_file(dir: &Path, principals: &[TestPrincipal]) -> PathBu
 }
 
 /// An ES256 key of the test identity provider.
+#[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     encoding: EncodingKey,
@@ -303,12 +304,12 @@ impl TestServer {
             .await
     }
 
-    /// A TLS channel (server name `localhost`).
+    /// A TLS channel to 127.0.0.1 (the client configuration names the server, `localhost`).
     pub async fn tls_channel(
         &self,
         tls: tonic::transport::ClientTlsConfig,
     ) -> Result<Channel, tonic::transport::Error> {
-        Channel::from_shared(format!("https://localhost:{}", self.addr.port()))
+        Channel::from_shared(format!("https://{}", self.addr))
             .expect("endpoint")
             .tls_config(tls)?
             .connect()
