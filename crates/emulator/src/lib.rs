@@ -47,8 +47,8 @@ pub use knobs::{
 pub use ledger::{Counters, EntryKind, LedgerEntry};
 pub use seed::{
     ApiRoots, Seed, SeedCustomer, SeedDelegation, SeedOrgUnit, SeedPrivilege, SeedReseller,
-    SeedResoldCustomer, SeedResoldSubscription, SeedRole, SeedServiceAccount, SeedSubscription,
-    SeedUser,
+    SeedResoldCustomer, SeedResoldSubscription, SeedRole, SeedRoleAssignment, SeedServiceAccount,
+    SeedSubscription, SeedUser,
 };
 pub use server::routes;
 

@@ -160,6 +160,10 @@ pub struct SeedCustomer {
     /// Custom (non-system) roles present at start.
     #[serde(default)]
     pub custom_roles: Vec<SeedRole>,
+    /// Role assignments at start (customer-wide), besides super admins' `_SEED_ADMIN_ROLE`.
+    /// Holding any role makes a user a delegated admin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub role_assignments: Vec<SeedRoleAssignment>,
     /// Whether the legacy support roles exist (`Legacy Enterprise Support`,
     /// `Legacy Resold Enterprise Support`), as system roles.
     #[serde(default)]
@@ -236,6 +240,17 @@ pub struct SeedDelegation {
     pub client: String,
     /// Scope URIs granted (`https://www.googleapis.com/auth/…`).
     pub scopes: Vec<String>,
+}
+
+/// A role held by a user at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRoleAssignment {
+    /// The user's primary email.
+    pub user: String,
+    /// `roleName`: a system role (`_RESELLER_ADMIN_ROLE`, `_HELP_DESK_ADMIN_ROLE`, …) or a custom
+    /// role of the seed.
+    pub role: String,
 }
 
 /// A custom role.
@@ -463,6 +478,7 @@ impl Seed {
                 scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             }],
             custom_roles: Vec::new(),
+            role_assignments: Vec::new(),
             legacy_support_roles: number == 1,
             reseller: Some(SeedReseller {
                 admin_role_name: default_reseller_admin_role_name(),

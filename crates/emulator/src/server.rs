@@ -541,9 +541,10 @@ impl Drop for InFlight {
     }
 }
 
-/// Checks the caller's token, scopes and admin status.
+/// Checks the caller's token, scopes, and that the subject is an admin allowed this method.
 fn authorize(
     shared: &Shared,
+    method_id: &str,
     spec_scopes: &[String],
     headers: &HeaderMap,
     query: &Query,
@@ -561,10 +562,7 @@ fn authorize(
             .users
             .iter()
             .find(|u| u.id == grant.subject_user_id)
-            .is_some_and(|user| {
-                !user.suspended
-                    && (customer.is_super_admin(&user.id) || customer.is_delegated_admin(&user.id))
-            })
+            .is_some_and(|user| !user.suspended && customer.may_call(&user.id, method_id))
     });
     if !is_admin {
         return Err(GoogleError::forbidden());
@@ -648,7 +646,7 @@ async fn api_call(
         }
     };
     let key = natural_key(id, &params, &query, &body_json);
-    let grant = match authorize(&shared, &spec.scopes, &headers, &query) {
+    let grant = match authorize(&shared, id, &spec.scopes, &headers, &query) {
         Ok(grant) => grant,
         Err(error) => {
             record_call(&shared, id, None, None, key.as_deref(), &error.outcome());

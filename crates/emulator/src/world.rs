@@ -579,6 +579,26 @@ impl World {
                 }
             }
         }
+        for held in &seed.role_assignments {
+            let user_id = customer
+                .user_index(&held.user)
+                .map(|index| customer.users[index].id.clone())
+                .ok_or_else(|| anyhow!("role assignment names unknown user {}", held.user))?;
+            let role_id = customer
+                .roles
+                .iter()
+                .find(|r| r.name == held.role)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| anyhow!("{} holds unknown role {}", held.user, held.role))?;
+            customer.role_assignments.push(RoleAssignment {
+                id: new_int64_id(),
+                role_id,
+                assigned_to: user_id,
+                scope_type: "CUSTOMER".to_owned(),
+                org_unit_id: None,
+                condition: None,
+            });
+        }
         if let Some(reseller) = reseller {
             let mut resold = Vec::new();
             for seed_resold in &reseller.customers {
@@ -784,6 +804,64 @@ impl Customer {
         self.role_assignments
             .iter()
             .any(|a| a.assigned_to == user_id && a.role_id != role_id)
+    }
+
+    /// Privileges a user holds through role assignments, each expanded to its descendants
+    /// (holding `USERS_ALL` holds `USERS_RETRIEVE`).
+    pub fn held_privileges(&self, user_id: &str) -> Vec<&SeedPrivilege> {
+        let all = flatten_privileges(&self.privileges);
+        let mut held: Vec<&SeedPrivilege> = Vec::new();
+        for assignment in self
+            .role_assignments
+            .iter()
+            .filter(|a| a.assigned_to == user_id)
+        {
+            let Some(role) = self.roles.iter().find(|r| r.id == assignment.role_id) else {
+                continue;
+            };
+            for (name, service) in &role.privileges {
+                if let Some(node) = all
+                    .iter()
+                    .find(|n| &n.name == name && &n.service_id == service)
+                {
+                    for descendant in flatten_privileges(std::slice::from_ref(*node)) {
+                        if !held.iter().any(|h| std::ptr::eq(*h, descendant)) {
+                            held.push(descendant);
+                        }
+                    }
+                }
+            }
+        }
+        held
+    }
+
+    /// Whether an admin may call `method_id`: super admins may call everything; a delegated
+    /// admin needs a privilege for it (reseller methods: any reseller privilege; `makeAdmin`:
+    /// super admins only).
+    pub fn may_call(&self, user_id: &str, method_id: &str) -> bool {
+        if self.is_super_admin(user_id) {
+            return true;
+        }
+        let held = self.held_privileges(user_id);
+        if method_id.starts_with("reseller.") {
+            return held.iter().any(|p| p.service_id != ADMIN_APIS_SERVICE_ID);
+        }
+        let needed: &[&str] = match method_id {
+            "directory.customers.get" => return !held.is_empty(),
+            "directory.users.makeAdmin" => return false,
+            "directory.users.get" | "directory.users.list" => &["USERS_RETRIEVE"],
+            "directory.users.insert" => &["USERS_CREATE"],
+            "directory.users.update" | "directory.users.patch" => &["USERS_UPDATE"],
+            "directory.users.delete" => &["USERS_DELETE"],
+            "directory.orgunits.get" | "directory.orgunits.list" => {
+                &["ORGANIZATION_UNITS_RETRIEVE"]
+            }
+            id if id.starts_with("directory.orgunits.") => &["ORGANIZATION_UNITS_ALL"],
+            id if id.starts_with("directory.") => &["ROLE_MANAGEMENT"],
+            id if id.starts_with("licensing.") => &["LICENSING"],
+            _ => return false,
+        };
+        held.iter().any(|p| needed.contains(&p.name.as_str()))
     }
 
     /// The org unit at `path` (`None` for `/`, which is not stored).

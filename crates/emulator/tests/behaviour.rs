@@ -696,3 +696,86 @@ async fn ledger_counts_writes_per_provisioned_user() {
     assert_eq!(counters.effects_by_kind.get("user created"), Some(&3));
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn delegated_admins_may_only_do_what_their_roles_allow() {
+    let mut seed = Seed::demo();
+    for (email, role) in [
+        ("helpdesk@reseller-one.example", "_HELP_DESK_ADMIN_ROLE"),
+        ("portal@reseller-one.example", "_RESELLER_ADMIN_ROLE"),
+    ] {
+        seed.customers[0]
+            .users
+            .push(support_access_emulator::SeedUser {
+                primary_email: email.to_owned(),
+                given_name: "Del".to_owned(),
+                family_name: "Egated".to_owned(),
+                org_unit_path: "/".to_owned(),
+                super_admin: false,
+                suspended: false,
+                licenses: vec![],
+            });
+        seed.customers[0]
+            .role_assignments
+            .push(support_access_emulator::SeedRoleAssignment {
+                user: email.to_owned(),
+                role: role.to_owned(),
+            });
+    }
+    let emulator = common::start(seed).await;
+    let helpdesk = Api::new(&emulator, "helpdesk@reseller-one.example").await;
+    assert_eq!(
+        helpdesk
+            .get(&format!("{USERS}/sales@reseller-one.example"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        helpdesk
+            .get(&format!("{USERS}?customer=my_customer"))
+            .await
+            .status,
+        200
+    );
+    let refused = helpdesk
+        .post(USERS, json!({"primaryEmail": "x@reseller-one.example",
+                            "name": {"givenName": "X", "familyName": "Y"}, "password": "0123456789"}))
+        .await;
+    assert_eq!((refused.status, refused.reason()), (403, "forbidden"));
+    assert_eq!(helpdesk.get(ROLES).await.status, 403);
+    assert_eq!(
+        helpdesk.get("apps/reseller/v1/subscriptions").await.status,
+        403
+    );
+    let fetched = helpdesk
+        .get(&format!("{USERS}/helpdesk@reseller-one.example"))
+        .await;
+    assert_eq!(fetched.body["isDelegatedAdmin"], true);
+    assert_eq!(fetched.body["isAdmin"], false);
+
+    let portal = Api::new(&emulator, "portal@reseller-one.example").await;
+    assert_eq!(
+        portal.get("apps/reseller/v1/subscriptions").await.status,
+        200
+    );
+    assert_eq!(
+        portal
+            .get(&format!("{USERS}?customer=my_customer"))
+            .await
+            .status,
+        403
+    );
+    let held = Api::new(&emulator, ADMIN_ONE)
+        .await
+        .get(&format!(
+            "{ASSIGNMENTS}?userKey=portal@reseller-one.example"
+        ))
+        .await;
+    assert_eq!(
+        held.body["items"].as_array().unwrap().len(),
+        1,
+        "seeded role assignment"
+    );
+    emulator.shutdown().await;
+}
