@@ -8,7 +8,7 @@
 //! calls whose response then failed or was dropped, and side effects such as automatic
 //! licensing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -113,18 +113,26 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Ledger {
     started: Instant,
-    entries: Vec<LedgerEntry>,
+    /// The newest entries, at most [`MAX_ENTRIES`]; older ones are dropped (counters keep
+    /// counting them).
+    entries: VecDeque<LedgerEntry>,
     /// Last `seq` handed out, so numbering goes on after a clear.
     last_seq: u64,
+    /// Kept up to date on every record, so they stay exact when old entries are dropped.
+    counters: Counters,
 }
+
+/// Entries kept in memory; a long-running `serve` would otherwise grow without bound.
+pub const MAX_ENTRIES: usize = 200_000;
 
 impl Ledger {
     /// An empty ledger whose clock starts now.
     pub fn new() -> Self {
         Self {
             started: Instant::now(),
-            entries: Vec::new(),
+            entries: VecDeque::new(),
             last_seq: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -145,7 +153,7 @@ impl Ledger {
     ) -> u64 {
         let at_ms = self.started.elapsed().as_millis() as u64;
         let call_seq = self.next_seq();
-        self.entries.push(LedgerEntry {
+        self.push(LedgerEntry {
             seq: call_seq,
             at_ms,
             kind: EntryKind::Call,
@@ -160,7 +168,7 @@ impl Ledger {
         });
         for effect in effects {
             let seq = self.next_seq();
-            self.entries.push(LedgerEntry {
+            self.push(LedgerEntry {
                 seq,
                 at_ms,
                 kind: EntryKind::Effect,
@@ -186,46 +194,57 @@ impl Ledger {
             .collect()
     }
 
-    /// Forgets every entry (sequence numbers go on).
+    /// Forgets every entry and resets the counters (sequence numbers go on).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.counters = Counters::default();
     }
 
-    /// Counters over the current entries.
+    fn push(&mut self, entry: LedgerEntry) {
+        self.counters.count(&entry);
+        if self.entries.len() >= MAX_ENTRIES {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// Counters over everything recorded since start or the last clear.
     pub fn counters(&self) -> Counters {
-        let mut counters = Counters::default();
-        for entry in &self.entries {
-            match entry.kind {
-                EntryKind::Call => {
-                    counters.calls += 1;
-                    *counters
-                        .calls_by_method
-                        .entry(entry.method.clone())
-                        .or_default() += 1;
-                    *counters
-                        .outcomes
-                        .entry(format!("{} {}", entry.method, entry.outcome))
-                        .or_default() += 1;
-                }
-                EntryKind::Effect => {
-                    counters.effects += 1;
-                    let resource = entry.resource.clone().unwrap_or_default();
-                    *counters
-                        .effects_by_kind
-                        .entry(format!("{resource} {}", entry.outcome))
-                        .or_default() += 1;
-                    *counters
-                        .effects_by_key
-                        .entry(format!(
-                            "{resource} {} {}",
-                            entry.outcome,
-                            entry.natural_key.clone().unwrap_or_default()
-                        ))
-                        .or_default() += 1;
-                }
+        self.counters.clone()
+    }
+}
+
+impl Counters {
+    fn count(&mut self, entry: &LedgerEntry) {
+        match entry.kind {
+            EntryKind::Call => {
+                self.calls += 1;
+                *self
+                    .calls_by_method
+                    .entry(entry.method.clone())
+                    .or_default() += 1;
+                *self
+                    .outcomes
+                    .entry(format!("{} {}", entry.method, entry.outcome))
+                    .or_default() += 1;
+            }
+            EntryKind::Effect => {
+                self.effects += 1;
+                let resource = entry.resource.clone().unwrap_or_default();
+                *self
+                    .effects_by_kind
+                    .entry(format!("{resource} {}", entry.outcome))
+                    .or_default() += 1;
+                *self
+                    .effects_by_key
+                    .entry(format!(
+                        "{resource} {} {}",
+                        entry.outcome,
+                        entry.natural_key.clone().unwrap_or_default()
+                    ))
+                    .or_default() += 1;
             }
         }
-        counters
     }
 }
 
