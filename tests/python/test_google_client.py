@@ -231,3 +231,32 @@ def test_reseller_api_lists_the_resold_customers(emulator, key_file):
     assert {s["customerDomain"] for s in subscriptions} == {"initech.example"}
     customer = reseller.customers().get(customerId="initech.example").execute()
     assert customer["customerId"] == subscriptions[0]["customerId"]
+
+
+def test_batch_requests(emulator, key_file):
+    directory = service(emulator, credentials(key_file), "admin", "directory_v1")
+    results = {}
+
+    def collect(request_id, response, exception):
+        results[request_id] = (response, exception)
+
+    batch = directory.new_batch_http_request(callback=collect)
+    batch.add(directory.users().get(userKey="sales@reseller-two.example"), request_id="sales")
+    batch.add(directory.users().get(userKey="ghost@reseller-two.example"), request_id="ghost")
+    batch.add(
+        directory.users().insert(
+            body={
+                "primaryEmail": "batched@reseller-two.example",
+                "name": {"givenName": "Bat", "familyName": "Ched"},
+                "password": "a-long-enough-password",
+            }
+        ),
+        request_id="insert",
+    )
+    batch.execute()
+    assert results["sales"][0]["primaryEmail"] == "sales@reseller-two.example"
+    assert isinstance(results["ghost"][1], HttpError) and results["ghost"][1].resp.status == 404
+    assert results["insert"][0]["primaryEmail"] == "batched@reseller-two.example"
+    # Each inner call is its own ledger entry.
+    ledger = control(emulator, "ledger")
+    assert any(e["method"] == "directory.users.insert" and e["natural_key"] == "batched@reseller-two.example" for e in ledger)

@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod batch;
 pub mod control;
 pub mod directory;
 pub mod discovery;
@@ -110,7 +111,14 @@ pub async fn start(
     write_pending_key_files(&shared)?;
     let router = server::router(Arc::clone(&shared));
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, router, shutdown_rx));
+    let mut batch_roots: Vec<String> = vec![
+        seed.roots.directory.clone(),
+        seed.roots.licensing.clone(),
+        seed.roots.reseller.clone(),
+    ];
+    batch_roots.sort();
+    batch_roots.dedup();
+    let task = tokio::spawn(server::serve(listener, router, batch_roots, shutdown_rx));
     tracing::info!(%address, "workspace-emulator serving");
     Ok(EmulatorHandle {
         shared,

@@ -768,8 +768,10 @@ fn record_call(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    batch_roots: Vec<String>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let batch_roots = Arc::new(batch_roots);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -788,14 +790,21 @@ pub async fn serve(
                     }
                 };
                 let router = router.clone();
+                let batch_roots = Arc::clone(&batch_roots);
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                         let router = router.clone();
+                        let batch_roots = Arc::clone(&batch_roots);
                         async move {
-                            let response = router
-                                .oneshot(request.map(Body::new))
-                                .await
-                                .unwrap_or_else(|never: Infallible| match never {});
+                            let request = request.map(Body::new);
+                            let response = if crate::batch::is_batch_path(request.uri().path(), &batch_roots) {
+                                crate::batch::handle(router, request).await
+                            } else {
+                                router
+                                    .oneshot(request)
+                                    .await
+                                    .unwrap_or_else(|never: Infallible| match never {})
+                            };
                             if response.extensions().get::<DropConnection>().is_some() {
                                 Err(ConnectionDropped)
                             } else {

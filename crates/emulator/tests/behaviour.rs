@@ -779,3 +779,79 @@ async fn delegated_admins_may_only_do_what_their_roles_allow() {
     );
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn batch_requests_run_each_part_through_the_api() {
+    let emulator = common::demo().await;
+    let token = common::token_for(&emulator, ADMIN_TWO, &common::all_scopes()).await;
+    let part = |id: u32, request: &str| {
+        format!(
+            "--XYZ\r\nContent-Type: application/http\r\nContent-ID: <b + {id}>\r\n\r\n{request}\r\n"
+        )
+    };
+    let body = [
+        part(1, "GET /admin/directory/v1/users/sales@reseller-two.example HTTP/1.1\r\n"),
+        part(
+            2,
+            "POST /admin/directory/v1/customer/my_customer/orgunits HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"name\": \"Batched\", \"parentOrgUnitPath\": \"/\"}",
+        ),
+        part(3, "GET /admin/directory/v1/users/nobody@reseller-two.example HTTP/1.1\r\n"),
+        "--XYZ--\r\n".to_owned(),
+    ]
+    .concat();
+    let response = reqwest::Client::new()
+        .post(format!("{}batch/admin/directory_v1", emulator.base_url()))
+        .bearer_auth(&token)
+        .header("Content-Type", "multipart/mixed; boundary=XYZ")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("multipart/mixed; boundary="));
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Content-ID: <response-b + 1>\r\n\r\nHTTP/1.1 200 OK"));
+    assert!(text.contains("Content-ID: <response-b + 3>\r\n\r\nHTTP/1.1 404 Not Found"));
+    assert!(text.contains("\"orgUnitPath\":\"/Batched\""));
+    let state = emulator.customer_state("reseller-two.example");
+    assert!(
+        state["orgUnits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["orgUnitPath"] == "/Batched")
+    );
+    let calls = emulator.counters().calls_by_method;
+    assert_eq!(
+        calls.get("directory.users.get"),
+        Some(&2),
+        "each part is its own call"
+    );
+
+    // Without any credentials every part is refused on its own.
+    let response = reqwest::Client::new()
+        .post(format!("{}batch", emulator.base_url()))
+        .header("Content-Type", "multipart/mixed; boundary=XYZ")
+        .body(format!(
+            "{}--XYZ--\r\n",
+            part(
+                1,
+                "GET /admin/directory/v1/customers/my_customer HTTP/1.1\r\n"
+            )
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("HTTP/1.1 401 Unauthorized")
+    );
+    emulator.shutdown().await;
+}
