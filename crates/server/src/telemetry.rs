@@ -23,7 +23,18 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber. Keep the guard alive for the life of the process.
 pub fn init(format: LogFormat) -> anyhow::Result<TelemetryGuard> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = || {
+        let mut filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        // yup-oauth2 logs token responses (with the access token) at debug level: never let
+        // them through, whatever RUST_LOG says.
+        for directive in support_access_google::LOG_FILTER_DIRECTIVES {
+            if let Ok(directive) = directive.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+        filter
+    };
     let fmt_layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
