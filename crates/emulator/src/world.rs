@@ -27,8 +27,7 @@ pub const ADMIN_APIS_SERVICE_ID: &str = "00haapch16h1ysv";
 /// `roleName` of the super admin system role.
 pub const SUPER_ADMIN_ROLE_NAME: &str = "_SEED_ADMIN_ROLE";
 
-/// Everything the emulator knows.
-#[derive(Debug)]
+/// Everything the emulator knows. Its `Debug` leaves out the access tokens.
 pub struct World {
     /// Project of the service accounts.
     pub project_id: String,
@@ -38,6 +37,17 @@ pub struct World {
     pub accounts: Vec<ServiceAccount>,
     /// Issued access tokens. Key: the token itself (never logged).
     pub tokens: HashMap<String, AccessGrant>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("project_id", &self.project_id)
+            .field("customers", &self.customers)
+            .field("accounts", &self.accounts)
+            .field("tokens", &format_args!("<{} issued>", self.tokens.len()))
+            .finish()
+    }
 }
 
 /// A service account and its key.
@@ -1181,4 +1191,29 @@ pub fn check_key_file_parent(path: &std::path::Path) -> anyhow::Result<()> {
         .context("service account key_file");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_token_and_no_private_key() {
+        let mut world = World::from_seed(&Seed::demo()).unwrap();
+        world.tokens.insert(
+            "ya29.secret-token".to_owned(),
+            AccessGrant {
+                client_email: "sa".to_owned(),
+                subject_user_id: "1".to_owned(),
+                subject_email: "a@b".to_owned(),
+                customer_id: "C0".to_owned(),
+                scopes: vec![],
+                expires: Instant::now(),
+            },
+        );
+        let debug = format!("{world:?}");
+        assert!(!debug.contains("ya29.secret-token"));
+        assert!(!debug.contains("PRIVATE KEY"));
+        assert!(debug.contains("<1 issued>"));
+    }
 }
