@@ -5,11 +5,18 @@
 
 pub mod audit;
 pub mod convert;
+pub mod credential;
 pub mod domains;
+pub mod manual;
 pub mod mutation;
+pub mod observation;
 pub mod page_token;
+pub mod portal;
 pub mod provision;
+pub mod resolve;
+pub mod sha512_crypt;
 pub mod staff;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -619,44 +626,62 @@ impl SupportAccessService for SupportAccessApi {
 
     async fn get_domain_status(
         &self,
-        _r: Request<v1::GetDomainStatusRequest>,
+        request: Request<v1::GetDomainStatusRequest>,
     ) -> RpcResult<v1::DomainStatus> {
-        Err(ApiError::Unimplemented("GetDomainStatus").into())
+        let principal = auth::principal(request.extensions())?;
+        let status = status::get_domain_status(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(status))
     }
 
     async fn list_support_accounts(
         &self,
-        _r: Request<v1::ListSupportAccountsRequest>,
+        request: Request<v1::ListSupportAccountsRequest>,
     ) -> RpcResult<v1::ListSupportAccountsResponse> {
-        Err(ApiError::Unimplemented("ListSupportAccounts").into())
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            status::list_support_accounts(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
     }
 
     async fn list_portal_access(
         &self,
-        _r: Request<v1::ListPortalAccessRequest>,
+        request: Request<v1::ListPortalAccessRequest>,
     ) -> RpcResult<v1::ListPortalAccessResponse> {
-        Err(ApiError::Unimplemented("ListPortalAccess").into())
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            portal::list_portal_access(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
     }
 
     async fn resolve_support_account(
         &self,
-        _r: Request<v1::ResolveSupportAccountRequest>,
+        request: Request<v1::ResolveSupportAccountRequest>,
     ) -> RpcResult<v1::ResolveSupportAccountResponse> {
-        Err(ApiError::Unimplemented("ResolveSupportAccount").into())
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            resolve::resolve_support_account(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
     }
 
     async fn issue_sign_in_credential(
         &self,
-        _r: Request<v1::IssueSignInCredentialRequest>,
+        request: Request<v1::IssueSignInCredentialRequest>,
     ) -> RpcResult<v1::IssueSignInCredentialResponse> {
-        Err(ApiError::Unimplemented("IssueSignInCredential").into())
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            credential::issue_sign_in_credential(&self.state, &principal, request.get_ref())
+                .await?;
+        Ok(Response::new(response))
     }
 
     async fn confirm_manual_step(
         &self,
-        _r: Request<v1::ConfirmManualStepRequest>,
+        request: Request<v1::ConfirmManualStepRequest>,
     ) -> RpcResult<v1::ManualStepConfirmation> {
-        Err(ApiError::Unimplemented("ConfirmManualStep").into())
+        let principal = auth::principal(request.extensions())?;
+        let confirmation =
+            manual::confirm_manual_step(&self.state, principal, request.get_ref()).await?;
+        Ok(Response::new(confirmation))
     }
 
     async fn list_audit_events(
