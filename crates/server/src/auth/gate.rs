@@ -211,7 +211,7 @@ impl Gate {
             return Err(Denial::PermissionDenied {
                 reason: "ROLE_REQUIRED",
                 message: format!(
-                    "principal {:?} is a {} and {method} needs the {} role",
+                    "principal {:?} has the {} role and {method} needs the {} role",
                     principal.id, principal.role, policy.role
                 ),
                 metadata: vec![("required_role", policy.role.to_string())],
