@@ -4,7 +4,7 @@
 //! observation stored by the engine or a fresh one (saved for the next reader), the engine's
 //! current activity in the domain, and how a Google failure reads to a caller.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgConnection;
 use support_access_domain::StaffMemberId;
 use support_access_domain::desired::DesiredDomain;
@@ -142,7 +142,8 @@ pub async fn observe_now(
     let observed = observe::observe_domain(&client, desired, confirmations)
         .await
         .map_err(|e| google_error(&record.domain_name, e))?;
-    let observe_time = Utc::now();
+    // Postgres keeps microseconds: the time reported now is the time served later.
+    let observe_time = Utc::now().trunc_subsecs(6);
     let value = serde_json::to_value(&observed).map_err(ApiError::internal)?;
     observations::save(conn, &record.domain_name, &value, observe_time).await?;
     Ok((observed, observe_time))
