@@ -1,14 +1,24 @@
 //! Harness for the end-to-end tests: starts the real `support-access` binary (built by
 //! `cargo build --workspace --bins`) on a free port with a fresh PostgreSQL database, waits until
 //! its health check says SERVING, and offers a tonic client and a `grpcurl` runner. The process
-//! is killed and the database dropped when the harness is dropped.
+//! is killed and the database dropped when the harness is dropped, unless the test killed it
+//! on purpose to restart it on the same database ([`Service::kill_keeping_database`]).
+//!
+//! [`Emulator`] does the same for the real `workspace-emulator` binary: `serve --seed FILE` on a
+//! free port, the service-account key fetched with `keygen --emulator URL`, the flags that point
+//! `support-access` at it, and its control API (`/emulator/v1/…`: ledger, knobs, customer state,
+//! automatic licensing, seat caps). [`Ledger`] answers the questions the tests ask of the
+//! emulator's ledger: which calls per customer and method, reads versus writes, which effects.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use support_access_proto::google::longrunning::operations_client::OperationsClient;
 use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -45,12 +55,24 @@ pub struct Service {
     /// The database the service uses.
     pub database_url: String,
     database_name: String,
+    /// False once the process was killed on purpose to be restarted on the same database.
+    drop_database: bool,
 }
 
 impl Service {
     /// Starts the service with `extra_args` after `serve`, and waits for it to be healthy.
     pub async fn start(extra_args: &[&str]) -> anyhow::Result<Service> {
         let database_name = format!("sa_e2e_{}", uuid::Uuid::new_v4().simple());
+        Service::start_with_database(&database_name, extra_args).await
+    }
+
+    /// Starts the service on database `database_name` (created and migrated by the service if
+    /// missing, kept as it is otherwise), which the returned harness drops at the end.
+    pub async fn start_with_database(
+        database_name: &str,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Service> {
+        let database_name = database_name.to_owned();
         let database_url = database_url_for(&database_name);
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
@@ -77,14 +99,35 @@ impl Service {
             address,
             database_url,
             database_name,
+            drop_database: true,
         };
         service.wait_until_serving(Duration::from_secs(60)).await?;
         Ok(service)
     }
 
+    /// The name of the service's database.
+    pub fn database_name(&self) -> &str {
+        &self.database_name
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind: in-flight Google calls and
+    /// leases are abandoned) and keeps its database for [`Service::start_with_database`].
+    /// Returns the database name.
+    pub fn kill_keeping_database(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drop_database = false;
+        self.database_name.clone()
+    }
+
     /// A tonic client of the service.
     pub async fn client(&self) -> anyhow::Result<SupportAccessServiceClient<Channel>> {
         Ok(SupportAccessServiceClient::connect(format!("http://{}", self.address)).await?)
+    }
+
+    /// A tonic client of the service's `google.longrunning.Operations`.
+    pub async fn operations(&self) -> anyhow::Result<OperationsClient<Channel>> {
+        Ok(OperationsClient::connect(format!("http://{}", self.address)).await?)
     }
 
     /// Runs grpcurl (plaintext) against the service: `flags` go before the address, `verb` (a
@@ -137,6 +180,9 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !self.drop_database {
+            return;
+        }
         let name = self.database_name.clone();
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -170,4 +216,347 @@ pub fn database_url_for(name: &str) -> String {
 /// grpcurl from PATH (tests/run.sh puts the virtualenv's first).
 pub fn grpcurl_binary() -> String {
     std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".to_owned())
+}
+
+/// Path of a seed file under `tests/e2e/seeds/`.
+pub fn seed_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("seeds")
+        .join(name)
+}
+
+/// A running `workspace-emulator serve --seed FILE` process on a free loopback port, with its
+/// control API at hand. The process is killed when the harness is dropped.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT/`: every API root, the token endpoint and the control API.
+    pub base_url: String,
+    http: reqwest::Client,
+    /// Holds the key files written by [`Emulator::keygen`].
+    keys: tempfile::TempDir,
+}
+
+impl Emulator {
+    /// Starts `workspace-emulator serve --seed SEED --listen 127.0.0.1:0 EXTRA_ARGS…` and waits
+    /// for the line on stdout that names its address.
+    pub async fn start(seed: &Path, extra_args: &[&str]) -> anyhow::Result<Emulator> {
+        let binary = workspace_binary("workspace-emulator");
+        if !binary.exists() {
+            bail!(
+                "{} is missing: run `cargo build --workspace --bins` first",
+                binary.display()
+            );
+        }
+        let mut child = Command::new(&binary)
+            .arg("serve")
+            .arg("--seed")
+            .arg(seed)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .env("WORKSPACE_EMULATOR_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("emulator stdout")?;
+        // The first line names the address; later lines are drained so the pipe never fills.
+        let first_line = tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let read = reader.read_line(&mut line);
+            std::thread::spawn(move || {
+                let mut sink = String::new();
+                while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                    sink.clear();
+                }
+            });
+            read.map(|_| line)
+        })
+        .await??;
+        let Some(base_url) = first_line
+            .trim()
+            .strip_prefix("workspace-emulator listening on ")
+            .map(str::to_owned)
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("workspace-emulator did not start: {first_line:?}");
+        };
+        Ok(Emulator {
+            child,
+            base_url,
+            http: reqwest::Client::new(),
+            keys: tempfile::tempdir()?,
+        })
+    }
+
+    /// Writes the key file of `client_email` with `workspace-emulator keygen --emulator URL`
+    /// (the key this emulator verifies, `token_uri` pointing at it) and returns its path.
+    pub fn keygen(&self, client_email: &str) -> anyhow::Result<PathBuf> {
+        let out = self.keys.path().join(format!("{client_email}.json"));
+        let output = Command::new(workspace_binary("workspace-emulator"))
+            .args(["keygen", "--emulator", &self.base_url])
+            .args(["--client-email", client_email])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .context("cannot run workspace-emulator keygen")?;
+        if !output.status.success() {
+            bail!(
+                "workspace-emulator keygen failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(out)
+    }
+
+    /// The `support-access serve` flags that make it use this emulator as Google, with `key`
+    /// as the service-account key named `default`.
+    pub fn server_args(&self, key: &Path) -> Vec<String> {
+        vec![
+            "--credential".into(),
+            format!("default={}", key.display()),
+            "--directory-root".into(),
+            self.base_url.clone(),
+            "--licensing-root".into(),
+            self.base_url.clone(),
+            "--reseller-root".into(),
+            self.base_url.clone(),
+        ]
+    }
+
+    fn control_url(&self, path: &str) -> String {
+        format!("{}emulator/v1/{path}", self.base_url)
+    }
+
+    async fn control(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("emulator control API: {what}"))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            bail!("emulator control API: {what}: {status} {body}");
+        }
+        Ok(response)
+    }
+
+    /// The whole ledger (every call and effect since start or the last clear).
+    pub async fn ledger(&self) -> anyhow::Result<Ledger> {
+        self.ledger_after(0).await
+    }
+
+    /// The ledger entries after sequence number `seq`.
+    pub async fn ledger_after(&self, seq: u64) -> anyhow::Result<Ledger> {
+        let response = self
+            .control(
+                self.http
+                    .get(self.control_url(&format!("ledger?after={seq}"))),
+                "GET ledger",
+            )
+            .await?;
+        let entries: Vec<LedgerEntry> = response.json().await?;
+        Ok(Ledger { entries })
+    }
+
+    /// Everything the emulator holds for one customer (by id or domain), in Google's shapes
+    /// plus `assignedToEmail` on role assignments and `automaticLicensing` on org units.
+    pub async fn customer_state(&self, customer: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .control(
+                self.http
+                    .get(self.control_url(&format!("customers/{customer}/state"))),
+                "GET customer state",
+            )
+            .await?;
+        Ok(response.json().await?)
+    }
+
+    /// JSON-merge-patches the knobs (latency, quotas, consistency, faults).
+    pub async fn patch_knobs(&self, patch: serde_json::Value) -> anyhow::Result<()> {
+        self.control(
+            self.http.patch(self.control_url("knobs")).json(&patch),
+            "PATCH knobs",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Turns automatic licensing on or off for an org unit of a customer (Google offers no API
+    /// for it; here it is the emulator's control API).
+    pub async fn set_automatic_licensing(
+        &self,
+        customer: &str,
+        org_unit_path: &str,
+        enabled: bool,
+    ) -> anyhow::Result<()> {
+        self.control(
+            self.http
+                .put(self.control_url(&format!("customers/{customer}/automaticLicensing")))
+                .json(&serde_json::json!({"orgUnitPath": org_unit_path, "enabled": enabled})),
+            "PUT automaticLicensing",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the seat cap of a customer's subscription (for Cloud Identity Free: the user cap).
+    pub async fn set_seats(
+        &self,
+        customer: &str,
+        product_id: &str,
+        sku_id: &str,
+        seats: u32,
+    ) -> anyhow::Result<()> {
+        self.control(
+            self.http
+                .put(self.control_url(&format!("customers/{customer}/subscriptions")))
+                .json(
+                    &serde_json::json!({"productId": product_id, "skuId": sku_id, "seats": seats}),
+                ),
+            "PUT subscriptions",
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One entry of the emulator's ledger (`GET /emulator/v1/ledger`): a call Google answered, or
+/// an effect it applied.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LedgerEntry {
+    /// Position in the ledger.
+    pub seq: u64,
+    /// Milliseconds since the emulator started.
+    pub at_ms: u64,
+    /// `call` or `effect`.
+    pub kind: String,
+    /// Discovery method id (`directory.users.insert`) or `oauth2.token`.
+    pub method: String,
+    /// The customer the call addressed.
+    pub customer_id: Option<String>,
+    /// For effects: `user`, `orgUnit`, `role`, `roleAssignment`, `licenseAssignment`.
+    pub resource: Option<String>,
+    /// E-mail, org unit path, `roleName/email`, `productId/skuId/email`, …
+    pub natural_key: Option<String>,
+    /// Calls: `200`, `409 duplicate`, …; effects: `created`, `updated`, `deleted`.
+    pub outcome: String,
+    /// For side effects: `site license`, `automatic licensing`, `user deleted`.
+    pub cause: Option<String>,
+}
+
+impl LedgerEntry {
+    /// Whether this is a call entry.
+    pub fn is_call(&self) -> bool {
+        self.kind == "call"
+    }
+
+    /// Whether this is a call of a method that changes Google (insert, update, patch, delete,
+    /// makeAdmin), whatever its outcome.
+    pub fn is_write_call(&self) -> bool {
+        self.is_call() && is_write_method(&self.method)
+    }
+
+    /// Whether this is a call of a method that only reads Google (get, list…).
+    pub fn is_read_call(&self) -> bool {
+        self.is_call() && self.method != "oauth2.token" && !is_write_method(&self.method)
+    }
+}
+
+/// Whether a discovery method id names a method that changes Google.
+pub fn is_write_method(method: &str) -> bool {
+    let verb = method.rsplit('.').next().unwrap_or_default();
+    matches!(verb, "insert" | "update" | "patch" | "delete" | "makeAdmin")
+}
+
+/// A slice of the emulator's ledger, with the counts the tests assert on.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// The entries, in order.
+    pub entries: Vec<LedgerEntry>,
+}
+
+impl Ledger {
+    /// The highest sequence number seen (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.entries.iter().map(|e| e.seq).max().unwrap_or(0)
+    }
+
+    /// Call entries of one customer.
+    pub fn calls_of<'a>(&'a self, customer_id: &'a str) -> impl Iterator<Item = &'a LedgerEntry> {
+        self.entries
+            .iter()
+            .filter(move |e| e.is_call() && e.customer_id.as_deref() == Some(customer_id))
+    }
+
+    /// Write calls of one customer.
+    pub fn write_calls(&self, customer_id: &str) -> usize {
+        self.calls_of(customer_id)
+            .filter(|e| e.is_write_call())
+            .count()
+    }
+
+    /// Write calls of every customer.
+    pub fn all_write_calls(&self) -> usize {
+        self.entries.iter().filter(|e| e.is_write_call()).count()
+    }
+
+    /// Read calls of one customer, per method.
+    pub fn reads_by_method(&self, customer_id: &str) -> BTreeMap<String, usize> {
+        self.count_by_method(customer_id, LedgerEntry::is_read_call)
+    }
+
+    /// Write calls of one customer, per method.
+    pub fn writes_by_method(&self, customer_id: &str) -> BTreeMap<String, usize> {
+        self.count_by_method(customer_id, LedgerEntry::is_write_call)
+    }
+
+    fn count_by_method(
+        &self,
+        customer_id: &str,
+        keep: impl Fn(&LedgerEntry) -> bool,
+    ) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in self.calls_of(customer_id).filter(|e| keep(e)) {
+            *counts.entry(entry.method.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Calls per method and outcome (`directory.users.insert 409 duplicate`), every customer.
+    pub fn outcomes(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in self.entries.iter().filter(|e| e.is_call()) {
+            *counts
+                .entry(format!("{} {}", entry.method, entry.outcome))
+                .or_default() += 1;
+        }
+        counts
+    }
+
+    /// Effects on `resource` with `outcome` (`user`, `created`), per natural key.
+    pub fn effects_by_key(&self, resource: &str, outcome: &str) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in self.entries.iter().filter(|e| {
+            !e.is_call() && e.resource.as_deref() == Some(resource) && e.outcome == outcome
+        }) {
+            *counts
+                .entry(entry.natural_key.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+        counts
+    }
 }
