@@ -289,6 +289,7 @@ fn engine_config(config: &ServeConfig) -> EngineConfig {
     EngineConfig {
         workers: config.workers.max(1),
         step_concurrency: config.step_concurrency.max(1),
+        lease: config.lease.max(Duration::from_secs(1)),
         planner: planner_config(config),
         ..EngineConfig::default()
     }

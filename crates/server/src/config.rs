@@ -118,6 +118,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORT_ACCESS_STEP_CONCURRENCY", default_value_t = 8)]
     pub step_concurrency: usize,
 
+    /// How long a worker's claim on a domain lasts without renewal (renewed while it works);
+    /// after a crash, any replica resumes the domain once the claim has lapsed.
+    #[arg(long, env = "SUPPORT_ACCESS_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub lease: std::time::Duration,
+
     /// Name of the prebuilt Reseller Admin role as `roles.list` shows it (repeatable; Google
     /// does not document it).
     #[arg(
