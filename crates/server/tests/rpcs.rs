@@ -699,3 +699,78 @@ async fn bad_input_and_unknown_resources_are_reported_precisely() {
         .expect("own domain, whole-domain mail routing");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn status_shows_work_under_way() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    let mut ops = server.ops("admin").await;
+    create_domain(&mut admin, TWO).await;
+    create_staff(&mut admin, "ana", "ana.silva").await;
+
+    // Google holds the first users.insert for three seconds, then drops the connection.
+    let base = server.emulator_url.clone().expect("demo mode");
+    let added = reqwest::Client::new()
+        .post(format!("{base}emulator/v1/faults"))
+        .json(&serde_json::json!({
+            "method": "directory.users.insert",
+            "times": 1,
+            "action": {"kind": "hang", "ms": 3000},
+        }))
+        .send()
+        .await
+        .expect("emulator control API");
+    assert!(added.status().is_success(), "{added:?}");
+
+    let operation = admin
+        .provision_support_access(v1::ProvisionSupportAccessRequest {
+            domains: vec![format!("domains/{TWO}")],
+            staff_members: vec!["staffMembers/ana".into()],
+            request_id: request_id(),
+            validate_only: false,
+        })
+        .await
+        .expect("provision")
+        .into_inner();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let under_way = loop {
+        let current = status(&mut admin, TWO, false).await;
+        if let Some(account) = current.accounts.first()
+            && check(&account.checks, v1::CheckKind::AccountExists).state()
+                == v1::CheckState::Pending
+        {
+            break check(&account.checks, v1::CheckKind::AccountExists).clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the account never showed as under way: {current:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        under_way.detail.contains("under way"),
+        "{}",
+        under_way.detail
+    );
+
+    let done = ops
+        .wait_operation(
+            support_access_proto::google::longrunning::WaitOperationRequest {
+                name: operation.name,
+                timeout: Some(prost_types::Duration {
+                    seconds: 50,
+                    nanos: 0,
+                }),
+            },
+        )
+        .await
+        .expect("wait")
+        .into_inner();
+    assert!(done.done, "{done:?}");
+    let after = status(&mut admin, TWO, false).await;
+    assert_eq!(
+        check(&after.accounts[0].checks, v1::CheckKind::AccountExists).state(),
+        v1::CheckState::Ok
+    );
+    server.stop().await;
+}
