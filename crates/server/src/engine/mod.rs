@@ -228,9 +228,16 @@ impl Engine {
         }
     }
 
-    /// Works on one claimed domain until it is finished, must wait, or the lease is lost.
-    async fn work_on(&self, mut lease: Lease) {
-        let result = self.run_claim(&mut lease).await;
+    /// Works on one claimed domain until it is finished, must wait, or the lease is lost. The
+    /// lease is renewed in the background for as long as the claim runs: one observation or
+    /// one batch of steps can outlast a lease (hundreds of accounts at Google's quotas), and a
+    /// lapsed lease lets another worker start on the same domain.
+    async fn work_on(&self, lease: Lease) {
+        let heartbeat = self.keep_lease(lease.clone());
+        let result = tokio::select! {
+            result = self.run_claim(&lease) => result,
+            lost = heartbeat => Err(lost),
+        };
         let (state, message, retry_after) = match result {
             Ok(ClaimEnd::Finished(state, message)) => (state, message, None),
             Ok(ClaimEnd::RetryLater(message, after)) => (RunState::Running, message, Some(after)),
@@ -263,7 +270,24 @@ impl Engine {
         tracing::info!(operation = %lease.operation_id, domain = %lease.domain_name, state = state.as_str(), "domain released");
     }
 
-    async fn run_claim(&self, lease: &mut Lease) -> Result<ClaimEnd, Interrupted> {
+    /// Renews `lease` every third of its duration; returns only when that fails (another
+    /// worker took the domain over, or Postgres failed), which ends the claim.
+    async fn keep_lease(&self, mut lease: Lease) -> Interrupted {
+        loop {
+            tokio::time::sleep(self.config.lease / 3).await;
+            let renewed = async {
+                let mut conn = self.store.pool().acquire().await?;
+                operations::renew_lease(&mut conn, &mut lease, self.config.lease).await?;
+                Ok::<(), Interrupted>(())
+            }
+            .await;
+            if let Err(interrupted) = renewed {
+                return interrupted;
+            }
+        }
+    }
+
+    async fn run_claim(&self, lease: &Lease) -> Result<ClaimEnd, Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
         let Some(operation) = operations::get(&mut conn, lease.operation_id).await? else {
             return Ok(ClaimEnd::Finished(
@@ -327,7 +351,6 @@ impl Engine {
             .collect();
         let mut failed_accounts: BTreeSet<String> = BTreeSet::new();
         let mut notes: Vec<String> = Vec::new();
-        let mut last_renewal = Instant::now();
         for pass in 0..self.config.max_passes {
             let observed =
                 match observe::observe_domain(&client, &desired, confirmations.clone()).await {
@@ -438,18 +461,14 @@ impl Engine {
             if let Some(end) = end {
                 return Ok(end);
             }
-            if last_renewal.elapsed() > self.config.lease / 3 {
-                let mut conn = self.store.pool().acquire().await?;
-                operations::renew_lease(&mut conn, lease, self.config.lease).await?;
-                if operations::get(&mut conn, lease.operation_id)
-                    .await?
-                    .is_some_and(|o| o.cancel_requested)
-                {
-                    operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled")
-                        .await?;
-                    return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
-                }
-                last_renewal = Instant::now();
+            let mut conn = self.store.pool().acquire().await?;
+            if operations::get(&mut conn, lease.operation_id)
+                .await?
+                .is_some_and(|o| o.cancel_requested)
+            {
+                operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled")
+                    .await?;
+                return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
             }
         }
         let message = format!(
