@@ -158,12 +158,15 @@ pub async fn issue_sign_in_credential(
         Err(error) => {
             // Roll the claim back, then audit the refusal on its own.
             drop(tx);
-            let mut conn = state.conn().await?;
-            audit::append(
-                &mut conn,
-                &event(observation::audit_outcome(&error), error.to_string()),
-            )
-            .await?;
+            let refusal = event(observation::audit_outcome(&error), error.to_string());
+            let audited = match state.conn().await {
+                Ok(mut conn) => audit::append(&mut conn, &refusal).await.map(|_| ()),
+                Err(e) => Err(StoreError::Conflict(e.to_string())),
+            };
+            if let Err(audit_error) = audited {
+                // The caller needs the reason it failed more than the audit failure.
+                tracing::warn!(error = %audit_error, target = %request.name, "cannot audit a refused sign-in credential");
+            }
             Err(error)
         }
     }
