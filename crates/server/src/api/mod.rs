@@ -689,8 +689,7 @@ impl SupportAccessService for SupportAccessApi {
         request: Request<v1::ListAuditEventsRequest>,
     ) -> RpcResult<v1::ListAuditEventsResponse> {
         let principal = auth::principal(request.extensions())?;
-        let response =
-            audit::list_audit_events(&self.state, &principal, request.get_ref()).await?;
+        let response = audit::list_audit_events(&self.state, &principal, request.get_ref()).await?;
         Ok(Response::new(response))
     }
 }
