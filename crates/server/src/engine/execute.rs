@@ -74,6 +74,9 @@ pub enum StepFailure {
     },
     /// This account cannot go on until a person acts; other accounts can.
     Account(String),
+    /// Google refused to create or license this account for want of Cloud Identity Free seats
+    /// (the user cap); other accounts that exist can go on, new ones would be refused too.
+    SeatsExhausted(String),
     /// The whole domain cannot go on (credentials, delegation, privileges).
     Domain(String),
 }
@@ -306,14 +309,25 @@ pub fn classify(error: GoogleError) -> StepFailure {
         ErrorClass::PermissionDenied => StepFailure::Domain(format!(
             "{detail}; make sure the delegated admin is a super administrator and the service account has domain-wide delegation for every scope support-access needs"
         )),
-        ErrorClass::LicensesExhausted => StepFailure::Domain(format!(
-            "{detail}; the domain has no free Cloud Identity Free seat left: ask Google for more Cloud Identity Free licenses (license request form) or remove unused Cloud Identity users, then provision again"
-        )),
+        ErrorClass::LicensesExhausted => {
+            StepFailure::SeatsExhausted(format!("{NO_FREE_SEAT} ({detail})"))
+        }
         ErrorClass::NotFound
         | ErrorClass::Invalid
         | ErrorClass::AlreadyExists
         | ErrorClass::Unexpected => StepFailure::Account(detail),
     }
+}
+
+/// How a step refused for want of Cloud Identity Free seats is described (the engine groups
+/// such accounts by it).
+pub const NO_FREE_SEAT: &str = "no free Cloud Identity Free seat left";
+
+/// What a person does when a domain has no free Cloud Identity Free seat.
+pub fn seats_instructions(domain: &str) -> String {
+    format!(
+        "to fix it, a super administrator of {domain} asks Google for more Cloud Identity Free licenses with the license request form (Admin console > Billing > Subscriptions > Cloud Identity Free), or removes unused Cloud Identity users; then provision again"
+    )
 }
 
 /// A 32-character random password, for accounts whose first usable credential is issued later.

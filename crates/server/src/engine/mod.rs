@@ -16,7 +16,7 @@ pub mod google_access;
 pub mod observe;
 pub mod outcome;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -349,7 +349,8 @@ impl Engine {
             .iter()
             .filter_map(|id| StaffMemberId::parse(id).ok())
             .collect();
-        let mut failed_accounts: BTreeSet<String> = BTreeSet::new();
+        // Accounts that cannot go on in this operation, with why.
+        let mut failed_accounts: BTreeMap<String, String> = BTreeMap::new();
         let mut notes: Vec<String> = Vec::new();
         for pass in 0..self.config.max_passes {
             let observed =
@@ -362,7 +363,9 @@ impl Engine {
                                 after,
                             ));
                         }
-                        StepFailure::Account(detail) | StepFailure::Domain(detail) => {
+                        StepFailure::Account(detail)
+                        | StepFailure::SeatsExhausted(detail)
+                        | StepFailure::Domain(detail) => {
                             let mut conn = self.store.pool().acquire().await?;
                             fail_open_steps(&mut conn, lease, &detail).await?;
                             return Ok(ClaimEnd::Finished(RunState::Failed, detail));
@@ -414,49 +417,46 @@ impl Engine {
                 fail_open_steps(&mut conn, lease, &message).await?;
                 return Ok(ClaimEnd::Finished(RunState::Failed, message));
             }
+            // Accounts that failed for good in this operation (in this claim or an earlier
+            // one) are not tried again: a person has to act first.
+            for record in journal.iter().filter(|r| r.state == StepState::Failed) {
+                if let Some(account) = &record.account_email {
+                    failed_accounts
+                        .entry(account.clone())
+                        .or_insert_with(|| record.detail.clone());
+                }
+            }
             let runnable: Vec<PlannedStep> = steps
                 .into_iter()
                 .filter(|s| {
                     s.step
                         .account()
-                        .is_none_or(|a| !failed_accounts.contains(a.as_str()))
+                        .is_none_or(|a| !failed_accounts.contains_key(a.as_str()))
                 })
                 .collect();
-            let Some(current_phase) = runnable.iter().map(|s| phase(s.step.kind())).min() else {
+            if runnable.is_empty() {
                 let state = if failed_accounts.is_empty() {
                     RunState::Succeeded
                 } else {
                     RunState::Failed
                 };
-                let mut message = notes.join("\n");
-                if !failed_accounts.is_empty() {
-                    let failed: Vec<&str> = failed_accounts.iter().map(String::as_str).collect();
-                    message = format!(
-                        "failed accounts: {}{}{}",
-                        failed.join(", "),
-                        if message.is_empty() { "" } else { "\n" },
-                        message
-                    );
+                let mut message = failure_message(&lease.domain_name, &failed_accounts);
+                for note in &notes {
+                    if !message.is_empty() {
+                        message.push('\n');
+                    }
+                    message.push_str(note);
                 }
                 tracing::info!(domain = %lease.domain_name, passes = pass + 1, "domain converged");
                 return Ok(ClaimEnd::Finished(state, message));
-            };
-            let batch: Vec<PlannedStep> = runnable
-                .into_iter()
-                .filter(|s| phase(s.step.kind()) == current_phase)
-                .collect();
-            let journaled = journal_batch(&mut conn, lease, &journal, &batch).await?;
+            }
+            let pass_steps = steps_of_pass(runnable);
+            let journaled = journal_batch(&mut conn, lease, &journal, &pass_steps).await?;
             drop(conn);
 
-            let mut resolver = Resolver::from_observation(&observed);
+            let resolver = Resolver::from_observation(&observed);
             let end = self
-                .run_batch(
-                    lease,
-                    &client,
-                    &mut resolver,
-                    journaled,
-                    &mut failed_accounts,
-                )
+                .run_pass(lease, &client, resolver, journaled, &mut failed_accounts)
                 .await?;
             if let Some(end) = end {
                 return Ok(end);
@@ -478,61 +478,198 @@ impl Engine {
         Ok(ClaimEnd::RetryLater(message, Duration::from_secs(30)))
     }
 
-    /// Runs one phase's steps with bounded concurrency. Returns how the claim ends when a step
-    /// stops the whole domain or asks to wait.
-    async fn run_batch(
+    /// Runs the steps of one pass: the domain-level steps first (org unit, custom role), then
+    /// one chain per account (its steps in phase order: create or update, licenses, role; or
+    /// role removal, then suspension or deletion), chains running concurrently up to the step
+    /// concurrency. A chain stops at its first step that does not succeed. Returns how the claim
+    /// ends when a step stops the whole domain or asks to wait.
+    ///
+    /// Chaining an account's role assignment right behind its creation keeps Google's quotas
+    /// busy with useful work (the Directory quota has room for both while user creation is held
+    /// to its own, lower, rate) instead of waiting for every account of the domain to be
+    /// created first; the adapter rides out the short window in which Google does not know a
+    /// new user yet. Licenses of accounts created in this pass are left to the next pass, whose
+    /// observation shows what Google assigned on its own.
+    async fn run_pass(
         &self,
         lease: &Lease,
         client: &support_access_google::DomainClient,
-        resolver: &mut Resolver,
+        resolver: Resolver,
         steps: Vec<(i32, i32, PlannedStep)>,
-        failed_accounts: &mut BTreeSet<String>,
+        failed_accounts: &mut BTreeMap<String, String>,
     ) -> Result<Option<ClaimEnd>, Interrupted> {
-        let shared_resolver = Arc::new(tokio::sync::Mutex::new(std::mem::take(resolver)));
-        type StepResult = Result<(PlannedStep, Result<(), StepFailure>), Interrupted>;
-        let results: Vec<StepResult> =
-            futures::stream::iter(steps.into_iter().map(|(seq, attempts, planned)| {
-                let resolver = shared_resolver.clone();
+        let resolver = tokio::sync::Mutex::new(resolver);
+        let (domain_steps, account_steps): (Vec<_>, Vec<_>) = steps
+            .into_iter()
+            .partition(|(_, _, planned)| planned.step.account().is_none());
+
+        if !domain_steps.is_empty() {
+            type StepResult = Result<(PlannedStep, Result<(), StepFailure>), Interrupted>;
+            let results: Vec<StepResult> =
+                futures::stream::iter(domain_steps.into_iter().map(|(seq, attempts, planned)| {
+                    let resolver = &resolver;
+                    async move {
+                        let result = self
+                            .run_step(lease, client, resolver, seq, attempts, &planned)
+                            .await?;
+                        Ok((planned, result))
+                    }
+                }))
+                .buffer_unordered(self.config.step_concurrency.max(1))
+                .collect()
+                .await;
+            let mut retry = RetryAfter::default();
+            for result in results {
+                let (planned, outcome) = result?;
+                match outcome {
+                    Ok(()) => {}
+                    Err(StepFailure::Retry { detail, after }) => retry.add(detail, after),
+                    // Every account depends on the org unit and the role: a domain-level step
+                    // that cannot be done stops the domain.
+                    Err(
+                        StepFailure::Account(detail)
+                        | StepFailure::SeatsExhausted(detail)
+                        | StepFailure::Domain(detail),
+                    ) => {
+                        let detail = format!("{}: {detail}", planned.step.kind());
+                        let mut conn = self.store.pool().acquire().await?;
+                        fail_open_steps(&mut conn, lease, &detail).await?;
+                        return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
+                    }
+                }
+            }
+            if let Some(end) = retry.end() {
+                return Ok(Some(end));
+            }
+        }
+
+        // One chain per account, in plan order; each chain's steps in phase order.
+        let mut chains: Vec<Vec<(i32, i32, PlannedStep)>> = Vec::new();
+        let mut chain_of: HashMap<String, usize> = HashMap::new();
+        for step in account_steps {
+            let account = step.2.step.account().map(|a| a.as_str().to_owned());
+            let index = *chain_of
+                .entry(account.unwrap_or_default())
+                .or_insert_with(|| {
+                    chains.push(Vec::new());
+                    chains.len() - 1
+                });
+            chains[index].push(step);
+        }
+        for chain in &mut chains {
+            chain.sort_by_key(|(_, _, planned)| phase(planned.step.kind()));
+        }
+        // Set once Google refuses a user for want of Cloud Identity Free seats: the accounts
+        // still to be created are then not sent (each would be refused the same way).
+        let seats_exhausted: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        // Set when a step stops the whole domain: chains stop before their next step.
+        let domain_failed = std::sync::atomic::AtomicBool::new(false);
+        let results: Vec<Result<ChainEnd, Interrupted>> =
+            futures::stream::iter(chains.into_iter().map(|chain| {
+                let resolver = &resolver;
+                let seats_exhausted = &seats_exhausted;
+                let domain_failed = &domain_failed;
                 async move {
-                    let result = self
-                        .run_step(lease, client, &resolver, seq, attempts, &planned)
-                        .await?;
-                    Ok((planned, result))
+                    self.run_chain(
+                        lease,
+                        client,
+                        resolver,
+                        chain,
+                        seats_exhausted,
+                        domain_failed,
+                    )
+                    .await
                 }
             }))
             .buffer_unordered(self.config.step_concurrency.max(1))
             .collect()
             .await;
-        *resolver = Arc::try_unwrap(shared_resolver)
-            .map(|m| m.into_inner())
-            .unwrap_or_default();
 
-        let mut retry: Option<(String, Duration)> = None;
+        let mut retry = RetryAfter::default();
+        let mut domain_failure = None;
         for result in results {
-            let (planned, outcome) = result?;
-            match outcome {
-                Ok(()) => {}
-                Err(StepFailure::Retry { detail, after }) => {
-                    let longest = retry.as_ref().map_or(Duration::ZERO, |(_, a)| *a);
-                    if after >= longest {
-                        retry = Some((detail, after));
-                    }
+            match result? {
+                ChainEnd::Completed => {}
+                ChainEnd::Retry { detail, after } => retry.add(detail, after),
+                ChainEnd::AccountFailed { account, detail } => {
+                    failed_accounts.insert(account, detail);
                 }
-                Err(StepFailure::Account(_)) => {
-                    if let Some(account) = planned.step.account() {
-                        failed_accounts.insert(account.as_str().to_owned());
-                    }
-                }
-                Err(StepFailure::Domain(detail)) => {
-                    let mut conn = self.store.pool().acquire().await?;
-                    fail_open_steps(&mut conn, lease, &detail).await?;
-                    return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
-                }
+                ChainEnd::DomainFailed(detail) => domain_failure = Some(detail),
             }
         }
-        Ok(retry.map(|(detail, after)| {
-            ClaimEnd::RetryLater(format!("waiting to retry: {detail}"), after)
-        }))
+        if let Some(detail) = domain_failure {
+            let mut conn = self.store.pool().acquire().await?;
+            fail_open_steps(&mut conn, lease, &detail).await?;
+            return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
+        }
+        Ok(retry.end())
+    }
+
+    /// Runs one account's steps in order until one does not succeed; the steps after a failed
+    /// one are journaled as failed (not attempted), those after a retry stay pending for the
+    /// next claim.
+    async fn run_chain(
+        &self,
+        lease: &Lease,
+        client: &support_access_google::DomainClient,
+        resolver: &tokio::sync::Mutex<Resolver>,
+        chain: Vec<(i32, i32, PlannedStep)>,
+        seats_exhausted: &std::sync::Mutex<Option<String>>,
+        domain_failed: &std::sync::atomic::AtomicBool,
+    ) -> Result<ChainEnd, Interrupted> {
+        use std::sync::atomic::Ordering;
+        let mut steps = chain.into_iter();
+        while let Some((seq, attempts, planned)) = steps.next() {
+            if domain_failed.load(Ordering::SeqCst) {
+                return Ok(ChainEnd::Completed);
+            }
+            let account = planned
+                .step
+                .account()
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default();
+            let refused_before = matches!(planned.step, Step::CreateUser { .. })
+                .then(|| seats_exhausted.lock().expect("not poisoned").clone())
+                .flatten();
+            let outcome = match refused_before {
+                Some(reason) => {
+                    let detail = format!("not attempted: {reason}");
+                    self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                        .await?;
+                    Err(StepFailure::SeatsExhausted(detail))
+                }
+                None => {
+                    self.run_step(lease, client, resolver, seq, attempts, &planned)
+                        .await?
+                }
+            };
+            let detail = match outcome {
+                Ok(()) => continue,
+                Err(StepFailure::Retry { detail, after }) => {
+                    return Ok(ChainEnd::Retry { detail, after });
+                }
+                Err(StepFailure::Domain(detail)) => {
+                    domain_failed.store(true, Ordering::SeqCst);
+                    return Ok(ChainEnd::DomainFailed(detail));
+                }
+                Err(StepFailure::SeatsExhausted(detail)) => {
+                    seats_exhausted
+                        .lock()
+                        .expect("not poisoned")
+                        .get_or_insert_with(|| detail.clone());
+                    detail
+                }
+                Err(StepFailure::Account(detail)) => detail,
+            };
+            let detail = format!("{}: {detail}", planned.step.kind());
+            let not_attempted = format!("not attempted: {detail}");
+            for (seq, _, _) in steps {
+                self.record(lease, seq, StepState::Failed, &not_attempted, None, 0)
+                    .await?;
+            }
+            return Ok(ChainEnd::AccountFailed { account, detail });
+        }
+        Ok(ChainEnd::Completed)
     }
 
     /// Journals a step as running, calls Google, journals the outcome.
@@ -608,6 +745,11 @@ impl Engine {
                     .await?;
                 Ok(Err(StepFailure::Account(detail)))
             }
+            Err(StepFailure::SeatsExhausted(detail)) => {
+                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                    .await?;
+                Ok(Err(StepFailure::SeatsExhausted(detail)))
+            }
             Err(StepFailure::Domain(detail)) => {
                 self.record(lease, seq, StepState::Failed, &detail, None, 0)
                     .await?;
@@ -663,6 +805,86 @@ impl Engine {
         }
     }
 }
+
+/// How one account's chain of steps ended.
+enum ChainEnd {
+    /// Every step succeeded (or the domain failed elsewhere and the chain stopped).
+    Completed,
+    /// A step is worth trying again later.
+    Retry { detail: String, after: Duration },
+    /// The account cannot go on until a person acts.
+    AccountFailed { account: String, detail: String },
+    /// The whole domain cannot go on.
+    DomainFailed(String),
+}
+
+/// The longest wait asked for by the steps of a pass that must be retried.
+#[derive(Default)]
+struct RetryAfter(Option<(String, Duration)>);
+
+impl RetryAfter {
+    fn add(&mut self, detail: String, after: Duration) {
+        if self.0.as_ref().is_none_or(|(_, longest)| after >= *longest) {
+            self.0 = Some((detail, after));
+        }
+    }
+
+    fn end(self) -> Option<ClaimEnd> {
+        self.0.map(|(detail, after)| {
+            ClaimEnd::RetryLater(format!("waiting to retry: {detail}"), after)
+        })
+    }
+}
+
+/// The steps one pass carries out: every runnable step, except the license steps of accounts
+/// that this pass creates. Google may assign licenses to a new user on its own (Cloud Identity
+/// Free is a site license; automatic licensing adds a paid one), so they are planned again
+/// from the next observation rather than sent blind.
+fn steps_of_pass(runnable: Vec<PlannedStep>) -> Vec<PlannedStep> {
+    let created: BTreeSet<String> = runnable
+        .iter()
+        .filter(|s| matches!(s.step, Step::CreateUser { .. }))
+        .filter_map(|s| s.step.account().map(|a| a.as_str().to_owned()))
+        .collect();
+    runnable
+        .into_iter()
+        .filter(|s| {
+            !(phase(s.step.kind()) == LICENSE_PHASE
+                && s.step
+                    .account()
+                    .is_some_and(|a| created.contains(a.as_str())))
+        })
+        .collect()
+}
+
+/// The domain's message for accounts that failed: those refused for want of Cloud Identity
+/// Free seats together, with what to do, then the others with their reasons.
+fn failure_message(domain: &str, failed: &BTreeMap<String, String>) -> String {
+    let (no_seat, other): (Vec<_>, Vec<_>) = failed
+        .iter()
+        .partition(|(_, detail)| detail.contains(execute::NO_FREE_SEAT));
+    let mut lines = Vec::new();
+    if !no_seat.is_empty() {
+        let accounts: Vec<&str> = no_seat.iter().map(|(a, _)| a.as_str()).collect();
+        lines.push(format!(
+            "{domain} has no free Cloud Identity Free seat left: {} account(s) could not be created: {}; {}",
+            accounts.len(),
+            accounts.join(", "),
+            execute::seats_instructions(domain)
+        ));
+    }
+    if !other.is_empty() {
+        let accounts: Vec<String> = other
+            .iter()
+            .map(|(account, detail)| format!("{account} ({detail})"))
+            .collect();
+        lines.push(format!("failed accounts: {}", accounts.join("; ")));
+    }
+    lines.join("\n")
+}
+
+/// The phase of license steps.
+const LICENSE_PHASE: u8 = 2;
 
 /// The order of the phases a plan is carried out in.
 fn phase(kind: StepKind) -> u8 {
