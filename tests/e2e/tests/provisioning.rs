@@ -1,0 +1,706 @@
+//! Provisioning end to end, as an operator and Google would see it: the real `support-access`
+//! process on real PostgreSQL, configured with a service-account key (so not in demo mode),
+//! talking to a real `workspace-emulator` process. The tests drive the gRPC API with tonic and
+//! judge the outcome by what the emulator holds and what its ledger recorded: every account in
+//! the support org unit with Cloud Identity Free and exactly one portal role, a bounded number of
+//! writes per account, list reads that do not grow with the number of accounts, nothing written
+//! twice — not by a re-run, not by a replayed request id, not after `kill -9` of the server in the
+//! middle of an operation — and automatic licensing and a seat cap reported precisely.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use support_access_e2e::{Emulator, Ledger, Service, seed_path};
+use support_access_proto::google::longrunning::{
+    GetOperationRequest, Operation, WaitOperationRequest, operation,
+};
+use support_access_proto::google::rpc;
+use support_access_proto::v1;
+use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
+use tonic::transport::Channel;
+
+const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
+const SUPPORT_ORG_UNIT: &str = "/Customer Care Portal";
+const PORTAL_ROLE: &str = "Customer Care Portal Access";
+const CLOUD_IDENTITY_FREE: (&str, &str) = ("101001", "1010010001");
+
+/// The seeded reseller domains and their customer ids (`tests/e2e/seeds/resellers.yaml`).
+const DOMAIN_A: (&str, &str) = ("reseller-a.example", "C0e2eresa");
+const DOMAIN_B: (&str, &str) = ("reseller-b.example", "C0e2eresb");
+const DOMAIN_C: (&str, &str) = ("reseller-c.example", "C0e2eresc");
+const DOMAIN_D: (&str, &str) = ("reseller-d.example", "C0e2eresd");
+
+/// The emulator, the key it verifies, and a server pointed at both.
+struct Stack {
+    emulator: Emulator,
+    key: PathBuf,
+    service: Service,
+}
+
+impl Stack {
+    async fn start(server_flags: &[&str]) -> Stack {
+        let emulator = Emulator::start(&seed_path("resellers.yaml"), &[])
+            .await
+            .unwrap();
+        let key = emulator.keygen(SERVICE_ACCOUNT).unwrap();
+        let service = start_service(&emulator, &key, None, server_flags).await;
+        Stack {
+            emulator,
+            key,
+            service,
+        }
+    }
+
+    async fn client(&self) -> SupportAccessServiceClient<Channel> {
+        self.service.client().await.unwrap()
+    }
+}
+
+async fn start_service(
+    emulator: &Emulator,
+    key: &std::path::Path,
+    database: Option<&str>,
+    extra: &[&str],
+) -> Service {
+    let mut args = emulator.server_args(key);
+    args.push("--insecure-dev-mode".into());
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match database {
+        Some(name) => Service::start_with_database(name, &args).await.unwrap(),
+        None => Service::start(&args).await.unwrap(),
+    }
+}
+
+fn staff_id(i: usize) -> String {
+    format!("agent-{i:02}")
+}
+
+fn account(i: usize, domain: &str) -> String {
+    format!("agent.{i:02}@{domain}")
+}
+
+/// Declares `domains` (custom-role mode, the default) and `staff` staff members.
+async fn declare(client: &mut SupportAccessServiceClient<Channel>, domains: &[&str], staff: usize) {
+    for domain in domains {
+        client
+            .create_domain(v1::CreateDomainRequest {
+                domain: Some(v1::Domain {
+                    domain_name: (*domain).to_owned(),
+                    credential: "default".into(),
+                    delegated_admin: format!("admin@{domain}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    for i in 0..staff {
+        client
+            .create_staff_member(v1::CreateStaffMemberRequest {
+                staff_member: Some(v1::StaffMember {
+                    username: format!("agent.{i:02}"),
+                    given_name: "Agent".into(),
+                    family_name: format!("Number {i:02}"),
+                    workspace_email: format!("agent{i:02}@partner.example"),
+                    ..Default::default()
+                }),
+                staff_member_id: staff_id(i),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn provision(
+    client: &mut SupportAccessServiceClient<Channel>,
+    domains: &[&str],
+    staff: &[String],
+    request_id: &str,
+) -> Operation {
+    client
+        .provision_support_access(v1::ProvisionSupportAccessRequest {
+            domains: domains.iter().map(|d| format!("domains/{d}")).collect(),
+            staff_members: staff.iter().map(|s| format!("staffMembers/{s}")).collect(),
+            request_id: request_id.to_owned(),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Waits (with WaitOperation) until the operation is done.
+async fn wait_done(service: &Service, name: &str, limit: Duration) -> Operation {
+    let mut operations = service.operations().await.unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        let operation = operations
+            .wait_operation(WaitOperationRequest {
+                name: name.to_owned(),
+                timeout: Some(prost_types::Duration {
+                    seconds: 5,
+                    nanos: 0,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if operation.done {
+            return operation;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} not done after {limit:?}; metadata: {:?}",
+            metadata(&operation)
+        );
+    }
+}
+
+fn metadata(operation: &Operation) -> v1::OperationMetadata {
+    let any = operation.metadata.as_ref().expect("operation metadata");
+    v1::OperationMetadata::decode(any.value.as_slice()).unwrap()
+}
+
+/// The operation's error (if it failed) and its result (the response, or the error's detail).
+fn outcome(operation: &Operation) -> (Option<rpc::Status>, v1::OperationResult) {
+    match operation
+        .result
+        .as_ref()
+        .expect("a done operation has a result")
+    {
+        operation::Result::Response(any) => (
+            None,
+            v1::OperationResult::decode(any.value.as_slice()).unwrap(),
+        ),
+        operation::Result::Error(status) => {
+            let detail = status
+                .details
+                .iter()
+                .find(|d| d.type_url.ends_with("supportaccess.v1.OperationResult"))
+                .expect("a failed operation carries its result");
+            (
+                Some(status.clone()),
+                v1::OperationResult::decode(detail.value.as_slice()).unwrap(),
+            )
+        }
+    }
+}
+
+/// What the emulator holds for one support account.
+#[derive(Debug, PartialEq, Eq)]
+struct AccountInGoogle {
+    org_unit: String,
+    suspended: bool,
+    licenses: BTreeSet<(String, String)>,
+    roles: Vec<String>,
+}
+
+/// Every user of a customer as the emulator holds it, by e-mail.
+async fn accounts_in_google(
+    emulator: &Emulator,
+    customer: &str,
+) -> BTreeMap<String, AccountInGoogle> {
+    let state = emulator.customer_state(customer).await.unwrap();
+    let role_names: BTreeMap<String, String> = state["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["roleId"].as_str().unwrap().to_owned(),
+                r["roleName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut accounts: BTreeMap<String, AccountInGoogle> = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["primaryEmail"].as_str().unwrap().to_owned(),
+                AccountInGoogle {
+                    org_unit: u["orgUnitPath"].as_str().unwrap_or("/").to_owned(),
+                    suspended: u["suspended"].as_bool().unwrap_or(false),
+                    licenses: BTreeSet::new(),
+                    roles: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for license in state["licenseAssignments"].as_array().unwrap() {
+        if let Some(account) = accounts.get_mut(license["userId"].as_str().unwrap()) {
+            account.licenses.insert((
+                license["productId"].as_str().unwrap().to_owned(),
+                license["skuId"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    for assignment in state["roleAssignments"].as_array().unwrap() {
+        if let Some(account) = accounts.get_mut(assignment["assignedToEmail"].as_str().unwrap()) {
+            account
+                .roles
+                .push(role_names[assignment["roleId"].as_str().unwrap()].clone());
+        }
+    }
+    accounts
+}
+
+/// Asserts that Google holds exactly the desired state for `staff` accounts of `domain`.
+async fn assert_provisioned(emulator: &Emulator, (domain, customer): (&str, &str), staff: usize) {
+    let accounts = accounts_in_google(emulator, customer).await;
+    let ci_free = BTreeSet::from([(
+        CLOUD_IDENTITY_FREE.0.to_owned(),
+        CLOUD_IDENTITY_FREE.1.to_owned(),
+    )]);
+    for i in 0..staff {
+        let email = account(i, domain);
+        let found = accounts
+            .get(&email)
+            .unwrap_or_else(|| panic!("{email} does not exist in Google"));
+        assert_eq!(
+            found,
+            &AccountInGoogle {
+                org_unit: SUPPORT_ORG_UNIT.into(),
+                suspended: false,
+                licenses: ci_free.clone(),
+                roles: vec![PORTAL_ROLE.into()],
+            },
+            "{email}"
+        );
+    }
+}
+
+/// Per-customer reads by method, writes, and effects, for the report in assertion messages.
+fn summary(ledger: &Ledger, customer: &str) -> String {
+    format!(
+        "reads {:?}\nwrites {:?}",
+        ledger.reads_by_method(customer),
+        ledger.writes_by_method(customer)
+    )
+}
+
+#[tokio::test]
+async fn three_domains_twenty_five_staff_minimal_calls_rerun_and_replay() {
+    let stack = Stack::start(&[]).await;
+    let mut client = stack.client().await;
+    const STAFF: usize = 25;
+    declare(
+        &mut client,
+        &[DOMAIN_A.0, DOMAIN_B.0, DOMAIN_C.0, DOMAIN_D.0],
+        STAFF,
+    )
+    .await;
+
+    // A baseline: one account in domain D, to compare reads with 25 accounts in A, B and C.
+    let baseline = provision(
+        &mut client,
+        &[DOMAIN_D.0],
+        &[staff_id(0)],
+        "6f0b7d0e-5d5c-4b8e-9f3a-000000000001",
+    )
+    .await;
+    let baseline = wait_done(&stack.service, &baseline.name, Duration::from_secs(60)).await;
+    assert!(outcome(&baseline).0.is_none(), "{:?}", outcome(&baseline));
+    assert_provisioned(&stack.emulator, DOMAIN_D, 1).await;
+    let before = stack.emulator.ledger().await.unwrap().last_seq();
+
+    let request_id = "6f0b7d0e-5d5c-4b8e-9f3a-000000000002";
+    let first = provision(
+        &mut client,
+        &[DOMAIN_A.0, DOMAIN_B.0, DOMAIN_C.0],
+        &[],
+        request_id,
+    )
+    .await;
+    assert!(first.name.starts_with("operations/"), "{}", first.name);
+    let started = Instant::now();
+    let done = wait_done(&stack.service, &first.name, Duration::from_secs(90)).await;
+    println!(
+        "3 domains x {STAFF} accounts provisioned in {:?}",
+        started.elapsed()
+    );
+    let (error, result) = outcome(&done);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(result.accounts.len(), 3 * STAFF);
+    for outcome in &result.accounts {
+        assert_eq!(
+            outcome.state,
+            v1::StepState::Done as i32,
+            "{}: {}",
+            outcome.email,
+            outcome.error
+        );
+    }
+    let progress = metadata(&done).domains;
+    assert_eq!(progress.len(), 3);
+    assert!(
+        progress.iter().all(|d| d.failed == 0 && d.pending == 0),
+        "{progress:?}"
+    );
+
+    let full = stack.emulator.ledger().await.unwrap();
+    let ledger = stack.emulator.ledger_after(before).await.unwrap();
+    let baseline_ledger = Ledger {
+        entries: full
+            .entries
+            .iter()
+            .filter(|e| e.seq <= before)
+            .cloned()
+            .collect(),
+    };
+    for (domain, customer) in [DOMAIN_A, DOMAIN_B, DOMAIN_C] {
+        assert_provisioned(&stack.emulator, (domain, customer), STAFF).await;
+
+        // Exactly one of each effect per account.
+        let users = ledger.effects_by_key("user", "created");
+        let roles = ledger.effects_by_key("roleAssignment", "created");
+        for i in 0..STAFF {
+            let email = account(i, domain);
+            assert_eq!(
+                users.get(&email),
+                Some(&1),
+                "users.insert effects of {email}"
+            );
+            assert_eq!(
+                roles.get(&format!("{PORTAL_ROLE}/{email}")),
+                Some(&1),
+                "role assignments of {email}"
+            );
+        }
+
+        // Writes: at most 3 per account plus a constant per domain (org unit, custom role).
+        let writes = ledger.write_calls(customer);
+        assert!(
+            writes <= 3 * STAFF + 2,
+            "{domain}: {writes} writes for {STAFF} accounts\n{}",
+            summary(&ledger, customer)
+        );
+
+        // Reads are list calls per domain: with 25 accounts no method is called more often
+        // than with one (domain D), and all reads together are fewer than the accounts.
+        let reads = ledger.reads_by_method(customer);
+        let baseline_reads = baseline_ledger.reads_by_method(DOMAIN_D.1);
+        for (method, count) in &reads {
+            let with_one = baseline_reads.get(method).copied().unwrap_or(0);
+            assert!(
+                *count <= with_one,
+                "{domain}: {method} read {count} times for {STAFF} accounts, {with_one} times for one\n{}",
+                summary(&ledger, customer)
+            );
+        }
+        let total_reads: usize = reads.values().sum();
+        println!(
+            "{domain}: {writes} writes, {total_reads} reads for {STAFF} accounts\n{}",
+            summary(&ledger, customer)
+        );
+    }
+
+    // The same request again, under a new request id: Google already matches, nothing is
+    // written, and every account is reported done.
+    let after_first = stack.emulator.ledger().await.unwrap().last_seq();
+    let rerun = provision(
+        &mut client,
+        &[DOMAIN_A.0, DOMAIN_B.0, DOMAIN_C.0],
+        &[],
+        "6f0b7d0e-5d5c-4b8e-9f3a-000000000003",
+    )
+    .await;
+    assert_ne!(rerun.name, first.name);
+    let rerun = wait_done(&stack.service, &rerun.name, Duration::from_secs(60)).await;
+    let (error, result) = outcome(&rerun);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(result.accounts.len(), 3 * STAFF);
+    assert!(
+        result
+            .accounts
+            .iter()
+            .all(|a| a.state == v1::StepState::Done as i32 && a.actions.is_empty()),
+        "{:?}",
+        result.accounts
+    );
+    let rerun_ledger = stack.emulator.ledger_after(after_first).await.unwrap();
+    assert_eq!(
+        rerun_ledger.all_write_calls(),
+        0,
+        "a re-run wrote to Google: {:?}",
+        rerun_ledger.outcomes()
+    );
+
+    // Replaying the first request id returns the first operation, done, and calls nobody.
+    let after_rerun = stack.emulator.ledger().await.unwrap().last_seq();
+    let replay = provision(
+        &mut client,
+        &[DOMAIN_A.0, DOMAIN_B.0, DOMAIN_C.0],
+        &[],
+        request_id,
+    )
+    .await;
+    assert_eq!(replay.name, first.name);
+    let mut operations = stack.service.operations().await.unwrap();
+    let current = operations
+        .get_operation(GetOperationRequest {
+            name: replay.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(current.done);
+    assert_eq!(outcome(&current).1, outcome(&done).1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let replay_ledger = stack.emulator.ledger_after(after_rerun).await.unwrap();
+    assert_eq!(
+        replay_ledger.entries.len(),
+        0,
+        "{:?}",
+        replay_ledger.outcomes()
+    );
+}
+
+#[tokio::test]
+async fn automatic_licensing_is_undone_and_flagged_and_a_seat_cap_is_reported_precisely() {
+    let stack = Stack::start(&[]).await;
+    let mut client = stack.client().await;
+    const STAFF: usize = 12;
+    declare(&mut client, &[DOMAIN_A.0, DOMAIN_B.0], STAFF).await;
+    // Domain A: automatic licensing on (as Google ships it): new users also get a paid
+    // Business Standard license while seats last.
+    stack
+        .emulator
+        .set_automatic_licensing(DOMAIN_A.1, "/", true)
+        .await
+        .unwrap();
+    // Domain B: Cloud Identity Free capped at 8 users; the admin holds one, so only 7 of the 12
+    // accounts fit.
+    stack
+        .emulator
+        .set_seats(DOMAIN_B.1, CLOUD_IDENTITY_FREE.0, CLOUD_IDENTITY_FREE.1, 8)
+        .await
+        .unwrap();
+
+    let operation = provision(
+        &mut client,
+        &[DOMAIN_A.0, DOMAIN_B.0],
+        &[],
+        "6f0b7d0e-5d5c-4b8e-9f3a-000000000010",
+    )
+    .await;
+    let done = wait_done(&stack.service, &operation.name, Duration::from_secs(90)).await;
+    let (error, result) = outcome(&done);
+    let ledger = stack.emulator.ledger().await.unwrap();
+
+    // Domain A: every account provisioned, the paid licenses that automatic licensing added
+    // removed again, and the domain flagged with what to do.
+    assert_provisioned(&stack.emulator, DOMAIN_A, STAFF).await;
+    let added: BTreeSet<String> = ledger
+        .entries
+        .iter()
+        .filter(|e| {
+            !e.is_call()
+                && e.resource.as_deref() == Some("licenseAssignment")
+                && e.outcome == "created"
+                && e.cause.as_deref() == Some("automatic licensing")
+        })
+        .filter_map(|e| e.natural_key.clone())
+        .collect();
+    assert!(!added.is_empty(), "automatic licensing added nothing");
+    let removed: BTreeSet<String> = ledger
+        .effects_by_key("licenseAssignment", "deleted")
+        .into_keys()
+        .collect();
+    assert_eq!(removed, added, "every paid license added is removed");
+    let progress = metadata(&done).domains;
+    let a_progress = progress
+        .iter()
+        .find(|d| d.domain == format!("domains/{}", DOMAIN_A.0))
+        .unwrap();
+    assert!(
+        a_progress
+            .message
+            .contains("automatic licensing appears to be on for /Customer Care Portal"),
+        "{a_progress:?}"
+    );
+    assert!(
+        a_progress.message.contains("turn automatic licensing OFF"),
+        "{a_progress:?}"
+    );
+    let a_note = result
+        .domain_notes
+        .iter()
+        .find(|n| n.starts_with(DOMAIN_A.0))
+        .expect("a note for domain A");
+    assert!(a_note.contains("automatic licensing"), "{a_note}");
+
+    // Domain B: the operation fails for B only, naming the domain, the accounts that could not
+    // be created and what to do.
+    let error = error.expect("the operation fails: domain B needs attention");
+    println!(
+        "operation error: {}\ndomain A: {}",
+        error.message, a_progress.message
+    );
+    assert_eq!(error.code, tonic::Code::FailedPrecondition as i32);
+    assert!(
+        error.message.contains("1 of 2 domains"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains(DOMAIN_B.0), "{}", error.message);
+    assert!(!error.message.contains(DOMAIN_A.0), "{}", error.message);
+    assert!(
+        error.message.contains("Cloud Identity Free"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("license request form"),
+        "{}",
+        error.message
+    );
+    let in_google = accounts_in_google(&stack.emulator, DOMAIN_B.1).await;
+    let missing: Vec<String> = (0..STAFF)
+        .map(|i| account(i, DOMAIN_B.0))
+        .filter(|e| !in_google.contains_key(e))
+        .collect();
+    assert_eq!(missing.len(), STAFF - 7, "{missing:?}");
+    for email in &missing {
+        assert!(
+            error.message.contains(email.as_str()),
+            "{email} missing from: {}",
+            error.message
+        );
+    }
+    for outcome in result
+        .accounts
+        .iter()
+        .filter(|a| a.domain == format!("domains/{}", DOMAIN_B.0))
+    {
+        if missing.contains(&outcome.email) {
+            assert_eq!(outcome.state, v1::StepState::Failed as i32, "{outcome:?}");
+            assert!(outcome.error.contains("seat"), "{outcome:?}");
+        } else {
+            // The accounts that fit are complete.
+            assert_eq!(outcome.state, v1::StepState::Done as i32, "{outcome:?}");
+            let found = &in_google[&outcome.email];
+            assert_eq!(found.roles, vec![PORTAL_ROLE.to_owned()], "{outcome:?}");
+            assert_eq!(found.org_unit, SUPPORT_ORG_UNIT);
+        }
+    }
+    // Google refused each missing account once at most: no retry storm against the cap.
+    let refused = ledger
+        .calls_of(DOMAIN_B.1)
+        .filter(|e| e.method == "directory.users.insert" && e.outcome.starts_with("403"))
+        .count();
+    assert!(refused >= 1 && refused <= missing.len(), "{refused}");
+}
+
+#[tokio::test]
+async fn kill_9_mid_operation_then_restart_completes_without_duplicated_effects() {
+    // A short lease so the restarted server takes the domains over quickly; two calls in
+    // flight per domain and 150 ms per Google call, so the operation is still running when the
+    // server is killed.
+    let lease = ["--lease", "2s", "--step-concurrency", "2"];
+    let stack = Stack::start(&lease).await;
+    let mut client = stack.client().await;
+    const STAFF: usize = 25;
+    let domains = [DOMAIN_A, DOMAIN_B, DOMAIN_C];
+    declare(&mut client, &domains.map(|d| d.0), STAFF).await;
+    stack
+        .emulator
+        .patch_knobs(serde_json::json!({"latency": {"base_ms": 150}}))
+        .await
+        .unwrap();
+
+    let operation = provision(
+        &mut client,
+        &domains.map(|d| d.0),
+        &[],
+        "6f0b7d0e-5d5c-4b8e-9f3a-000000000020",
+    )
+    .await;
+
+    // Kill the server once some, but not all, accounts exist.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let created = stack
+            .emulator
+            .ledger()
+            .await
+            .unwrap()
+            .effects_by_key("user", "created")
+            .len();
+        if created >= 10 {
+            assert!(
+                created < 3 * STAFF,
+                "the operation finished before the kill"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no account created in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Stack {
+        emulator,
+        key,
+        service,
+    } = stack;
+    let database = service.kill_keeping_database();
+    let at_kill = emulator.ledger().await.unwrap();
+    let created_at_kill = at_kill.effects_by_key("user", "created").len();
+    assert!(created_at_kill < 3 * STAFF, "{created_at_kill}");
+
+    // Restart on the same database: the operation resumes once the dead server's leases lapse.
+    let service = start_service(&emulator, &key, Some(&database), &lease).await;
+    let done = wait_done(&service, &operation.name, Duration::from_secs(90)).await;
+    let (error, result) = outcome(&done);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(result.accounts.len(), 3 * STAFF);
+    assert!(
+        result
+            .accounts
+            .iter()
+            .all(|a| a.state == v1::StepState::Done as i32),
+        "{:?}",
+        result.accounts
+    );
+
+    let ledger = emulator.ledger().await.unwrap();
+    let users = ledger.effects_by_key("user", "created");
+    let roles = ledger.effects_by_key("roleAssignment", "created");
+    for (domain, customer) in domains {
+        assert_provisioned(&emulator, (domain, customer), STAFF).await;
+        for i in 0..STAFF {
+            let email = account(i, domain);
+            assert_eq!(
+                users.get(&email),
+                Some(&1),
+                "users.insert effects of {email}"
+            );
+            assert_eq!(
+                roles.get(&format!("{PORTAL_ROLE}/{email}")),
+                Some(&1),
+                "role assignments of {email}"
+            );
+        }
+        let org_units = ledger
+            .entries
+            .iter()
+            .filter(|e| {
+                !e.is_call()
+                    && e.customer_id.as_deref() == Some(customer)
+                    && e.resource.as_deref() == Some("orgUnit")
+                    && e.outcome == "created"
+            })
+            .count();
+        assert_eq!(org_units, 1, "{domain}: org units created");
+    }
+    println!(
+        "killed after {created_at_kill} of {} accounts; outcomes {:?}",
+        3 * STAFF,
+        ledger.outcomes()
+    );
+}
