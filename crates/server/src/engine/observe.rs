@@ -45,23 +45,27 @@ pub async fn observe_domain(
     }
 
     let support_ou = desired.org_unit();
-    let existing_org_units = match client.orgunits_get(support_ou.as_str()).await {
-        Ok(_) => vec![support_ou.clone()],
-        Err(e) if matches!(e.class(), ErrorClass::NotFound) => Vec::new(),
-        Err(e) => return Err(e),
+    // The org unit and every user of the customer first: the users decide which licenses
+    // matter. Then the licenses and the roles at the same time, since Licensing has a quota
+    // of its own (1 query per second for the whole project) that the Directory reads need not
+    // wait for.
+    let org_unit = async {
+        match client.orgunits_get(support_ou.as_str()).await {
+            Ok(_) => Ok(vec![support_ou.clone()]),
+            Err(e) if matches!(e.class(), ErrorClass::NotFound) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     };
+    let all_users = client.users_list(UsersListQuery::default()).collect_all();
+    let (existing_org_units, all_users) = tokio::try_join!(org_unit, all_users)?;
 
-    // Every user of the customer, once: the support org unit's users and the desired accounts
-    // wherever they are (search is not used, so a just-created user is never missed).
+    // The support org unit's users and the desired accounts wherever they are (search is not
+    // used, so a just-created user is never missed).
     let desired_emails: HashSet<&str> = desired
         .accounts()
         .iter()
         .map(|a| a.email().as_str())
         .collect();
-    let all_users = client
-        .users_list(UsersListQuery::default())
-        .collect_all()
-        .await?;
     let users: Vec<ObservedUser> = all_users
         .iter()
         .filter(|u| {
@@ -76,29 +80,71 @@ pub async fn observe_domain(
     let observed_emails: BTreeSet<String> =
         users.iter().map(|u| u.email.as_str().to_owned()).collect();
 
-    let (subscription, cloud_identity_licenses) = match client
-        .license_assignments_list_for_product_and_sku(
-            CLOUD_IDENTITY_FREE_PRODUCT,
-            CLOUD_IDENTITY_FREE_SKU,
-        )
-        .collect_all()
-        .await
-    {
-        Ok(items) => {
+    let (
+        (subscription, cloud_identity_licenses, paid_licenses),
+        (roles, privilege_tree, role_assignments),
+    ) = tokio::try_join!(
+        observe_licenses(client, &observed_emails),
+        observe_roles(client, desired)
+    )?;
+
+    Ok(ObservedDomain {
+        admin,
+        existing_org_units,
+        subscription,
+        roles,
+        privilege_tree,
+        users,
+        cloud_identity_licenses,
+        paid_licenses,
+        role_assignments,
+        confirmations,
+    })
+}
+
+/// The Cloud Identity Free subscription and the licenses of the observed users. Only the
+/// licenses of `observed` users matter: when there is none (a domain with no support account
+/// yet) one page of Cloud Identity Free assignments shows the subscription, and the paid
+/// licenses are not read.
+async fn observe_licenses(
+    client: &DomainClient,
+    observed: &BTreeSet<String>,
+) -> Result<
+    (
+        SubscriptionObservation,
+        Vec<EmailAddress>,
+        Vec<LicenseAssignment>,
+    ),
+    GoogleError,
+> {
+    let mut pages = client.license_assignments_list_for_product_and_sku(
+        CLOUD_IDENTITY_FREE_PRODUCT,
+        CLOUD_IDENTITY_FREE_SKU,
+    );
+    let cloud_identity = if observed.is_empty() {
+        pages.next_page().await.map(|page| {
+            let items = page.unwrap_or_default();
+            // A short first page is the whole list; a full one leaves the count unknown.
+            let complete = items.len() < LICENSE_PAGE_SIZE;
+            (items, complete)
+        })
+    } else {
+        pages.collect_all().await.map(|items| (items, true))
+    };
+    let (subscription, cloud_identity_licenses) = match cloud_identity {
+        Ok((items, complete)) => {
             let holders: Vec<EmailAddress> = items
                 .iter()
                 .filter_map(|l| EmailAddress::parse(&l.user_id).ok())
+                .filter(|e| observed.contains(e.as_str()))
                 .collect();
-            let used = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            let used = complete.then(|| u32::try_from(items.len()).unwrap_or(u32::MAX));
             (
                 SubscriptionObservation::Present {
                     seat_cap: None,
-                    seats_used: Some(used),
+                    seats_used: used,
                 },
-                holders
-                    .into_iter()
-                    .filter(|e| observed_emails.contains(e.as_str()))
-                    .collect(),
+                holders,
             )
         }
         // Google answers a SKU the customer does not hold with 404 or 400 (facts b.3).
@@ -110,6 +156,9 @@ pub async fn observe_domain(
         }
         Err(e) => return Err(e),
     };
+    if observed.is_empty() {
+        return Ok((subscription, cloud_identity_licenses, Vec::new()));
+    }
 
     let paid_licenses = match client
         .license_assignments_list_for_product(GOOGLE_WORKSPACE_PRODUCT)
@@ -120,18 +169,31 @@ pub async fn observe_domain(
             .into_iter()
             .filter_map(|l| {
                 let user = EmailAddress::parse(&l.user_id).ok()?;
-                observed_emails
-                    .contains(user.as_str())
-                    .then(|| LicenseAssignment {
-                        sku: Sku::new(l.product_id, l.sku_id),
-                        user,
-                    })
+                observed.contains(user.as_str()).then(|| LicenseAssignment {
+                    sku: Sku::new(l.product_id, l.sku_id),
+                    user,
+                })
             })
             .collect(),
         Err(e) if matches!(e.class(), ErrorClass::NotFound | ErrorClass::Invalid) => Vec::new(),
         Err(e) => return Err(e),
     };
+    Ok((subscription, cloud_identity_licenses, paid_licenses))
+}
 
+/// The roles of the customer, the privilege tree when the custom role still has to be built,
+/// and every role assignment.
+async fn observe_roles(
+    client: &DomainClient,
+    desired: &DesiredDomain,
+) -> Result<
+    (
+        Vec<ObservedRole>,
+        Vec<PrivilegeNode>,
+        Vec<ObservedRoleAssignment>,
+    ),
+    GoogleError,
+> {
     let roles: Vec<ObservedRole> = client
         .roles_list()
         .collect_all()
@@ -152,7 +214,6 @@ pub async fn observe_domain(
             .map(privilege_node)
             .collect()
     };
-
     let role_assignments = client
         .role_assignments_list(RoleAssignmentsQuery::default())
         .collect_all()
@@ -168,20 +229,11 @@ pub async fn observe_domain(
             },
         })
         .collect();
-
-    Ok(ObservedDomain {
-        admin,
-        existing_org_units,
-        subscription,
-        roles,
-        privilege_tree,
-        users,
-        cloud_identity_licenses,
-        paid_licenses,
-        role_assignments,
-        confirmations,
-    })
+    Ok((roles, privilege_tree, role_assignments))
 }
+
+/// Items per page of `licenseAssignments.listForProductAndSku` (the adapter asks for 100).
+const LICENSE_PAGE_SIZE: usize = 100;
 
 fn empty_observation(
     admin: AdminObservation,
