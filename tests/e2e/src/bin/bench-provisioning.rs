@@ -1,0 +1,449 @@
+//! Provisioning throughput against Google's quotas: a benchmark, not a test (it prints numbers
+//! and asserts nothing about time).
+//!
+//! For each scenario it starts `workspace-emulator` in-process with Google's default quotas
+//! switched on and 100 ms of latency on every call, and the `support-access` service in-process
+//! on a fresh PostgreSQL database (the real `Application`, configured with a service-account key
+//! as in production, pointed at the emulator), declares the domains and staff members, provisions
+//! every account with one `ProvisionSupportAccess`, and times it until the operation is done. It
+//! then prints the throughput as a share of the bound that Google's quotas put on it, with the
+//! formula, and the API calls per account from the emulator's ledger.
+//!
+//! Run: `cargo run --release -p support-access-e2e --bin bench-provisioning` (PostgreSQL at
+//! `DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`; everything else stays on
+//! 127.0.0.1). `-- --domains D --accounts N` runs one scenario of D domains with N accounts each
+//! (D ≤ 4) instead of the two default ones.
+//!
+//! Diagnostics: `BENCH_LEDGER_OUT=FILE` writes the emulator's ledger of the last scenario as JSON
+//! (every call with its time, to see where the time went); `BENCH_LICENSING_BURST=N` lets the
+//! emulator's Licensing bucket hold N calls instead of Google's 1, to tell the engine's own
+//! limits from the client's quota pacing (see the report printed at the end).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser as _;
+use prost::Message;
+use support_access_e2e::{admin_database_url, database_url_for, seed_path};
+use support_access_emulator::{EmulatorHandle, LedgerEntry, Seed};
+use support_access_proto::google::longrunning::operations_client::OperationsClient;
+use support_access_proto::google::longrunning::{GetOperationRequest, operation};
+use support_access_proto::v1;
+use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
+use support_access_server::app::Application;
+use support_access_server::config::{Cli, Command};
+use tonic::transport::Channel;
+
+const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
+const DOMAINS: [&str; 4] = [
+    "reseller-a.example",
+    "reseller-b.example",
+    "reseller-c.example",
+    "reseller-d.example",
+];
+const LATENCY_MS: u64 = 100;
+/// Longest a scenario may run before the benchmark gives up on it.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
+
+/// Google's quotas the bound is computed from (the emulator enforces the Directory and
+/// Licensing ones with these same numbers; user creation is held to its rate by our client).
+const DIRECTORY_PER_ADMIN_PER_SECOND: f64 = 2400.0 / 60.0;
+const USER_CREATES_PER_DOMAIN_PER_SECOND: f64 = 10.0;
+const LICENSING_PER_PROJECT_PER_SECOND: f64 = 1.0;
+/// Page size of `licenseAssignments.listForProductAndSku` (Licensing's documented maximum).
+const LICENSE_PAGE: usize = 100;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let scenarios = match parse_scenario(&args)? {
+        Some(scenario) => vec![scenario],
+        None => vec![(1, 300), (3, 100)],
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "provisioning benchmark: workspace-emulator with Google's default quotas and {LATENCY_MS} ms per call, support-access with default settings\n"
+    );
+    let mut reports = Vec::new();
+    for (domains, accounts) in scenarios {
+        let report = runtime.block_on(run_scenario(domains, accounts))?;
+        report.print();
+        reports.push(report);
+    }
+    println!("summary:");
+    for report in &reports {
+        println!(
+            "  {} domain(s) x {} accounts: {:.1} s, {:.2} accounts/s, {:.2} of the quota bound ({:.2} accounts/s), {:.2} API calls per account",
+            report.domains,
+            report.accounts_per_domain,
+            report.elapsed.as_secs_f64(),
+            report.throughput(),
+            report.ratio(),
+            report.bound_throughput(),
+            report.calls_per_account()
+        );
+    }
+    Ok(())
+}
+
+fn parse_scenario(args: &[String]) -> anyhow::Result<Option<(usize, usize)>> {
+    let mut domains = None;
+    let mut accounts = None;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let value = iter.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--domains" => domains = Some(value?.parse::<usize>()?),
+            "--accounts" => accounts = Some(value?.parse::<usize>()?),
+            other => bail!("unknown argument {other}: use --domains D --accounts N"),
+        }
+    }
+    match (domains, accounts) {
+        (None, None) => Ok(None),
+        (Some(d), Some(n)) if (1..=DOMAINS.len()).contains(&d) && (1..=400).contains(&n) => {
+            Ok(Some((d, n)))
+        }
+        _ => bail!(
+            "give both --domains (1 to {}) and --accounts (1 to 400 per domain)",
+            DOMAINS.len()
+        ),
+    }
+}
+
+/// What one scenario measured.
+struct Report {
+    domains: usize,
+    accounts_per_domain: usize,
+    elapsed: Duration,
+    ledger: Vec<LedgerEntry>,
+    failed_accounts: usize,
+}
+
+impl Report {
+    fn accounts(&self) -> usize {
+        self.domains * self.accounts_per_domain
+    }
+
+    fn throughput(&self) -> f64 {
+        self.accounts() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The shortest time Google's quotas allow, from the calls each account needs at least:
+    /// `users.insert` and `roleAssignments.insert` (Directory; the first is also a user
+    /// creation), no Licensing write (Cloud Identity Free is a site license: Google assigns it),
+    /// and one page of `listForProductAndSku` per 100 accounts to see that license. Domains
+    /// run in parallel, each under its own admin's Directory quota; Licensing is one quota for
+    /// the whole project. Per-domain constants (org unit, role, the list reads of each pass)
+    /// are left out, which makes the bound optimistic.
+    fn bound_seconds(&self) -> f64 {
+        let n = self.accounts_per_domain as f64;
+        let per_domain =
+            (n / USER_CREATES_PER_DOMAIN_PER_SECOND).max(2.0 * n / DIRECTORY_PER_ADMIN_PER_SECOND);
+        let licensing = (self.domains * self.accounts_per_domain.div_ceil(LICENSE_PAGE)) as f64
+            / LICENSING_PER_PROJECT_PER_SECOND;
+        per_domain.max(licensing)
+    }
+
+    fn bound_throughput(&self) -> f64 {
+        self.accounts() as f64 / self.bound_seconds()
+    }
+
+    fn ratio(&self) -> f64 {
+        self.throughput() / self.bound_throughput()
+    }
+
+    fn calls(&self) -> impl Iterator<Item = &LedgerEntry> {
+        self.ledger
+            .iter()
+            .filter(|e| e.kind == support_access_emulator::EntryKind::Call)
+    }
+
+    fn api_calls(&self) -> impl Iterator<Item = &LedgerEntry> {
+        self.calls().filter(|e| e.method != "oauth2.token")
+    }
+
+    fn calls_per_account(&self) -> f64 {
+        self.api_calls().count() as f64 / self.accounts() as f64
+    }
+
+    fn print(&self) {
+        let n = self.accounts_per_domain;
+        let d = self.domains;
+        println!(
+            "== {d} domain(s) x {n} accounts = {} accounts",
+            self.accounts()
+        );
+        println!(
+            "  provisioned in {:.1} s: {:.2} accounts/s{}",
+            self.elapsed.as_secs_f64(),
+            self.throughput(),
+            if self.failed_accounts > 0 {
+                format!(" ({} accounts FAILED)", self.failed_accounts)
+            } else {
+                String::new()
+            }
+        );
+        println!("  quota bound:");
+        println!(
+            "    each account needs at least users.insert + roleAssignments.insert (2 Directory calls, 1 of them a user creation),"
+        );
+        println!(
+            "    no Licensing write (Cloud Identity Free is a site license) and 1/{LICENSE_PAGE} of a Licensing list page to see that license"
+        );
+        println!(
+            "    per domain (own admin): max(N / {USER_CREATES_PER_DOMAIN_PER_SECOND} creates/s, 2N / {DIRECTORY_PER_ADMIN_PER_SECOND} Directory calls/s) = max({:.1}, {:.1}) s",
+            n as f64 / USER_CREATES_PER_DOMAIN_PER_SECOND,
+            2.0 * n as f64 / DIRECTORY_PER_ADMIN_PER_SECOND
+        );
+        println!(
+            "    Licensing (whole project): D x ceil(N / {LICENSE_PAGE}) pages / {LICENSING_PER_PROJECT_PER_SECOND} QPS = {:.1} s",
+            (d * n.div_ceil(LICENSE_PAGE)) as f64 / LICENSING_PER_PROJECT_PER_SECOND
+        );
+        println!(
+            "    T* = max of those = {:.1} s -> bound {:.2} accounts/s (without the 10 creates/s per domain it would be {:.2})",
+            self.bound_seconds(),
+            self.bound_throughput(),
+            self.accounts() as f64
+                / (2.0 * n as f64 / DIRECTORY_PER_ADMIN_PER_SECOND)
+                    .max((d * n.div_ceil(LICENSE_PAGE)) as f64 / LICENSING_PER_PROJECT_PER_SECOND)
+        );
+        println!(
+            "  ratio to the bound: {:.2} (T* / measured time)",
+            self.ratio()
+        );
+
+        let accounts = self.accounts() as f64;
+        let api = self.api_calls().count();
+        let writes = self
+            .api_calls()
+            .filter(|e| support_access_e2e::is_write_method(&e.method))
+            .count();
+        println!(
+            "  API calls: {api} = {:.2} per account ({:.2} writes, {:.2} reads); token requests: {}",
+            api as f64 / accounts,
+            writes as f64 / accounts,
+            (api - writes) as f64 / accounts,
+            self.calls().count() - api
+        );
+        let mut by_method: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+        for call in self.api_calls() {
+            *by_method.entry(call.method.as_str()).or_default() += 1;
+            if !call.outcome.starts_with('2') {
+                *refused
+                    .entry(format!("{} {}", call.method, call.outcome))
+                    .or_default() += 1;
+            }
+        }
+        for (method, count) in &by_method {
+            println!(
+                "    {method:<52} {count:>5}  ({:.3} per account)",
+                *count as f64 / accounts
+            );
+        }
+        if refused.is_empty() {
+            println!("  no call was refused (no quota error)");
+        } else {
+            println!("  refused calls: {refused:?}");
+        }
+        let licensing_calls = by_method
+            .iter()
+            .filter(|(m, _)| m.starts_with("licensing."))
+            .map(|(_, c)| c)
+            .sum::<usize>();
+        println!(
+            "  Licensing calls: {licensing_calls} (at 1 QPS at least {licensing_calls} s of the {:.1} s)\n",
+            self.elapsed.as_secs_f64()
+        );
+    }
+}
+
+async fn run_scenario(domains: usize, accounts_per_domain: usize) -> anyhow::Result<Report> {
+    let mut seed = Seed::from_file(seed_path("resellers.yaml"))?;
+    seed.knobs.quotas.enabled = true;
+    seed.knobs.latency.base_ms = LATENCY_MS;
+    if let Ok(burst) = std::env::var("BENCH_LICENSING_BURST") {
+        seed.knobs.quotas.licensing_burst = burst.parse()?;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let emulator = support_access_emulator::start(listener, seed).await?;
+    let keys = tempfile::tempdir()?;
+    let key_path = keys.path().join("key.json");
+    std::fs::write(
+        &key_path,
+        emulator.service_account_key_json(SERVICE_ACCOUNT)?,
+    )?;
+    let database_name = format!("sa_bench_{}", uuid::Uuid::new_v4().simple());
+
+    let result = async {
+        let (address, stop) = start_service(&emulator, &key_path, &database_name).await?;
+        let measured = measure(&emulator, address, domains, accounts_per_domain).await;
+        let _ = stop.send(());
+        measured
+    }
+    .await;
+    emulator.shutdown().await;
+    drop_database(&database_name).await;
+    result
+}
+
+/// Starts the real service in-process on a free port; returns its address and its stop switch.
+async fn start_service(
+    emulator: &EmulatorHandle,
+    key: &std::path::Path,
+    database_name: &str,
+) -> anyhow::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    let base = emulator.base_url();
+    let cli = Cli::try_parse_from([
+        "support-access".to_owned(),
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--insecure-dev-mode".into(),
+        "--database-url".into(),
+        database_url_for(database_name),
+        "--credential".into(),
+        format!("default={}", key.display()),
+        "--directory-root".into(),
+        base.clone(),
+        "--licensing-root".into(),
+        base.clone(),
+        "--reseller-root".into(),
+        base,
+    ])?;
+    let Command::Serve(config) = cli.command;
+    let app = Application::build(config).await?;
+    let address = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    // Serving once a domain can be listed (Postgres connected and migrated).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut client) =
+            SupportAccessServiceClient::connect(format!("http://{address}")).await
+            && client
+                .list_domains(v1::ListDomainsRequest::default())
+                .await
+                .is_ok()
+        {
+            return Ok((address, stop));
+        }
+        if Instant::now() > deadline {
+            bail!("support-access did not start serving within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn measure(
+    emulator: &EmulatorHandle,
+    address: SocketAddr,
+    domains: usize,
+    accounts_per_domain: usize,
+) -> anyhow::Result<Report> {
+    let channel = Channel::from_shared(format!("http://{address}"))?
+        .connect()
+        .await?;
+    let mut client = SupportAccessServiceClient::new(channel.clone());
+    let mut operations = OperationsClient::new(channel);
+    for domain in &DOMAINS[..domains] {
+        client
+            .create_domain(v1::CreateDomainRequest {
+                domain: Some(v1::Domain {
+                    domain_name: (*domain).to_owned(),
+                    credential: "default".into(),
+                    delegated_admin: format!("admin@{domain}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await?;
+    }
+    for i in 0..accounts_per_domain {
+        client
+            .create_staff_member(v1::CreateStaffMemberRequest {
+                staff_member: Some(v1::StaffMember {
+                    username: format!("agent.{i:03}"),
+                    given_name: "Agent".into(),
+                    family_name: format!("Number {i:03}"),
+                    workspace_email: format!("agent{i:03}@partner.example"),
+                    ..Default::default()
+                }),
+                staff_member_id: format!("agent-{i:03}"),
+                ..Default::default()
+            })
+            .await?;
+    }
+    emulator.clear_ledger();
+
+    let started = Instant::now();
+    let operation = client
+        .provision_support_access(v1::ProvisionSupportAccessRequest {
+            domains: DOMAINS[..domains]
+                .iter()
+                .map(|d| format!("domains/{d}"))
+                .collect(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let done = loop {
+        let current = operations
+            .get_operation(GetOperationRequest {
+                name: operation.name.clone(),
+            })
+            .await?
+            .into_inner();
+        if current.done {
+            break current;
+        }
+        if started.elapsed() > SCENARIO_LIMIT {
+            bail!(
+                "{} not done after {SCENARIO_LIMIT:?}: giving up",
+                operation.name
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let elapsed = started.elapsed();
+    let failed_accounts = match done.result {
+        Some(operation::Result::Response(any)) => {
+            v1::OperationResult::decode(any.value.as_slice())?
+                .accounts
+                .iter()
+                .filter(|a| a.state != v1::StepState::Done as i32)
+                .count()
+        }
+        Some(operation::Result::Error(status)) => {
+            println!("  the operation failed: {}", status.message);
+            domains * accounts_per_domain
+        }
+        None => bail!("a done operation without a result"),
+    };
+    if let Ok(path) = std::env::var("BENCH_LEDGER_OUT") {
+        std::fs::write(path, serde_json::to_string(&emulator.ledger())?)?;
+    }
+    Ok(Report {
+        domains,
+        accounts_per_domain,
+        elapsed,
+        ledger: emulator.ledger(),
+        failed_accounts,
+    })
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
