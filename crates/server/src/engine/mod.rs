@@ -633,10 +633,11 @@ impl Engine {
                 .flatten();
             let outcome = match refused_before {
                 Some(reason) => {
-                    let detail = format!("not attempted: {reason}");
+                    let detail =
+                        format!("not sent: Google refused another account of the domain: {reason}");
                     self.record(lease, seq, StepState::Failed, &detail, None, 0)
                         .await?;
-                    Err(StepFailure::SeatsExhausted(detail))
+                    Err(StepFailure::SeatsExhausted(reason))
                 }
                 None => {
                     self.run_step(lease, client, resolver, seq, attempts, &planned)

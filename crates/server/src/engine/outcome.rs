@@ -134,7 +134,8 @@ pub fn result_from_journal(
                     .actions
                     .push(format!("{}: {}", step.action.as_str(), step.detail))
             }
-            StepState::Failed => {
+            // The first failure is the account's error; later steps failed because of it.
+            StepState::Failed if outcome.state != v1::StepState::Failed as i32 => {
                 outcome.state = v1::StepState::Failed as i32;
                 outcome.error = format!("{}: {}", step.action.as_str(), step.detail);
             }
