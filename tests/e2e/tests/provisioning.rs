@@ -581,7 +581,13 @@ async fn automatic_licensing_is_undone_and_flagged_and_a_seat_cap_is_reported_pr
     {
         if missing.contains(&outcome.email) {
             assert_eq!(outcome.state, v1::StepState::Failed as i32, "{outcome:?}");
-            assert!(outcome.error.contains("seat"), "{outcome:?}");
+            assert!(outcome.error.starts_with("CREATE_USER: "), "{outcome:?}");
+            assert!(
+                outcome
+                    .error
+                    .contains("no free Cloud Identity Free seat left"),
+                "{outcome:?}"
+            );
         } else {
             // The accounts that fit are complete.
             assert_eq!(outcome.state, v1::StepState::Done as i32, "{outcome:?}");

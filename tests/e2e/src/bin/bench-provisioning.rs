@@ -244,11 +244,24 @@ impl Report {
                 *count as f64 / accounts
             );
         }
+        let quota_errors: usize = refused
+            .iter()
+            .filter(|(outcome, _)| is_quota_error(outcome))
+            .map(|(_, count)| count)
+            .sum();
         if refused.is_empty() {
-            println!("  no call was refused (no quota error)");
+            println!("  every call answered 2xx");
         } else {
-            println!("  refused calls: {refused:?}");
+            println!("  answers other than 2xx: {refused:?}");
         }
+        println!(
+            "  quota errors: {quota_errors}{}",
+            if quota_errors > 0 {
+                " (after one, the client pauses and halves that quota's rate until 20 calls at the lower rate succeed)"
+            } else {
+                ""
+            }
+        );
         let licensing_calls = by_method
             .iter()
             .filter(|(m, _)| m.starts_with("licensing."))
@@ -259,6 +272,18 @@ impl Report {
             self.elapsed.as_secs_f64()
         );
     }
+}
+
+/// Whether a ledger outcome is Google refusing a call for a quota.
+fn is_quota_error(outcome: &str) -> bool {
+    [
+        "RateLimitExceeded",
+        "rateLimitExceeded",
+        "quotaExceeded",
+        " 429",
+    ]
+    .iter()
+    .any(|marker| outcome.contains(marker))
 }
 
 async fn run_scenario(domains: usize, accounts_per_domain: usize) -> anyhow::Result<Report> {
