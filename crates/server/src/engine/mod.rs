@@ -4,11 +4,13 @@
 //! Google. A crash anywhere is resumed by whichever worker claims the domain next: it observes
 //! again, so a step whose effect already landed is confirmed rather than repeated.
 //!
-//! Per domain the work goes in passes: observe, plan, run the first phase of the plan (org unit
-//! and role; then accounts; then licenses; then role assignments; revocations last), observe
-//! again. Running one phase per pass keeps writes minimal (a license Google assigned on its own
-//! is seen before assigning it) and gives a new user time to become consistent before its role
-//! is assigned. A pass that plans nothing ends the domain.
+//! Per domain the work goes in passes: observe, plan, run the plan's domain-level steps (org
+//! unit, custom role), then one chain per account (create or update, licenses, role; or role
+//! removal, then suspension or deletion), chains concurrently; observe again. The licenses of an
+//! account created in a pass wait for the next observation, which keeps writes minimal (a
+//! license Google assigned on its own is seen before assigning it); a role assignment follows
+//! its account's creation at once (the adapter rides out Google's short consistency window). A
+//! fresh domain takes two observations; a pass that plans nothing ends the domain.
 
 pub mod desired;
 pub mod execute;
