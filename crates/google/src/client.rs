@@ -635,6 +635,12 @@ impl DomainClient {
         let shared = &self.inner.shared;
         let method = request.method;
 
+        // The token first: a token fetch between the quota slot and the request would let two
+        // requests granted an interval apart reach Google closer together than the quota allows.
+        let token = match self.inner.auth.token(method, fresh_token).await {
+            Ok(token) => token,
+            Err(error) => return Attempt::Failure(error),
+        };
         let api = method.api();
         let waited = self.inner.buckets.for_api(api).acquire().await;
         let waited = if method == GoogleMethod::UsersInsert {
@@ -650,10 +656,6 @@ impl DomainClient {
             );
         }
 
-        let token = match self.inner.auth.token(method, fresh_token).await {
-            Ok(token) => token,
-            Err(error) => return Attempt::Failure(error),
-        };
         let url = match self.url(request) {
             Ok(url) => url,
             Err(error) => return Attempt::Failure(error),
