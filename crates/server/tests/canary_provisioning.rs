@@ -3,7 +3,8 @@
 //! `IssueSignInCredential` returns are marker strings; after provisioning two accounts against the
 //! emulator, issuing a credential and revoking access, none of them appears in the logs and spans
 //! of every crate (captured at TRACE level, the emulator's included), in any response or error the
-//! client received, or anywhere in the database. This file holds one test: it installs the
+//! client received, or anywhere in the database. It also checks that every Google write the run
+//! made is in the audit log, in the name of the caller who started it. This file holds one test: it installs the
 //! process-wide `tracing` subscriber.
 
 mod auth_support;
@@ -213,6 +214,29 @@ async fn no_secret_reaches_logs_responses_or_the_database_after_provisioning() {
         .await
         .expect("audit")
         .into_inner();
+    // Every Google write is audited in the name of whoever started the operation.
+    for account in ["ana.silva", "bruno"] {
+        let created: Vec<&v1::AuditEvent> = audit
+            .audit_events
+            .iter()
+            .filter(|e| {
+                e.method == "google:directory.users.insert"
+                    && e.target == format!("{account}@{DOMAIN}")
+            })
+            .collect();
+        assert_eq!(created.len(), 1, "{account}: {:#?}", audit.audit_events);
+        assert_eq!(created[0].principal, "root-admin");
+        assert_eq!(created[0].outcome, "OK");
+        assert_eq!(created[0].domain, format!("domains/{DOMAIN}"));
+    }
+    assert!(
+        audit
+            .audit_events
+            .iter()
+            .any(|e| e.method == "google:directory.users.update"
+                && e.target == format!("bruno@{DOMAIN}")),
+        "the suspension of bruno is audited"
+    );
     responses.push(format!("{audit:?}"));
     tokio::time::sleep(Duration::from_millis(300)).await;
 

@@ -12,6 +12,7 @@
 //! its account's creation at once (the adapter rides out Google's short consistency window). A
 //! fresh domain takes two observations; a pass that plans nothing ends the domain.
 
+pub mod audit;
 pub mod desired;
 pub mod execute;
 pub mod google_access;
@@ -94,6 +95,7 @@ pub struct Engine {
     config: EngineConfig,
     owner: String,
     wake: Arc<Notify>,
+    authors: audit::OperationAuthors,
 }
 
 /// A claim that cannot continue (the lease was taken over, or Postgres failed).
@@ -135,6 +137,7 @@ impl Engine {
             config,
             owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             wake: Arc::new(Notify::new()),
+            authors: audit::OperationAuthors::default(),
         })
     }
 
@@ -703,6 +706,28 @@ impl Engine {
             ok = result.is_ok(),
             "step ran"
         );
+        let (outcome, audit_detail) = match &result {
+            Ok(effect) if effect.get("already_existed").is_some() => {
+                ("ALREADY_DONE", "already done")
+            }
+            Ok(effect) if effect.get("already_gone").is_some() => ("ALREADY_GONE", "already gone"),
+            Ok(_) => ("OK", "done"),
+            Err(StepFailure::Retry { detail, .. }) => ("WILL_RETRY", detail.as_str()),
+            Err(
+                StepFailure::Account(detail)
+                | StepFailure::SeatsExhausted(detail)
+                | StepFailure::Domain(detail),
+            ) => ("FAILED", detail.as_str()),
+        };
+        audit::record_google_write(
+            &self.store,
+            &self.authors,
+            lease,
+            &planned.step,
+            outcome,
+            audit_detail,
+        )
+        .await;
         match result {
             Ok(effect) => {
                 resolver.lock().await.learn(&planned.step, &effect);
