@@ -136,6 +136,22 @@ fn staff_not_found(name: &str) -> ApiError {
     }
 }
 
+/// ABORTED when the caller named an etag that is no longer the resource's (a `validate_only`
+/// call checks what the write would check).
+fn check_etag(
+    expected: Option<&str>,
+    current: &str,
+    resource_type: &'static str,
+    name: &str,
+) -> Result<(), ApiError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(write_error(resource_type, name, StoreError::EtagMismatch))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Maps the store's outcome of a write on a named resource to the API's errors.
 fn write_error(resource_type: &'static str, name: &str, error: StoreError) -> ApiError {
     match error {
@@ -275,11 +291,12 @@ impl SupportAccessService for SupportAccessApi {
             .map(|d| d.etag.as_str())
             .filter(|e| !e.is_empty());
         if req.validate_only {
-            if expected_etag.is_some_and(|e| e != current.etag()) {
-                return Err(
-                    write_error(domains::RESOURCE_TYPE, &name, StoreError::EtagMismatch).into(),
-                );
-            }
+            check_etag(
+                expected_etag,
+                &current.etag(),
+                domains::RESOURCE_TYPE,
+                &name,
+            )?;
             let mut preview = domains::to_proto(&domains::apply_preview(current, &changes));
             preview.etag.clear();
             return Ok(Response::new(preview));
@@ -325,14 +342,12 @@ impl SupportAccessService for SupportAccessApi {
                 .await
                 .map_err(ApiError::from)?
                 .ok_or_else(|| domain_not_found(&req.name))?;
-            if expected_etag.is_some_and(|e| e != current.etag()) {
-                return Err(write_error(
-                    domains::RESOURCE_TYPE,
-                    &req.name,
-                    StoreError::EtagMismatch,
-                )
-                .into());
-            }
+            check_etag(
+                expected_etag,
+                &current.etag(),
+                domains::RESOURCE_TYPE,
+                &req.name,
+            )?;
             return Ok(Response::new(()));
         }
         let mut m = match Mutation::begin::<_, ()>(
@@ -470,11 +485,7 @@ impl SupportAccessService for SupportAccessApi {
                 .await
                 .map_err(ApiError::from)?
                 .ok_or_else(|| staff_not_found(&name))?;
-            if expected_etag.is_some_and(|e| e != current.etag()) {
-                return Err(
-                    write_error(staff::RESOURCE_TYPE, &name, StoreError::EtagMismatch).into(),
-                );
-            }
+            check_etag(expected_etag, &current.etag(), staff::RESOURCE_TYPE, &name)?;
             let mut preview = staff::to_proto(&staff::apply_preview(current, &changes));
             preview.etag.clear();
             return Ok(Response::new(preview));
@@ -525,11 +536,12 @@ impl SupportAccessService for SupportAccessApi {
                 .await
                 .map_err(ApiError::from)?
                 .ok_or_else(|| staff_not_found(&req.name))?;
-            if expected_etag.is_some_and(|e| e != current.etag()) {
-                return Err(
-                    write_error(staff::RESOURCE_TYPE, &req.name, StoreError::EtagMismatch).into(),
-                );
-            }
+            check_etag(
+                expected_etag,
+                &current.etag(),
+                staff::RESOURCE_TYPE,
+                &req.name,
+            )?;
             return Ok(Response::new(()));
         }
         let mut m = match Mutation::begin::<_, ()>(
