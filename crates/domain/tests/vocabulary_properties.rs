@@ -21,7 +21,10 @@ fn is_ldh_host(s: &str) -> bool {
 }
 
 fn label() -> impl Strategy<Value = String> {
+    // Labels with `--` in the third and fourth place are reserved for IDNA (`xn--…` must be
+    // valid punycode, RFC 5891 §4.2.3.1): not valid plain labels.
     "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
+        .prop_filter("reserved for IDNA", |l| l.get(2..4) != Some("--"))
 }
 
 fn valid_domain() -> impl Strategy<Value = String> {
