@@ -1,7 +1,6 @@
 //! The state every RPC handler shares: the store (once Postgres answered) and the names of the
 //! configured service-account keys.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +20,6 @@ use crate::error::ApiError;
 pub struct AppState {
     /// Set once Postgres answered and migrations ran; until then RPCs are UNAVAILABLE.
     store: Arc<OnceCell<Store>>,
-    /// Names of the configured service-account keys (never the keys themselves).
-    credential_names: BTreeSet<String>,
     /// Google, through the configured keys.
     google: Arc<GoogleAccess>,
     /// The provisioning engine, started once the store is connected.
@@ -44,7 +41,6 @@ impl AppState {
     ) -> Self {
         AppState {
             store,
-            credential_names: google.credential_names().map(str::to_owned).collect(),
             google,
             engine,
             planner,
@@ -93,6 +89,6 @@ impl AppState {
 
     /// Whether a service-account key of that name is configured.
     pub fn has_credential(&self, name: &str) -> bool {
-        self.credential_names.contains(name)
+        self.google.credential_names().any(|n| n == name)
     }
 }

@@ -40,3 +40,12 @@ pub fn role_mode_to_store(mode: RoleMode) -> StoredRoleMode {
         RoleMode::CustomRole => StoredRoleMode::CustomRole,
     }
 }
+
+/// A required string field: refused when empty or only white space.
+pub fn required(value: &str) -> Result<&str, InvalidValue> {
+    if value.trim().is_empty() {
+        Err(InvalidValue("is required".into()))
+    } else {
+        Ok(value)
+    }
+}

@@ -9,7 +9,9 @@ use support_access_domain::{domain_resource, parse_domain_resource, validate_del
 use support_access_proto::v1;
 use support_access_store::domains::{DomainChanges, DomainRecord, NewDomain};
 
-use super::convert::{role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp};
+use super::convert::{
+    required, role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp,
+};
 use crate::error::ApiError;
 
 /// The resource type named in errors.
@@ -203,14 +205,6 @@ pub fn apply_preview(mut r: DomainRecord, c: &DomainChanges) -> DomainRecord {
         r.role_mode = mode;
     }
     r
-}
-
-fn required(value: &str) -> Result<&str, InvalidValue> {
-    if value.trim().is_empty() {
-        Err(InvalidValue("is required".into()))
-    } else {
-        Ok(value)
-    }
 }
 
 fn parse_credential(

@@ -6,16 +6,15 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgConnection;
-use support_access_domain::StaffMemberId;
 use support_access_domain::desired::DesiredDomain;
-use support_access_domain::observed::{ManualConfirmation, ManualStep, ObservedDomain};
+use support_access_domain::observed::{ManualConfirmation, ObservedDomain};
 use support_access_domain::plan::Step;
 use support_access_domain::status::{Activity, FailedStep};
 use support_access_google::{DomainClient, ErrorClass, GoogleError};
 use support_access_store::accounts::{self, AccountRecord, Desired};
 use support_access_store::domains::{self, DomainRecord};
+use support_access_store::observations;
 use support_access_store::operations::{self, OperationFilter, StepState};
-use support_access_store::{manual, observations};
 
 use crate::engine::desired::{self, DesiredError};
 use crate::engine::google_access::AccessError;
@@ -77,18 +76,7 @@ pub async fn confirmations(
     conn: &mut PgConnection,
     domain: &str,
 ) -> Result<Vec<ManualConfirmation>, ApiError> {
-    Ok(manual::list(conn, domain)
-        .await?
-        .into_iter()
-        .filter_map(|c| {
-            Some(ManualConfirmation {
-                step: c.step.as_str().parse::<ManualStep>().ok()?,
-                staff_member: c
-                    .staff_member_id
-                    .and_then(|id| StaffMemberId::parse(&id).ok()),
-            })
-        })
-        .collect())
+    Ok(desired::confirmations(conn, domain).await?)
 }
 
 /// The last stored observation with today's confirmations, and when Google was observed;

@@ -2,12 +2,12 @@
 //! and back.
 
 use support_access_domain::names::{EmailAddress, PersonName, StaffMemberId, Username};
-use support_access_domain::validation::{InvalidValue, Violations};
+use support_access_domain::validation::Violations;
 use support_access_domain::{parse_staff_member_resource, staff_member_resource};
 use support_access_proto::v1;
 use support_access_store::staff::{NewStaffMember, StaffChanges, StaffRecord};
 
-use super::convert::timestamp;
+use super::convert::{required, timestamp};
 use super::domains::{PopulatedFields, mask_paths};
 use crate::error::ApiError;
 
@@ -170,12 +170,4 @@ pub fn apply_preview(mut r: StaffRecord, c: &StaffChanges) -> StaffRecord {
 fn generated_id() -> StaffMemberId {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     StaffMemberId::parse(&format!("sm-{}", &suffix[..16])).expect("generated ids are valid")
-}
-
-fn required(value: &str) -> Result<&str, InvalidValue> {
-    if value.trim().is_empty() {
-        Err(InvalidValue("is required".into()))
-    } else {
-        Ok(value)
-    }
 }

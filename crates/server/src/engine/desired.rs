@@ -4,12 +4,13 @@
 use sqlx::PgConnection;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
 use support_access_domain::names::RoleMode;
+use support_access_domain::observed::{ManualConfirmation, ManualStep};
 use support_access_domain::{
     DomainName, EmailAddress, OrgUnitPath, PersonName, RoleName, StaffMemberId, Username,
 };
 use support_access_store::domains::{self, DomainRecord};
 use support_access_store::staff::StaffRecord;
-use support_access_store::{StoreError, staff};
+use support_access_store::{StoreError, manual, staff};
 
 /// Why a desired state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -73,4 +74,24 @@ pub fn build(
         accounts,
     )
     .map_err(|e| DesiredError::Invalid(e.to_string()))
+}
+
+/// The operator's confirmations of manual steps in `domain`, as the planner and the status
+/// checks read them.
+pub async fn confirmations(
+    conn: &mut PgConnection,
+    domain: &str,
+) -> Result<Vec<ManualConfirmation>, StoreError> {
+    Ok(manual::list(conn, domain)
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            Some(ManualConfirmation {
+                step: c.step.as_str().parse::<ManualStep>().ok()?,
+                staff_member: c
+                    .staff_member_id
+                    .and_then(|id| StaffMemberId::parse(&id).ok()),
+            })
+        })
+        .collect())
 }

@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use support_access_domain::observed::{ManualConfirmation, ManualStep};
 use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind, plan_domain};
 use support_access_domain::revoke::{RevokeOptions, plan_revoke};
 use support_access_domain::{StaffMemberId, plan::Step};
 use support_access_store::operations::{
     self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepState, StepUpdate,
 };
-use support_access_store::{Store, StoreError, accounts, domains, manual, observations};
+use support_access_store::{Store, StoreError, accounts, domains, observations};
 use tokio::sync::Notify;
 
 use execute::{Resolver, StepFailure};
@@ -335,18 +334,7 @@ impl Engine {
                 return Ok(ClaimEnd::Finished(RunState::Failed, message));
             }
         };
-        let confirmations: Vec<ManualConfirmation> = manual::list(&mut conn, &record.domain_name)
-            .await?
-            .into_iter()
-            .filter_map(|c| {
-                Some(ManualConfirmation {
-                    step: c.step.as_str().parse::<ManualStep>().ok()?,
-                    staff_member: c
-                        .staff_member_id
-                        .and_then(|id| StaffMemberId::parse(&id).ok()),
-                })
-            })
-            .collect();
+        let confirmations = desired::confirmations(&mut conn, &record.domain_name).await?;
         drop(conn);
 
         let revoke_staff: Vec<StaffMemberId> = request
