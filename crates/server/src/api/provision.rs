@@ -285,7 +285,10 @@ pub async fn plan_only(
                 continue;
             }
         };
-        let observed = match observe::observe_domain(&client, &desired, Vec::new()).await {
+        // The operator's confirmations count here as in the real run, so the plan shown is the
+        // plan that would run.
+        let confirmations = desired::confirmations(&mut conn, &record.domain_name).await?;
+        let observed = match observe::observe_domain(&client, &desired, confirmations).await {
             Ok(observed) => observed,
             Err(e) => {
                 notes.push(format!(
