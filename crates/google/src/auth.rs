@@ -5,7 +5,8 @@
 //! reseller domain's delegated super admin (`sub`), through yup-oauth2's
 //! `ServiceAccountAuthenticator`. The key's `token_uri` is honoured, so tests point it at the
 //! emulator. Each call asks for the one scope it needs; tokens are cached per scope by
-//! yup-oauth2 until a minute before they expire, and concurrent callers share one fetch.
+//! yup-oauth2 until a minute before they expire; concurrent callers of one scope share one fetch,
+//! and different scopes are fetched concurrently.
 //!
 //! yup-oauth2 logs token responses at `debug` level through the `log` crate: whoever installs a
 //! `log` → `tracing` bridge must keep [`crate::LOG_FILTER_DIRECTIVES`] in the filter.
@@ -119,9 +120,10 @@ pub(crate) struct DelegatedAuth {
     authenticator: Authenticator<Connector>,
     credential: Arc<ServiceAccountCredential>,
     subject: String,
-    /// Held while asking yup-oauth2 for a token, so concurrent calls with a cold cache wait for
-    /// one token request instead of each sending their own.
-    fetch: Mutex<()>,
+    /// One per scope (in [`scopes::ALL`] order), held while asking yup-oauth2 for that scope's
+    /// token: concurrent calls with a cold cache wait for one token request instead of each
+    /// sending their own, while tokens of different scopes are fetched at the same time.
+    fetch: [Mutex<()>; scopes::ALL.len()],
 }
 
 impl DelegatedAuth {
@@ -146,7 +148,7 @@ impl DelegatedAuth {
             authenticator,
             credential,
             subject: subject.to_owned(),
-            fetch: Mutex::new(()),
+            fetch: std::array::from_fn(|_| Mutex::new(())),
         })
     }
 
@@ -157,7 +159,11 @@ impl DelegatedAuth {
         fresh: bool,
     ) -> Result<SecretString, GoogleError> {
         let scope = [method.scope()];
-        let _one_fetch = self.fetch.lock().await;
+        let lock = scopes::ALL
+            .iter()
+            .position(|s| *s == method.scope())
+            .unwrap_or(0);
+        let _one_fetch = self.fetch[lock].lock().await;
         let result = if fresh {
             self.authenticator.force_refreshed_token(&scope).await
         } else {

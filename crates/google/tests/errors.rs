@@ -688,6 +688,42 @@ async fn token_failures_are_auth_errors_with_advice() {
 }
 
 #[tokio::test]
+async fn tokens_of_different_scopes_are_fetched_at_the_same_time() {
+    const LATENCY_MS: u64 = 400;
+    let h = Harness::demo().await;
+    h.emulator.update_knobs(|k| k.latency.base_ms = LATENCY_MS);
+    let google = h.domain(RESELLER_ONE).await;
+    // Three scopes (users, role management, org units), two calls of the first.
+    let (admin, again, roles, org_unit) = tokio::join!(
+        google.users_get("admin@reseller-one.example"),
+        google.users_get("admin@reseller-one.example"),
+        google.roles_list().collect_all(),
+        google.orgunits_get("/Does Not Exist"),
+    );
+    admin.unwrap();
+    again.unwrap();
+    roles.unwrap();
+    assert_eq!(org_unit.unwrap_err().class(), &ErrorClass::NotFound);
+
+    let tokens: Vec<u64> = h
+        .emulator
+        .ledger()
+        .into_iter()
+        .filter(|e| {
+            e.kind == support_access_emulator::EntryKind::Call && e.method == "oauth2.token"
+        })
+        .map(|e| e.at_ms)
+        .collect();
+    assert_eq!(tokens.len(), 3, "one token per scope: {tokens:?}");
+    // One after the other, each would be answered a whole latency after the one before.
+    let spread = tokens.iter().max().unwrap() - tokens.iter().min().unwrap();
+    assert!(
+        spread < LATENCY_MS,
+        "the three token requests overlapped: answered at {tokens:?} ms"
+    );
+}
+
+#[tokio::test]
 async fn tokens_are_cached_until_shortly_before_expiry_and_refreshed_after_a_401() {
     let h = Harness::demo().await;
     // yup-oauth2 renews a minute before expiry: a 61 s token is good for about 1 s.
