@@ -193,6 +193,12 @@ impl DomainClient {
             .cloned()
     }
 
+    /// Fetches (or finds cached) the access token `method` needs, so that a later call does not
+    /// wait for it. A failure is left for that call to report.
+    pub(crate) async fn warm_token(&self, method: GoogleMethod) {
+        let _ = self.inner.auth.token(method, false).await;
+    }
+
     /// The current slow-down factor of this domain's bucket for `api` (1 = configured rate).
     pub fn quota_slowdown(&self, api: Api) -> u32 {
         self.inner.buckets.for_api(api).slowdown_factor()

@@ -51,7 +51,12 @@ impl<E: ListEnvelope> Pages<E> {
             return Ok(None);
         }
         let customer = if self.needs_customer_id {
-            self.client.customer_id().await?
+            // The customer id (one Directory call, on the first page only) and the list's own
+            // access token are fetched at the same time rather than one after the other.
+            let method = (self.build)("", None).method;
+            let (customer, _) =
+                tokio::join!(self.client.customer_id(), self.client.warm_token(method));
+            customer?
         } else {
             String::new()
         };
@@ -85,6 +90,12 @@ impl<E: ListEnvelope> Pages<E> {
             all.extend(page);
         }
         Ok(all)
+    }
+
+    /// Whether Google announced another page (the last page fetched carried a page token).
+    /// Before the first page it is true: nothing is known yet.
+    pub fn has_more(&self) -> bool {
+        !self.finished
     }
 
     /// How many pages have been fetched so far.

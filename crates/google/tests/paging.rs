@@ -74,9 +74,15 @@ async fn every_paged_method_walks_all_pages_at_its_maximum_page_size() {
 
     let mut users = google.users_list(UsersListQuery::in_org_unit("/Many"));
     let mut emails = BTreeSet::new();
+    assert!(users.has_more(), "before the first page nothing is known");
     while let Some(page) = users.next_page().await.expect("users.list page") {
         assert!(page.len() <= 500);
         emails.extend(page.into_iter().map(|u| u.primary_email));
+        assert_eq!(
+            users.has_more(),
+            emails.len() < USERS,
+            "a next page is announced exactly while users remain"
+        );
     }
     assert_eq!(emails.len(), USERS);
     assert_eq!(users.pages_fetched(), 3, "1100 users in pages of 500");
