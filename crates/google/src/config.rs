@@ -170,9 +170,9 @@ impl Default for QuotaConfig {
         Self {
             directory_per_admin: Rate::new(2400, Duration::from_secs(60), 20),
             user_creates_per_domain: Rate::new(10, Duration::from_secs(1), 10),
-            // 5 % below Google's 1 QPS: scheduling jitter must not push two calls closer than
-            // Google counts them.
-            licensing_per_project: Rate::new(19, Duration::from_secs(20), 1),
+            // 25 ms a call below Google's 1 QPS: scheduling jitter must not push two calls
+            // closer than Google counts them.
+            licensing_per_project: Rate::new(39, Duration::from_secs(40), 1),
             reseller_per_project: Rate::new(5, Duration::from_secs(1), 5),
             max_slowdown_factor: 8,
             recovery_after_successes: 20,
