@@ -16,7 +16,7 @@ use support_access_google::products::{
     CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU, GOOGLE_WORKSPACE_PRODUCT,
 };
 use support_access_google::{
-    DomainClient, ErrorClass, GoogleError, RoleAssignmentsQuery, UsersListQuery,
+    DomainClient, ErrorClass, GoogleError, Pages, RoleAssignmentsQuery, UsersListQuery,
 };
 
 /// Observes `desired`'s domain through `client`. `confirmations` come from Postgres.
@@ -25,15 +25,78 @@ pub async fn observe_domain(
     desired: &DesiredDomain,
     confirmations: Vec<ManualConfirmation>,
 ) -> Result<ObservedDomain, GoogleError> {
-    let admin = match client.users_get(desired.delegated_admin().as_str()).await {
-        Ok(user) => AdminObservation::Found {
-            is_super_admin: user.is_admin,
-            suspended: user.suspended,
-        },
-        Err(e) if matches!(e.class(), ErrorClass::NotFound) => AdminObservation::NotFound,
-        Err(e) => return Err(e),
+    let admin = async {
+        match client.users_get(desired.delegated_admin().as_str()).await {
+            Ok(user) => Ok(AdminObservation::Found {
+                is_super_admin: user.is_admin,
+                suspended: user.suspended,
+            }),
+            Err(e) if matches!(e.class(), ErrorClass::NotFound) => Ok(AdminObservation::NotFound),
+            Err(e) => Err(e),
+        }
     };
-    // Without a super admin nothing else can be read; the planner blocks on the admin alone.
+    let support_ou = desired.org_unit();
+    // Every read starts at once, in strands of dependent reads: the delegated admin; the
+    // Directory's org unit and users; Licensing's first page of Cloud Identity Free assignments
+    // (Licensing has a quota of its own, one query per second for the whole project, so its
+    // reads start as early as they can rather than queue behind the Directory's); and the
+    // roles. The users decide which licenses matter, so the rest of the license reads follow
+    // them.
+    let users_and_licenses = async {
+        let org_unit = async {
+            match client.orgunits_get(support_ou.as_str()).await {
+                Ok(_) => Ok(vec![support_ou.clone()]),
+                Err(e) if matches!(e.class(), ErrorClass::NotFound) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        };
+        let all_users = client.users_list(UsersListQuery::default()).collect_all();
+        let mut cloud_identity_pages = client.license_assignments_list_for_product_and_sku(
+            CLOUD_IDENTITY_FREE_PRODUCT,
+            CLOUD_IDENTITY_FREE_SKU,
+        );
+        let (directory, first_cloud_identity_page) = tokio::join!(
+            async { tokio::try_join!(org_unit, all_users) },
+            cloud_identity_pages.next_page()
+        );
+        let (existing_org_units, all_users) = directory?;
+
+        // The support org unit's users and the desired accounts wherever they are (search is
+        // not used, so a just-created user is never missed).
+        let desired_emails: HashSet<&str> = desired
+            .accounts()
+            .iter()
+            .map(|a| a.email().as_str())
+            .collect();
+        let users: Vec<ObservedUser> = all_users
+            .iter()
+            .filter(|u| {
+                desired_emails.contains(u.primary_email.to_ascii_lowercase().as_str())
+                    || u.org_unit_path
+                        .as_deref()
+                        .and_then(|p| OrgUnitPath::parse(p).ok())
+                        .is_some_and(|p| p.is_within(support_ou))
+            })
+            .filter_map(observed_user)
+            .collect();
+        let observed_emails: BTreeSet<String> =
+            users.iter().map(|u| u.email.as_str().to_owned()).collect();
+        let licenses = observe_licenses(
+            client,
+            cloud_identity_pages,
+            first_cloud_identity_page,
+            &observed_emails,
+        )
+        .await?;
+        Ok::<_, GoogleError>((existing_org_units, users, licenses))
+    };
+
+    let (admin, everything_else) = tokio::join!(admin, async {
+        tokio::try_join!(users_and_licenses, observe_roles(client, desired))
+    });
+    let admin = admin?;
+    // Without a super admin the other reads mean nothing (Google refuses them); the planner
+    // blocks on the admin alone.
     if !matches!(
         admin,
         AdminObservation::Found {
@@ -43,50 +106,10 @@ pub async fn observe_domain(
     ) {
         return Ok(empty_observation(admin, confirmations));
     }
-
-    let support_ou = desired.org_unit();
-    // The org unit and every user of the customer first: the users decide which licenses
-    // matter. Then the licenses and the roles at the same time, since Licensing has a quota
-    // of its own (1 query per second for the whole project) that the Directory reads need not
-    // wait for.
-    let org_unit = async {
-        match client.orgunits_get(support_ou.as_str()).await {
-            Ok(_) => Ok(vec![support_ou.clone()]),
-            Err(e) if matches!(e.class(), ErrorClass::NotFound) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
-    };
-    let all_users = client.users_list(UsersListQuery::default()).collect_all();
-    let (existing_org_units, all_users) = tokio::try_join!(org_unit, all_users)?;
-
-    // The support org unit's users and the desired accounts wherever they are (search is not
-    // used, so a just-created user is never missed).
-    let desired_emails: HashSet<&str> = desired
-        .accounts()
-        .iter()
-        .map(|a| a.email().as_str())
-        .collect();
-    let users: Vec<ObservedUser> = all_users
-        .iter()
-        .filter(|u| {
-            desired_emails.contains(u.primary_email.to_ascii_lowercase().as_str())
-                || u.org_unit_path
-                    .as_deref()
-                    .and_then(|p| OrgUnitPath::parse(p).ok())
-                    .is_some_and(|p| p.is_within(support_ou))
-        })
-        .filter_map(observed_user)
-        .collect();
-    let observed_emails: BTreeSet<String> =
-        users.iter().map(|u| u.email.as_str().to_owned()).collect();
-
     let (
-        (subscription, cloud_identity_licenses, paid_licenses),
+        (existing_org_units, users, (subscription, cloud_identity_licenses, paid_licenses)),
         (roles, privilege_tree, role_assignments),
-    ) = tokio::try_join!(
-        observe_licenses(client, &observed_emails),
-        observe_roles(client, desired)
-    )?;
+    ) = everything_else?;
 
     Ok(ObservedDomain {
         admin,
@@ -102,12 +125,15 @@ pub async fn observe_domain(
     })
 }
 
-/// The Cloud Identity Free subscription and the licenses of the observed users. Only the
+/// The Cloud Identity Free subscription and the licenses of the observed users, from the first
+/// page of Cloud Identity Free assignments (already asked for) and the pages after it. Only the
 /// licenses of `observed` users matter: when there is none (a domain with no support account
-/// yet) one page of Cloud Identity Free assignments shows the subscription, and the paid
-/// licenses are not read.
+/// yet) the first page shows the subscription, and neither the other pages nor the paid
+/// licenses are read.
 async fn observe_licenses(
     client: &DomainClient,
+    mut cloud_identity_pages: Pages<model::LicenseAssignmentList>,
+    first_page: Result<Option<Vec<model::LicenseAssignment>>, GoogleError>,
     observed: &BTreeSet<String>,
 ) -> Result<
     (
@@ -117,19 +143,20 @@ async fn observe_licenses(
     ),
     GoogleError,
 > {
-    let mut pages = client.license_assignments_list_for_product_and_sku(
-        CLOUD_IDENTITY_FREE_PRODUCT,
-        CLOUD_IDENTITY_FREE_SKU,
-    );
-    let cloud_identity = if observed.is_empty() {
-        pages.next_page().await.map(|page| {
-            let items = page.unwrap_or_default();
-            // A short first page is the whole list; a full one leaves the count unknown.
-            let complete = items.len() < LICENSE_PAGE_SIZE;
-            (items, complete)
-        })
-    } else {
-        pages.collect_all().await.map(|items| (items, true))
+    let cloud_identity = match first_page {
+        Ok(first) => {
+            let mut items = first.unwrap_or_default();
+            if observed.is_empty() {
+                // The count of assignments is known only when the first page was the last.
+                Ok((items, !cloud_identity_pages.has_more()))
+            } else {
+                while let Some(page) = cloud_identity_pages.next_page().await? {
+                    items.extend(page);
+                }
+                Ok((items, true))
+            }
+        }
+        Err(e) => Err(e),
     };
     let (subscription, cloud_identity_licenses) = match cloud_identity {
         Ok((items, complete)) => {
@@ -194,46 +221,52 @@ async fn observe_roles(
     ),
     GoogleError,
 > {
-    let roles: Vec<ObservedRole> = client
-        .roles_list()
-        .collect_all()
-        .await?
-        .into_iter()
-        .map(observed_role)
-        .collect();
-    let custom_role_exists = roles
-        .iter()
-        .any(|r| r.name == desired.custom_role_name().as_str());
-    let privilege_tree = if custom_role_exists {
-        Vec::new()
-    } else {
-        client
-            .privileges_list()
+    let roles_and_tree = async {
+        let roles: Vec<ObservedRole> = client
+            .roles_list()
+            .collect_all()
             .await?
+            .into_iter()
+            .map(observed_role)
+            .collect();
+        let custom_role_exists = roles
             .iter()
-            .map(privilege_node)
-            .collect()
+            .any(|r| r.name == desired.custom_role_name().as_str());
+        let privilege_tree = if custom_role_exists {
+            Vec::new()
+        } else {
+            client
+                .privileges_list()
+                .await?
+                .iter()
+                .map(privilege_node)
+                .collect()
+        };
+        Ok::<_, GoogleError>((roles, privilege_tree))
     };
-    let role_assignments = client
-        .role_assignments_list(RoleAssignmentsQuery::default())
-        .collect_all()
-        .await?
-        .into_iter()
-        .map(|a| ObservedRoleAssignment {
-            id: RoleAssignmentId::new(a.role_assignment_id),
-            role_id: RoleId::new(a.role_id),
-            assignee: UserId::new(a.assigned_to),
-            scope: match a.scope_type {
-                Some(model::ScopeType::OrgUnit) => ScopeType::OrgUnit,
-                _ => ScopeType::Customer,
-            },
-        })
-        .collect();
+    let role_assignments = async {
+        Ok::<_, GoogleError>(
+            client
+                .role_assignments_list(RoleAssignmentsQuery::default())
+                .collect_all()
+                .await?
+                .into_iter()
+                .map(|a| ObservedRoleAssignment {
+                    id: RoleAssignmentId::new(a.role_assignment_id),
+                    role_id: RoleId::new(a.role_id),
+                    assignee: UserId::new(a.assigned_to),
+                    scope: match a.scope_type {
+                        Some(model::ScopeType::OrgUnit) => ScopeType::OrgUnit,
+                        _ => ScopeType::Customer,
+                    },
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let ((roles, privilege_tree), role_assignments) =
+        tokio::try_join!(roles_and_tree, role_assignments)?;
     Ok((roles, privilege_tree, role_assignments))
 }
-
-/// Items per page of `licenseAssignments.listForProductAndSku` (the adapter asks for 100).
-const LICENSE_PAGE_SIZE: usize = 100;
 
 fn empty_observation(
     admin: AdminObservation,
