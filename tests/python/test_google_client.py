@@ -260,3 +260,40 @@ def test_batch_requests(emulator, key_file):
     # Each inner call is its own ledger entry.
     ledger = control(emulator, "ledger")
     assert any(e["method"] == "directory.users.insert" and e["natural_key"] == "batched@reseller-two.example" for e in ledger)
+
+
+def test_the_clients_own_discovery_documents_with_an_endpoint_override(emulator, key_file):
+    """The way most programs point a Google client elsewhere: the discovery documents bundled
+    with the client (Google's real URLs) and `api_endpoint` replacing the root."""
+    options = {"api_endpoint": emulator}
+    creds = credentials(key_file)
+    directory = build("admin", "directory_v1", credentials=creds, client_options=options, static_discovery=True)
+    licensing = build("licensing", "v1", credentials=creds, client_options=options, static_discovery=True)
+    reseller = build("reseller", "v1", credentials=creds, client_options=options, static_discovery=True)
+
+    admin = directory.users().get(userKey=ADMIN).execute()
+    assert admin["isAdmin"] is True
+    licenses = licensing.licenseAssignments().listForProduct(
+        productId="Google-Apps", customerId=admin["customerId"]
+    ).execute()
+    assert ADMIN in {item["userId"] for item in licenses["items"]}
+    subscriptions = reseller.subscriptions().list(maxResults=5).execute()
+    assert subscriptions["subscriptions"][0]["customerDomain"] == "initech.example"
+
+
+def test_partial_responses_with_fields(emulator, key_file):
+    directory = service(emulator, credentials(key_file), "admin", "directory_v1")
+    page = directory.users().list(
+        customer="my_customer", maxResults=1, fields="nextPageToken,users(primaryEmail,name/givenName)"
+    ).execute()
+    assert set(page) == {"nextPageToken", "users"}
+    assert [set(user) for user in page["users"]] == [{"primaryEmail", "name"}]
+    assert set(page["users"][0]["name"]) == {"givenName"}
+
+    admin = directory.users().get(userKey=ADMIN, fields="isAdmin").execute()
+    assert admin == {"isAdmin": True}
+
+    with pytest.raises(HttpError) as refused:
+        directory.users().get(userKey=ADMIN, fields="name(givenName").execute()
+    assert refused.value.resp.status == 400
+    assert error_reason(refused.value) == "invalidParameter"

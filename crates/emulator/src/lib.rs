@@ -25,6 +25,7 @@ pub mod control;
 pub mod directory;
 pub mod discovery;
 pub mod error;
+pub mod fields;
 pub mod keys;
 pub mod knobs;
 pub mod ledger;

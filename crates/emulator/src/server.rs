@@ -28,6 +28,7 @@ use tower::ServiceExt as _;
 use crate::api::{Ctx, Op};
 use crate::discovery::{Api, Query, Specs, rewritten_document};
 use crate::error::GoogleError;
+use crate::fields::FieldSelection;
 use crate::knobs::{FaultAction, FaultState, Knobs, QuotaState};
 use crate::ledger::Ledger;
 use crate::seed::{ApiRoots, SeedSubscription};
@@ -662,19 +663,22 @@ async fn api_call(
             }
             spec.check_required_fields(&body_json)?;
         }
-        Ok(())
+        query.get("fields").map(FieldSelection::parse).transpose()
     });
-    if let Err(error) = checked {
-        record_call(
-            &shared,
-            id,
-            customer_id,
-            subject,
-            key.as_deref(),
-            &error.outcome(),
-        );
-        return error.into_response();
-    }
+    let partial_response = match checked {
+        Ok(selection) => selection,
+        Err(error) => {
+            record_call(
+                &shared,
+                id,
+                customer_id,
+                subject,
+                key.as_deref(),
+                &error.outcome(),
+            );
+            return error.into_response();
+        }
+    };
     let knobs = lock(&shared.knobs).clone();
     let project_id = lock(&shared.world).project_id.clone();
     let _in_flight = match check_quotas(&shared, &knobs, spec.api, &grant, &project_id) {
@@ -744,7 +748,10 @@ async fn api_call(
         Ok(reply) => match reply.body {
             Some(body) => (
                 StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
-                axum::Json(body),
+                axum::Json(match &partial_response {
+                    Some(selection) => selection.apply(body),
+                    None => body,
+                }),
             )
                 .into_response(),
             None => StatusCode::NO_CONTENT.into_response(),
