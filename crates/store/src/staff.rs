@@ -87,6 +87,19 @@ pub async fn get(conn: &mut PgConnection, id: &str) -> Result<Option<StaffRecord
     Ok(record)
 }
 
+/// The staff members with these ids, in the order of `ids` (one query); ids without a staff
+/// member are skipped, and an id given twice is returned twice.
+pub async fn get_many(conn: &mut PgConnection, ids: &[String]) -> Result<Vec<StaffRecord>> {
+    let records = sqlx::query_as(
+        "SELECT s.* FROM unnest($1::text[]) WITH ORDINALITY AS wanted(id, position) \
+         JOIN staff_members s ON s.id = wanted.id ORDER BY wanted.position",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(records)
+}
+
 /// The staff member with that username.
 pub async fn get_by_username(
     conn: &mut PgConnection,

@@ -31,12 +31,7 @@ pub async fn desired_domain(
     record: &DomainRecord,
     staff_ids: &[String],
 ) -> Result<DesiredDomain, DesiredError> {
-    let mut members = Vec::with_capacity(staff_ids.len());
-    for id in staff_ids {
-        if let Some(member) = staff::get(conn, id).await? {
-            members.push(member);
-        }
-    }
+    let members = staff::get_many(conn, staff_ids).await?;
     build(record, &members)
 }
 

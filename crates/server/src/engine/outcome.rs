@@ -205,12 +205,12 @@ pub async fn finish_operation(store: &Store, id: uuid::Uuid) -> Result<(), Store
             staff_members: Vec::new(),
             revoke: None,
         });
-    let mut usernames = BTreeMap::new();
-    for staff in &request.staff_members {
-        if let Some(member) = support_access_store::staff::get(&mut conn, staff).await? {
-            usernames.insert(staff.clone(), member.username);
-        }
-    }
+    let usernames: BTreeMap<String, String> =
+        support_access_store::staff::get_many(&mut conn, &request.staff_members)
+            .await?
+            .into_iter()
+            .map(|member| (member.id, member.username))
+            .collect();
     let steps = operations::steps(&mut conn, id).await?;
     let domains = operations::domains(&mut conn, id).await?;
     let notes: Vec<String> = domains

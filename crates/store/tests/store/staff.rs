@@ -88,3 +88,14 @@ async fn paging_orders_by_username_not_id(pool: PgPool) -> Result<()> {
     assert_eq!(staff::all(&mut conn).await?.len(), 5);
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn get_many_reads_in_the_order_asked_and_skips_unknown_ids(pool: PgPool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    let ana = staff::insert(&mut conn, &new_staff("ana", "ana.silva")).await?;
+    let bo = staff::insert(&mut conn, &new_staff("bo", "bo.berg")).await?;
+    let ids = ["bo", "nobody", "ana"].map(String::from);
+    assert_eq!(staff::get_many(&mut conn, &ids).await?, vec![bo, ana]);
+    assert!(staff::get_many(&mut conn, &[]).await?.is_empty());
+    Ok(())
+}
