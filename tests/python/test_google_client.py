@@ -243,6 +243,7 @@ def test_batch_requests(emulator, key_file):
     batch = directory.new_batch_http_request(callback=collect)
     batch.add(directory.users().get(userKey="sales@reseller-two.example"), request_id="sales")
     batch.add(directory.users().get(userKey="ghost@reseller-two.example"), request_id="ghost")
+    batch.add(directory.users().get(userKey=ADMIN, fields="primaryEmail"), request_id="partial")
     batch.add(
         directory.users().insert(
             body={
@@ -256,6 +257,7 @@ def test_batch_requests(emulator, key_file):
     batch.execute()
     assert results["sales"][0]["primaryEmail"] == "sales@reseller-two.example"
     assert isinstance(results["ghost"][1], HttpError) and results["ghost"][1].resp.status == 404
+    assert results["partial"][0] == {"primaryEmail": ADMIN}
     assert results["insert"][0]["primaryEmail"] == "batched@reseller-two.example"
     # Each inner call is its own ledger entry.
     ledger = control(emulator, "ledger")
