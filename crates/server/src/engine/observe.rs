@@ -143,21 +143,19 @@ async fn observe_licenses(
     ),
     GoogleError,
 > {
-    let cloud_identity = match first_page {
-        Ok(first) => {
-            let mut items = first.unwrap_or_default();
-            if observed.is_empty() {
-                // The count of assignments is known only when the first page was the last.
-                Ok((items, !cloud_identity_pages.has_more()))
-            } else {
-                while let Some(page) = cloud_identity_pages.next_page().await? {
-                    items.extend(page);
-                }
-                Ok((items, true))
-            }
+    // Every page's error, not only the first's, goes through the classification below.
+    let cloud_identity = async {
+        let mut items = first_page?.unwrap_or_default();
+        if observed.is_empty() {
+            // The count of assignments is known only when the first page was the last.
+            return Ok((items, !cloud_identity_pages.has_more()));
         }
-        Err(e) => Err(e),
-    };
+        while let Some(page) = cloud_identity_pages.next_page().await? {
+            items.extend(page);
+        }
+        Ok::<_, GoogleError>((items, true))
+    }
+    .await;
     let (subscription, cloud_identity_licenses) = match cloud_identity {
         Ok((items, complete)) => {
             let holders: Vec<EmailAddress> = items
