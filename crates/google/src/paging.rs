@@ -9,6 +9,7 @@ use futures::Stream;
 
 use crate::client::DomainClient;
 use crate::error::{ErrorClass, GoogleError};
+use crate::method::GoogleMethod;
 use crate::model::ListEnvelope;
 use crate::request::ApiRequest;
 
@@ -21,6 +22,8 @@ pub struct Pages<E: ListEnvelope> {
     /// Builds the request of a page from the customer id (Licensing needs the real one) and
     /// the page token.
     build: BuildPage,
+    /// The list method the pages are fetched with.
+    method: GoogleMethod,
     needs_customer_id: bool,
     next_token: Option<String>,
     finished: bool,
@@ -34,9 +37,11 @@ impl<E: ListEnvelope> Pages<E> {
         needs_customer_id: bool,
         build: impl Fn(&str, Option<&str>) -> ApiRequest + Send + Sync + 'static,
     ) -> Self {
+        let method = build("", None).method;
         Self {
             client,
             build: Box::new(build),
+            method,
             needs_customer_id,
             next_token: None,
             finished: false,
@@ -51,17 +56,19 @@ impl<E: ListEnvelope> Pages<E> {
             return Ok(None);
         }
         let customer = if self.needs_customer_id {
-            // The customer id (one Directory call, on the first page only) and the list's own
-            // access token are fetched at the same time rather than one after the other.
-            let method = (self.build)("", None).method;
-            let (customer, _) =
-                tokio::join!(self.client.customer_id(), self.client.warm_token(method));
+            // Before the first page, the customer id (one Directory call, then cached) and the
+            // list's own access token are fetched at the same time, not one after the other.
+            let first_token = async {
+                if self.pages_fetched == 0 {
+                    self.client.warm_token(self.method).await;
+                }
+            };
+            let (customer, ()) = tokio::join!(self.client.customer_id(), first_token);
             customer?
         } else {
             String::new()
         };
         let request = (self.build)(&customer, self.next_token.as_deref());
-        let method = request.method;
         let envelope: E = self.client.execute(request).await?;
         self.pages_fetched += 1;
         let (items, next) = envelope.into_page();
@@ -69,7 +76,7 @@ impl<E: ListEnvelope> Pages<E> {
             Some(token) if self.next_token.as_deref() == Some(token.as_str()) => {
                 self.finished = true;
                 return Err(GoogleError::new(
-                    Some(method),
+                    Some(self.method),
                     ErrorClass::Unexpected,
                     format!(
                         "page {} returned its own page token again",
