@@ -67,11 +67,10 @@ fn apply(selection: &Selection, value: Value) -> Option<Value> {
             let every = fields.get("*");
             let mut kept = Map::new();
             for (key, value) in object {
-                let chosen = match (fields.get(&key), every) {
-                    (Some(Selection::All), _) | (_, Some(Selection::All)) => Some(&Selection::All),
-                    (Some(chosen), _) => Some(chosen),
-                    (None, Some(chosen)) => Some(chosen),
-                    (None, None) => None,
+                // A field's own selection, else the wildcard's; a whole wildcard wins.
+                let chosen = match every {
+                    Some(Selection::All) => every,
+                    _ => fields.get(&key).or(every),
                 };
                 if let Some(part) = chosen.and_then(|chosen| apply(chosen, value)) {
                     kept.insert(key, part);
@@ -83,7 +82,7 @@ fn apply(selection: &Selection, value: Value) -> Option<Value> {
     }
 }
 
-/// Adds `path` (with what is selected at its end) to `into`, merging with what is there.
+/// Adds the field `name` with its `selection` to `into`, merging with what is there.
 fn merge(into: &mut BTreeMap<String, Selection>, name: String, selection: Selection) {
     match into.remove(&name) {
         None => {
