@@ -466,6 +466,9 @@ async fn portal_access_shows_managed_accounts_and_an_unmanaged_reseller_admin() 
                 managed: true,
                 staff_member: "staffMembers/ana".to_owned(),
                 suspended: false,
+                super_admin: false,
+                owned: true,
+                reasons: vec![format!("role '{PORTAL_ROLE}'")],
             },
             v1::PortalAccessEntry {
                 email: format!("sales@{ONE}"),
@@ -473,6 +476,9 @@ async fn portal_access_shows_managed_accounts_and_an_unmanaged_reseller_admin() 
                 managed: false,
                 staff_member: String::new(),
                 suspended: false,
+                super_admin: false,
+                owned: false,
+                reasons: vec!["role '_RESELLER_ADMIN_ROLE'".to_owned()],
             },
         ]
     );

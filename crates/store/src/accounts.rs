@@ -25,7 +25,7 @@ text_enum! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Desired {
     /// The account exists and opens the portal.
-    Present,
+    Active,
     /// Access is taken away, as the mode says.
     Revoked(RevokeMode),
 }
@@ -34,7 +34,7 @@ impl Desired {
     /// The stored `desired` text.
     fn desired_text(self) -> &'static str {
         match self {
-            Desired::Present => "PRESENT",
+            Desired::Active => "ACTIVE",
             Desired::Revoked(_) => "REVOKED",
         }
     }
@@ -42,7 +42,7 @@ impl Desired {
     /// The stored `revoke_mode` text.
     fn revoke_mode_text(self) -> Option<&'static str> {
         match self {
-            Desired::Present => None,
+            Desired::Active => None,
             Desired::Revoked(mode) => Some(mode.as_str()),
         }
     }
@@ -79,7 +79,7 @@ impl<'r> FromRow<'r, PgRow> for AccountRecord {
         };
         let revoke_mode: Option<String> = row.try_get("revoke_mode")?;
         let desired = match (row.try_get::<String, _>("desired")?.as_str(), revoke_mode) {
-            ("PRESENT", None) => Desired::Present,
+            ("ACTIVE", None) => Desired::Active,
             ("REVOKED", Some(mode)) => {
                 Desired::Revoked(mode.parse().map_err(|e| decode("revoke_mode", e))?)
             }

@@ -90,7 +90,7 @@ pub async fn issue_sign_in_credential(
         let record = observation::domain_record(&mut conn, domain.as_str()).await?;
         accounts::get_by_email(&mut conn, &email)
             .await?
-            .filter(|a| a.domain_name == domain.as_str() && a.desired == Desired::Present)
+            .filter(|a| a.domain_name == domain.as_str() && a.desired == Desired::Active)
             .ok_or_else(not_found)?;
         record
     };

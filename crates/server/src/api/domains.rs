@@ -166,6 +166,7 @@ pub fn to_proto(r: &DomainRecord) -> v1::Domain {
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
         etag: r.etag(),
+        ..Default::default()
     }
 }
 

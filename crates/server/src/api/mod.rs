@@ -636,6 +636,33 @@ impl SupportAccessService for SupportAccessApi {
         Ok(Response::new(operation))
     }
 
+    async fn adopt_support_account(
+        &self,
+        _request: Request<v1::AdoptSupportAccountRequest>,
+    ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
+        Err(Status::unimplemented(
+            "AdoptSupportAccount is not implemented yet",
+        ))
+    }
+
+    async fn regrant_support_access(
+        &self,
+        _request: Request<v1::RegrantSupportAccessRequest>,
+    ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
+        Err(Status::unimplemented(
+            "RegrantSupportAccess is not implemented yet",
+        ))
+    }
+
+    async fn list_drift_events(
+        &self,
+        _request: Request<v1::ListDriftEventsRequest>,
+    ) -> RpcResult<v1::ListDriftEventsResponse> {
+        Err(Status::unimplemented(
+            "ListDriftEvents is not implemented yet",
+        ))
+    }
+
     async fn get_domain_status(
         &self,
         request: Request<v1::GetDomainStatusRequest>,

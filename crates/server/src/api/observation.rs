@@ -1,6 +1,6 @@
 //! What the read RPCs (`GetDomainStatus`, `ListSupportAccounts`, `ListPortalAccess`,
 //! `ResolveSupportAccount`) and `IssueSignInCredential` share: a declared domain's record and
-//! desired state (its PRESENT support accounts), the operator's manual confirmations, the last
+//! desired state (its ACTIVE support accounts), the operator's manual confirmations, the last
 //! observation stored by the engine or a fresh one (saved for the next reader), the engine's
 //! current activity in the domain, and how a Google failure reads to a caller.
 
@@ -43,11 +43,11 @@ pub async fn present_accounts(
     Ok(accounts::list_by_domain(conn, domain)
         .await?
         .into_iter()
-        .filter(|a| a.desired == Desired::Present)
+        .filter(|a| a.desired == Desired::Active)
         .collect())
 }
 
-/// The desired state of the domain with its PRESENT support accounts.
+/// The desired state of the domain with its ACTIVE support accounts.
 pub async fn desired_domain(
     conn: &mut PgConnection,
     record: &DomainRecord,

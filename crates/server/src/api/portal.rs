@@ -69,6 +69,7 @@ pub async fn list_portal_access(
             email,
             roles: entry.roles,
             suspended,
+            ..Default::default()
         });
     }
     entries.sort_by(|a, b| a.email.cmp(&b.email));

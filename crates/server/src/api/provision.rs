@@ -191,7 +191,7 @@ pub async fn start_operation<Req: Message>(
         .collect();
     let staff_ids: Vec<String> = scope.staff.iter().map(|s| s.id.clone()).collect();
     let desired = match revoke {
-        None => Desired::Present,
+        None => Desired::Active,
         Some(options) => Desired::Revoked(match options.mode {
             RevokeMode::RemoveRole => accounts::RevokeMode::RemoveRole,
             RevokeMode::Suspend => accounts::RevokeMode::Suspend,
@@ -416,7 +416,7 @@ pub async fn check_mass_change(
         let declared = accounts::list_by_domain(&mut conn, &record.domain_name).await?;
         let total = declared
             .iter()
-            .filter(|a| a.desired == Desired::Present)
+            .filter(|a| a.desired == Desired::Active)
             .count() as u32;
         let touched = scope
             .staff
@@ -424,7 +424,7 @@ pub async fn check_mass_change(
             .filter(|s| {
                 declared
                     .iter()
-                    .any(|a| a.staff_member_id == s.id && a.desired == Desired::Present)
+                    .any(|a| a.staff_member_id == s.id && a.desired == Desired::Active)
             })
             .count() as u32;
         let limit = options.limit;

@@ -4,7 +4,7 @@
 //! routing), with details, manual instructions and when Google was observed.
 //!
 //! The checks come from the domain crate's status logic over the desired state (the domain's
-//! PRESENT support accounts) and the last observation the engine stored, with today's manual
+//! ACTIVE support accounts) and the last observation the engine stored, with today's manual
 //! confirmations and the steps of unfinished operations laid over it. `refresh` observes Google
 //! first (and stores that observation). A domain never observed reports every check
 //! `CHECK_STATE_UNSPECIFIED` with how to observe it.
@@ -156,7 +156,7 @@ pub async fn list_support_accounts(
     let mut reports: HashMap<String, Option<DomainReport>> = HashMap::new();
     let mut support_accounts = Vec::new();
     for account in &page.items {
-        if account.desired != Desired::Present || !principal.may_access(&account.domain_name) {
+        if account.desired != Desired::Active || !principal.may_access(&account.domain_name) {
             continue;
         }
         if !reports.contains_key(&account.domain_name) {
@@ -222,6 +222,7 @@ pub fn domain_status_to_proto(report: &DomainReport) -> v1::DomainStatus {
             .map(|a| account_to_proto(report, a))
             .collect(),
         observe_time: report.observe_time.map(timestamp),
+        ..Default::default()
     }
 }
 
@@ -242,6 +243,7 @@ pub fn account_to_proto(report: &DomainReport, account: &AccountStatus) -> v1::S
             .iter()
             .map(|c| check_to_proto(c, report.observe_time))
             .collect(),
+        ..Default::default()
     }
 }
 

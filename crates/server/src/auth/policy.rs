@@ -153,6 +153,17 @@ pub static POLICIES: &[(&str, Policy)] = {
             Operator,
             Request(revoke_support_access)
         ),
+        api!(
+            AdoptSupportAccount,
+            Operator,
+            Request(adopt_support_account)
+        ),
+        api!(
+            RegrantSupportAccess,
+            Operator,
+            Request(regrant_support_access)
+        ),
+        api!(ListDriftEvents, Viewer, Request(list_drift_events)),
         api!(GetDomainStatus, Viewer, Request(get_domain_status)),
         api!(ListSupportAccounts, Viewer, Request(list_support_accounts)),
         api!(ListPortalAccess, Viewer, Request(list_portal_access)),
@@ -278,6 +289,27 @@ fn provision_support_access(body: &[u8]) -> Result<RequestFacts, DecodeError> {
 fn revoke_support_access(body: &[u8]) -> Result<RequestFacts, DecodeError> {
     let r = v1::RevokeSupportAccessRequest::decode(body)?;
     Ok(facts(r.request_id, listed("domains", &r.domains)))
+}
+
+fn adopt_support_account(body: &[u8]) -> Result<RequestFacts, DecodeError> {
+    let r = v1::AdoptSupportAccountRequest::decode(body)?;
+    let domain = parse_support_account_resource(&r.name).map(|(domain, _)| domain);
+    Ok(facts(r.request_id, one("name", domain)))
+}
+
+fn regrant_support_access(body: &[u8]) -> Result<RequestFacts, DecodeError> {
+    let r = v1::RegrantSupportAccessRequest::decode(body)?;
+    Ok(facts(r.request_id, listed("domains", &r.domains)))
+}
+
+fn list_drift_events(body: &[u8]) -> Result<RequestFacts, DecodeError> {
+    let r = v1::ListDriftEventsRequest::decode(body)?;
+    let touches = if r.parent == "domains/-" {
+        Touches::Filtered
+    } else {
+        one("parent", parse_domain_resource(&r.parent))
+    };
+    Ok(facts(String::new(), touches))
 }
 
 fn get_domain_status(body: &[u8]) -> Result<RequestFacts, DecodeError> {

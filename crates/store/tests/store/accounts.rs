@@ -35,13 +35,13 @@ async fn upsert_records_and_changes_the_desired_state(pool: PgPool) -> Result<()
     let mut conn = pool.acquire().await?;
     let created = accounts::upsert(
         &mut conn,
-        &desired("a.example", "ana", "ana", Desired::Present),
+        &desired("a.example", "ana", "ana", Desired::Active),
     )
     .await?;
     assert_eq!(created.email, "ana@a.example");
     assert_eq!(
         (created.desired, created.google_user_id.as_deref()),
-        (Desired::Present, None)
+        (Desired::Active, None)
     );
 
     accounts::set_google_user_id(&mut conn, "a.example", "ana", Some("10001")).await?;
@@ -88,7 +88,7 @@ async fn undeclared_references_and_taken_emails_are_refused(pool: PgPool) -> Res
     let mut conn = pool.acquire().await?;
     let err = accounts::upsert(
         &mut conn,
-        &desired("z.example", "ana", "ana", Desired::Present),
+        &desired("z.example", "ana", "ana", Desired::Active),
     )
     .await;
     assert!(
@@ -97,7 +97,7 @@ async fn undeclared_references_and_taken_emails_are_refused(pool: PgPool) -> Res
     );
     let err = accounts::upsert(
         &mut conn,
-        &desired("a.example", "zed", "zed", Desired::Present),
+        &desired("a.example", "zed", "zed", Desired::Active),
     )
     .await;
     assert!(
@@ -106,12 +106,12 @@ async fn undeclared_references_and_taken_emails_are_refused(pool: PgPool) -> Res
     );
     accounts::upsert(
         &mut conn,
-        &desired("a.example", "ana", "ana", Desired::Present),
+        &desired("a.example", "ana", "ana", Desired::Active),
     )
     .await?;
     let err = accounts::upsert(
         &mut conn,
-        &desired("a.example", "bo", "ana", Desired::Present),
+        &desired("a.example", "bo", "ana", Desired::Active),
     )
     .await;
     assert!(
@@ -128,7 +128,7 @@ async fn listing_pages_across_domains_and_filters(pool: PgPool) -> Result<()> {
     let mut all = Vec::new();
     for d in ["c.example", "a.example", "b.example"] {
         for (id, username) in [("bo", "bo"), ("ana", "ana")] {
-            all.push(desired(d, id, username, Desired::Present));
+            all.push(desired(d, id, username, Desired::Active));
         }
     }
     assert_eq!(accounts::upsert_many(&mut conn, &all).await?, 6);
@@ -213,7 +213,7 @@ async fn observations_never_go_back_in_time(pool: PgPool) -> Result<()> {
     let mut conn = pool.acquire().await?;
     accounts::upsert(
         &mut conn,
-        &desired("a.example", "ana", "ana", Desired::Present),
+        &desired("a.example", "ana", "ana", Desired::Active),
     )
     .await?;
     let now = Utc::now();
