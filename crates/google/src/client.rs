@@ -135,6 +135,7 @@ impl GoogleClient {
                 recently_created: Mutex::new(HashMap::new()),
                 buckets,
             }),
+            guard: None,
         })
     }
 }
@@ -156,6 +157,19 @@ struct DomainInner {
 #[derive(Clone)]
 pub struct DomainClient {
     inner: Arc<DomainInner>,
+    /// Consulted right before every attempt is sent (see [`DomainClient::guarded`]).
+    guard: Option<Arc<dyn SendGuard>>,
+}
+
+/// Decides, right before each HTTP attempt (first try and every retry, after the quota wait and
+/// the token), whether it may be sent and by when it must be over. The engine implements it over
+/// its lease: a request is sent only while the lease is valid for longer than the request's own
+/// deadline, and a cancelled operation sends no further write.
+pub trait SendGuard: Send + Sync {
+    /// `Ok(deadline)`: send, and give up on the attempt at `deadline` (the adapter also keeps its
+    /// own request timeout). `Err(why)`: do not send; the call fails with
+    /// [`ErrorClass::NotSent`].
+    fn permit(&self, method: GoogleMethod) -> Result<Instant, String>;
 }
 
 impl std::fmt::Debug for DomainClient {
@@ -174,6 +188,14 @@ enum Attempt {
 }
 
 impl DomainClient {
+    /// The same client, whose every attempt must first be permitted by `guard`.
+    pub fn guarded(&self, guard: Arc<dyn SendGuard>) -> DomainClient {
+        DomainClient {
+            inner: self.inner.clone(),
+            guard: Some(guard),
+        }
+    }
+
     /// The reseller domain.
     pub fn domain(&self) -> &str {
         &self.inner.domain
@@ -666,11 +688,27 @@ impl DomainClient {
             Ok(url) => url,
             Err(error) => return Attempt::Failure(error),
         };
+        // Asked last, right before sending: the quota wait and the token fetch take time.
+        let mut timeout = shared.config.request_timeout;
+        if let Some(guard) = &self.guard {
+            match guard.permit(method) {
+                Ok(deadline) => {
+                    timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
+                }
+                Err(why) => {
+                    return Attempt::Failure(GoogleError::new(
+                        Some(method),
+                        ErrorClass::NotSent,
+                        format!("not sent: {why}"),
+                    ));
+                }
+            }
+        }
         let mut builder = shared
             .http
             .request(to_reqwest_method(method.verb()), url)
             .header(http::header::AUTHORIZATION, bearer(&token))
-            .timeout(shared.config.request_timeout);
+            .timeout(timeout);
         if let Some(body) = &request.body {
             builder = builder.json(body.json());
         }

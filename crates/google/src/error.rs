@@ -43,6 +43,9 @@ pub enum ErrorClass {
     Auth(AuthFailure),
     /// Google answered something this adapter does not understand (an API change or a bug).
     Unexpected,
+    /// Not sent: the caller's [`SendGuard`](crate::SendGuard) refused it (the worker's lease is
+    /// lost or about to lapse, or its operation was cancelled). Nothing reached Google.
+    NotSent,
 }
 
 impl ErrorClass {
@@ -59,6 +62,7 @@ impl ErrorClass {
             ErrorClass::LicensesExhausted => "licenses_exhausted",
             ErrorClass::Auth(_) => "auth",
             ErrorClass::Unexpected => "unexpected",
+            ErrorClass::NotSent => "not_sent",
         }
     }
 

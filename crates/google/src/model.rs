@@ -61,6 +61,10 @@ pub struct User {
     /// Alias addresses (output only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// External ids (typed `any` in discovery; an array of objects in practice). support-access
+    /// marks the accounts it owns with one of type `custom`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_ids: Vec<ExternalId>,
     /// `admin#directory#user`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -100,6 +104,38 @@ pub struct UserEmail {
     /// Whether this is the primary address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
+}
+
+/// One entry of a user's `externalIds`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalId {
+    /// The id.
+    #[serde(default)]
+    pub value: String,
+    /// `account`, `customer`, `network`, `organization`, `login_id` or `custom`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub id_type: Option<String>,
+    /// The label when `type` is `custom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_type: Option<String>,
+}
+
+impl ExternalId {
+    /// An id of type `custom` with the label `custom_type`.
+    pub fn custom(custom_type: &str, value: &str) -> Self {
+        ExternalId {
+            value: value.to_owned(),
+            id_type: Some("custom".to_owned()),
+            custom_type: Some(custom_type.to_owned()),
+        }
+    }
+
+    /// True for an id of type `custom` labelled `custom_type`.
+    pub fn is_custom(&self, custom_type: &str) -> bool {
+        self.id_type.as_deref() == Some("custom")
+            && self.custom_type.as_deref() == Some(custom_type)
+    }
 }
 
 /// How `password` is encoded (`hashFunction`). Omitted for a clear-text password.
@@ -144,6 +180,9 @@ pub struct NewUser {
     /// Show in the global address list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_in_global_address_list: Option<bool>,
+    /// External ids (support-access's ownership marker).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_ids: Vec<ExternalId>,
 }
 
 /// `name` on insert: both parts required.
@@ -187,6 +226,9 @@ pub struct UserChanges {
     /// Recovery e-mail address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_email: Option<String>,
+    /// Replaces every external id (send the ones to keep too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ids: Option<Vec<ExternalId>>,
 }
 
 /// `users.list` envelope.

@@ -495,6 +495,7 @@ mod tests {
             suspended: None,
             recovery_email: None,
             include_in_global_address_list: None,
+            external_ids: Vec::new(),
         };
         let printed = format!("{:?}", users_insert(&user));
         assert!(!printed.contains("pw-canary"), "{printed}");

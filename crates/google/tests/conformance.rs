@@ -258,6 +258,10 @@ fn full_user_changes() -> UserChanges {
         suspended: Some(false),
         archived: Some(false),
         recovery_email: Some("ada@staff.example".into()),
+        external_ids: Some(vec![ExternalId::custom(
+            "support-access",
+            "staffMembers/ada",
+        )]),
     }
 }
 
@@ -277,6 +281,7 @@ fn examples() -> Vec<Example> {
         suspended: Some(false),
         recovery_email: Some("ada@staff.example".into()),
         include_in_global_address_list: Some(false),
+        external_ids: Vec::new(),
     };
     let users_filter = UsersListQuery {
         query: UsersListQuery::in_org_unit("/Customer Care Portal").query,
@@ -622,6 +627,7 @@ fn response_examples() -> Vec<(GoogleMethod, Value)> {
             custom_type: Some("c".into()),
             primary: Some(true),
         }],
+        external_ids: vec![ExternalId::custom("support-access", "staffMembers/a")],
         aliases: vec!["b@r.example".into()],
         kind: Some("admin#directory#user".into()),
         etag: Some("e".into()),

@@ -290,6 +290,8 @@ fn engine_config(config: &ServeConfig) -> EngineConfig {
         workers: config.workers.max(1),
         step_concurrency: config.step_concurrency.max(1),
         lease: config.lease.max(Duration::from_secs(1)),
+        reconcile_interval: (!config.reconcile_interval.is_zero())
+            .then_some(config.reconcile_interval),
         planner: planner_config(config),
         ..EngineConfig::default()
     }

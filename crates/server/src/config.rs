@@ -123,6 +123,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORT_ACCESS_LEASE", default_value = "30s", value_parser = parse_duration)]
     pub lease: std::time::Duration,
 
+    /// How often every declared domain is observed and its drift recorded (and repaired, per
+    /// the domain's repair policy), with ±20 % jitter; `0s` switches reconciliation off.
+    #[arg(long, env = "SUPPORT_ACCESS_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub reconcile_interval: std::time::Duration,
+
     /// Name of the prebuilt Reseller Admin role as `roles.list` shows it (repeatable; Google
     /// does not document it).
     #[arg(

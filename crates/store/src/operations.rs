@@ -36,6 +36,8 @@ text_enum! {
         Provision => "PROVISION",
         /// `RevokeSupportAccess`.
         Revoke => "REVOKE",
+        /// Started by the service on its reconcile interval.
+        Reconcile => "RECONCILE",
     }
 }
 
@@ -250,6 +252,10 @@ pub struct DomainWorkRecord {
     pub not_before: Option<DateTime<Utc>>,
     /// When it last changed.
     pub update_time: DateTime<Utc>,
+    /// How many times it was claimed.
+    pub claims: i32,
+    /// What became of accounts that no step tells about (see [`record_account_results`]).
+    pub account_results: Value,
 }
 
 /// Progress of one domain: its state and how many steps are in each state.
@@ -309,6 +315,8 @@ pub struct Lease {
     pub fencing_token: i64,
     /// When the lease lapses unless renewed.
     pub expires_at: DateTime<Utc>,
+    /// How many times the item was claimed, this claim included.
+    pub claims: i32,
 }
 
 /// The change to one step, written with [`record_step`].
@@ -503,8 +511,9 @@ pub async fn claim_next_domain(
                    JOIN operations older_op ON older_op.id = older.operation_id \
                    WHERE older.domain_name = od.domain_name \
                      AND older.state IN ('PENDING', 'RUNNING') AND NOT older_op.done \
-                     AND older_op.seq < o.seq) \
-             ORDER BY o.seq, od.domain_name \
+                     AND older_op.seq < o.seq \
+                     AND (o.kind <> 'REVOKE' OR older_op.kind = 'REVOKE')) \
+             ORDER BY (o.kind = 'REVOKE') DESC, o.seq, od.domain_name \
              LIMIT 1 \
              FOR UPDATE OF od SKIP LOCKED",
         )
@@ -531,9 +540,11 @@ pub async fn claim_next_domain(
                        AND busy.lease_expires_at > clock_timestamp()) \
                  AND NOT EXISTS (SELECT 1 FROM operation_domains older \
                      JOIN operations older_op ON older_op.id = older.operation_id \
+                     JOIN operations this_op ON this_op.id = $1 \
                      WHERE older.domain_name = $2 \
                        AND older.state IN ('PENDING', 'RUNNING') AND NOT older_op.done \
-                       AND older_op.seq < (SELECT seq FROM operations WHERE id = $1))",
+                       AND older_op.seq < this_op.seq \
+                       AND (this_op.kind <> 'REVOKE' OR older_op.kind = 'REVOKE'))",
             )
             .bind(operation_id)
             .bind(&domain_name)
@@ -545,13 +556,13 @@ pub async fn claim_next_domain(
             continue;
         }
 
-        let (fencing_token, expires_at): (i64, DateTime<Utc>) = sqlx::query_as(
+        let (fencing_token, expires_at, claims): (i64, DateTime<Utc>, i32) = sqlx::query_as(
             "UPDATE operation_domains SET lease_owner = $3, \
                  lease_expires_at = clock_timestamp() + $4 * interval '1 millisecond', \
                  fencing_token = fencing_token + 1, state = 'RUNNING', not_before = NULL, \
-                 update_time = now() \
+                 claims = claims + 1, update_time = now() \
              WHERE operation_id = $1 AND domain_name = $2 \
-             RETURNING fencing_token, lease_expires_at",
+             RETURNING fencing_token, lease_expires_at, claims",
         )
         .bind(operation_id)
         .bind(&domain_name)
@@ -574,6 +585,7 @@ pub async fn claim_next_domain(
             owner: owner.to_owned(),
             fencing_token,
             expires_at,
+            claims,
         }));
     }
     Ok(None)
@@ -693,6 +705,189 @@ pub async fn record_step(
             Err(StoreError::NotFound)
         }
     }
+}
+
+/// What [`start_step`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepStart {
+    /// The step is journaled RUNNING (one more attempt): its Google call may be sent.
+    Started(Box<StepRecord>),
+    /// The operation was cancelled: no further write may be sent.
+    Cancelled,
+    /// The lease lapses within `min_remaining`: a request started now could outlive it.
+    LeaseTooShort,
+}
+
+/// Journals step `seq` RUNNING right before its Google call, only when the lease is still held,
+/// will not lapse within `min_remaining` (by the database's clock), and the operation was not
+/// cancelled: the check and the journal write are one statement, so a cancel acknowledged before
+/// it stops this write. [`StoreError::Conflict`]`("fenced")` when the lease was taken over.
+pub async fn start_step(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    seq: i32,
+    min_remaining: Duration,
+) -> Result<StepStart> {
+    let mut tx = conn.begin().await?;
+    // Share locks: a claim (which updates the item) and a cancel (which updates the operation)
+    // wait for this transaction, so they are ordered strictly before or after this write.
+    let item: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT od.lease_expires_at > clock_timestamp() + $4 * interval '1 millisecond', \
+                o.cancel_requested \
+         FROM operation_domains od JOIN operations o ON o.id = od.operation_id \
+         WHERE od.operation_id = $1 AND od.domain_name = $2 AND od.fencing_token = $3 \
+           AND od.lease_owner = $5 \
+         FOR SHARE OF od, o",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .bind(millis(min_remaining))
+    .bind(&lease.owner)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let outcome = match item {
+        None => return Err(fenced()),
+        Some((_, true)) => StepStart::Cancelled,
+        Some((false, false)) => StepStart::LeaseTooShort,
+        Some((true, false)) => {
+            let step: Option<StepRecord> = sqlx::query_as(
+                "UPDATE steps SET state = 'RUNNING', detail = 'calling Google', \
+                                  attempts = attempts + 1, updated_at = now() \
+                 WHERE operation_id = $1 AND domain_name = $2 AND seq = $3 RETURNING *",
+            )
+            .bind(lease.operation_id)
+            .bind(&lease.domain_name)
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+            StepStart::Started(Box::new(step.ok_or(StoreError::NotFound)?))
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Whether `CancelOperation` was called for the operation.
+pub async fn cancel_requested(conn: &mut PgConnection, operation_id: Uuid) -> Result<bool> {
+    let cancelled: Option<bool> =
+        sqlx::query_scalar("SELECT cancel_requested FROM operations WHERE id = $1")
+            .bind(operation_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(cancelled.unwrap_or(true))
+}
+
+/// Whether a revocation waits for `domain` behind the leased item (the engine then yields the
+/// domain between passes, so that a revoke never waits behind a long provision).
+pub async fn revoke_waiting(conn: &mut PgConnection, lease: &Lease) -> Result<bool> {
+    let waiting: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM operation_domains od JOIN operations o ON o.id = od.operation_id \
+                        WHERE od.domain_name = $1 AND od.operation_id <> $2 AND o.kind = 'REVOKE' \
+                          AND od.state IN ('PENDING', 'RUNNING') AND NOT o.done)",
+    )
+    .bind(&lease.domain_name)
+    .bind(lease.operation_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(waiting)
+}
+
+/// Records, for the leased domain, what became of the accounts that no journal step tells
+/// about (a JSON object by account e-mail, chosen by the engine). Fenced like [`record_step`].
+pub async fn record_account_results(
+    conn: &mut PgConnection,
+    lease: &Lease,
+    results: &Value,
+) -> Result<()> {
+    let updated = sqlx::query(
+        "UPDATE operation_domains SET account_results = $4, update_time = now() \
+         WHERE operation_id = $1 AND domain_name = $2 AND fencing_token = $3 \
+           AND lease_owner IS NOT NULL",
+    )
+    .bind(lease.operation_id)
+    .bind(&lease.domain_name)
+    .bind(lease.fencing_token)
+    .bind(results)
+    .execute(conn)
+    .await?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(fenced())
+    }
+}
+
+/// The principal of the operations the service starts on its own reconcile interval.
+pub const RECONCILER: &str = "system:reconciler";
+
+/// Starts a RECONCILE operation for up to `limit` domains that are due: their
+/// `next_reconcile_time` passed (a domain never reconciled is due `interval` after it was
+/// declared) and no unfinished operation covers them. Each gets its next time `interval` from now
+/// with ±20 % jitter, so replicas and domains spread out. Safe to call from every replica at
+/// once (`FOR UPDATE SKIP LOCKED`). Returns the operations created.
+pub async fn schedule_due_reconciles(
+    conn: &mut PgConnection,
+    interval: Duration,
+    limit: i64,
+) -> Result<Vec<Uuid>> {
+    let mut tx = conn.begin().await?;
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT d.domain_name FROM domains d \
+         WHERE COALESCE(d.next_reconcile_time, d.create_time + $1 * interval '1 millisecond') \
+               <= clock_timestamp() \
+           AND NOT EXISTS (SELECT 1 FROM operation_domains od \
+                           JOIN operations o ON o.id = od.operation_id \
+                           WHERE od.domain_name = d.domain_name AND NOT o.done) \
+         ORDER BY d.next_reconcile_time NULLS FIRST, d.domain_name \
+         LIMIT $2 \
+         FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind(millis(interval))
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut created = Vec::with_capacity(due.len());
+    for domain in due {
+        let id = Uuid::now_v7();
+        create(
+            &mut tx,
+            &NewOperation {
+                id,
+                kind: OperationKind::Reconcile,
+                principal: RECONCILER.to_owned(),
+                request_id: None,
+                request: serde_json::json!({ "domains": [domain], "staff_members": [] }),
+                validate_only: false,
+                domains: vec![domain.clone()],
+                steps: Vec::new(),
+            },
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE domains SET next_reconcile_time = clock_timestamp() \
+                 + $2 * (0.8 + 0.4 * random()) * interval '1 millisecond' \
+             WHERE domain_name = $1",
+        )
+        .bind(&domain)
+        .bind(millis(interval))
+        .execute(&mut *tx)
+        .await?;
+        created.push(id);
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Records that a reconcile operation finished for `domain`.
+pub async fn reconciled(conn: &mut PgConnection, domain: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE domains SET last_reconcile_time = clock_timestamp() WHERE domain_name = $1",
+    )
+    .bind(domain)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Adds steps found while working (for example removing a paid license that appeared) at the end

@@ -141,5 +141,6 @@ pub fn new_user(local: &str, domain: &str) -> support_access_google::model::NewU
         suspended: None,
         recovery_email: None,
         include_in_global_address_list: None,
+        external_ids: Vec::new(),
     }
 }

@@ -201,7 +201,8 @@ pub fn google_error(domain: &str, error: GoogleError) -> ApiError {
         ErrorClass::NotFound
         | ErrorClass::Invalid
         | ErrorClass::AlreadyExists
-        | ErrorClass::Unexpected => ApiError::FailedPrecondition {
+        | ErrorClass::Unexpected
+        | ErrorClass::NotSent => ApiError::FailedPrecondition {
             reason: "GOOGLE_REJECTED",
             message: format!("Google refused a call for {domain}: {detail}"),
         },

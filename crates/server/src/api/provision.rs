@@ -265,7 +265,9 @@ pub async fn plan_only(
     for record in &scope.domains {
         let domain = format!("domains/{}", record.domain_name);
         let staff_ids: Vec<String> = match kind {
-            OperationKind::Provision => scope.staff.iter().map(|s| s.id.clone()).collect(),
+            OperationKind::Provision | OperationKind::Reconcile => {
+                scope.staff.iter().map(|s| s.id.clone()).collect()
+            }
             OperationKind::Revoke => {
                 revoke_population(&mut conn, &record.domain_name, &scope.staff).await?
             }
@@ -362,6 +364,7 @@ pub async fn plan_only(
         kind: match kind {
             OperationKind::Provision => v1::OperationKind::Provision,
             OperationKind::Revoke => v1::OperationKind::Revoke,
+            OperationKind::Reconcile => v1::OperationKind::Reconcile,
         } as i32,
         create_time: Some(crate::api::convert::timestamp(chrono::Utc::now())),
         end_time: Some(crate::api::convert::timestamp(chrono::Utc::now())),

@@ -79,6 +79,8 @@ pub enum StepFailure {
     SeatsExhausted(String),
     /// The whole domain cannot go on (credentials, delegation, privileges).
     Domain(String),
+    /// Nothing was sent: the worker's lease is lost or lapsing, or the operation was cancelled.
+    NotSent(String),
 }
 
 /// Runs `step`; on success returns its effect (what Google returned that later steps or a
@@ -153,6 +155,7 @@ pub async fn execute(
                 suspended: None,
                 recovery_email: Some(recovery_email.as_str().to_owned()),
                 include_in_global_address_list: None,
+                external_ids: Vec::new(),
             };
             match client.users_insert(&request).await {
                 Ok(user) => json!({ "user_id": user.id }),
@@ -305,6 +308,7 @@ pub fn classify(error: GoogleError) -> StepFailure {
             detail,
             after: Duration::from_secs(2),
         },
+        ErrorClass::NotSent => StepFailure::NotSent(detail),
         ErrorClass::Auth(_) => StepFailure::Domain(detail),
         ErrorClass::PermissionDenied => StepFailure::Domain(format!(
             "{detail}; make sure the delegated admin is a super administrator and the service account has domain-wide delegation for every scope support-access needs"

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod desired;
 pub mod execute;
 pub mod google_access;
+pub mod lease;
 pub mod observe;
 pub mod outcome;
 
@@ -29,7 +30,8 @@ use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind, plan_dom
 use support_access_domain::revoke::{RevokeOptions, plan_revoke};
 use support_access_domain::{StaffMemberId, plan::Step};
 use support_access_store::operations::{
-    self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepState, StepUpdate,
+    self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
+    StepUpdate,
 };
 use support_access_store::{Store, StoreError, accounts, domains, observations};
 use tokio::sync::Notify;
@@ -52,6 +54,10 @@ pub struct EngineConfig {
     pub step_concurrency: usize,
     /// Observation passes per claim before the domain is declared not converging.
     pub max_passes: usize,
+    /// Claims of one domain of an operation (each after a wait) before it fails for good.
+    pub max_claims: i32,
+    /// How often every domain is reconciled; `None` switches reconciliation off.
+    pub reconcile_interval: Option<Duration>,
     /// Attempts of one step (across retries and claims) before it fails for good.
     pub max_step_attempts: i32,
     /// How often idle workers look for work that no notification announced (retries whose
@@ -68,6 +74,8 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(30),
             step_concurrency: 8,
             max_passes: 8,
+            max_claims: 20,
+            reconcile_interval: None,
             max_step_attempts: 12,
             idle_poll: Duration::from_millis(500),
             planner: PlannerConfig::default(),
@@ -97,11 +105,16 @@ pub struct Engine {
     authors: audit::OperationAuthors,
 }
 
-/// A claim that cannot continue (the lease was taken over, or Postgres failed).
+/// A claim that cannot continue (the lease was taken over or is lapsing, the operation was
+/// cancelled, or Postgres failed).
 #[derive(Debug, thiserror::Error)]
 enum Interrupted {
     #[error("the lease was lost to another worker")]
     Fenced,
+    #[error("the lease is lapsing: no request could finish before it does")]
+    LeaseLapsing,
+    #[error("the operation was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -212,16 +225,22 @@ impl Engine {
             // Register interest before looking, so a notification between the look and the
             // wait is not lost.
             let notified = self.wake.notified();
+            // Taken before the claim is sent: the lease surely lasts from here.
+            let claimed_at = tokio::time::Instant::now();
             match operations::claim_next_domain(self.store.pool(), &owner, self.config.lease).await
             {
                 Ok(Some(lease)) => {
                     let span = tracing::info_span!("domain", operation = %lease.operation_id, domain = %lease.domain_name);
                     let _enter = span.enter();
                     drop(_enter);
-                    self.work_on(lease).await;
+                    self.work_on(lease, claimed_at).await;
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => {
+                    if worker == 0 {
+                        self.schedule_reconciles().await;
+                    }
+                }
                 Err(error) => tracing::warn!(error = %error, "cannot claim work"),
             }
             tokio::select! {
@@ -236,19 +255,37 @@ impl Engine {
     /// lease is renewed in the background for as long as the claim runs: one observation or
     /// one batch of steps can outlast a lease (hundreds of accounts at Google's quotas), and a
     /// lapsed lease lets another worker start on the same domain.
-    async fn work_on(&self, lease: Lease) {
-        let heartbeat = self.keep_lease(lease.clone());
+    async fn work_on(&self, lease: Lease, claimed_at: tokio::time::Instant) {
+        let guard = Arc::new(lease::LeaseGuard::new(claimed_at, self.config.lease));
+        // The heartbeat is a task of its own: nothing the work does can delay it.
+        let heartbeat = tokio::spawn(lease::keep_lease(
+            self.store.clone(),
+            lease.clone(),
+            guard.clone(),
+            self.config.lease,
+        ));
         let result = tokio::select! {
-            result = self.run_claim(&lease) => result,
-            lost = heartbeat => Err(lost),
+            biased;
+            () = guard.lost() => Err(Interrupted::Fenced),
+            result = self.run_claim(&lease, &guard) => result,
+        };
+        heartbeat.abort();
+        let result = match result {
+            Err(Interrupted::Cancelled) => self.end_cancelled(&lease).await,
+            other => other,
         };
         let (state, message, retry_after) = match result {
             Ok(ClaimEnd::Finished(state, message)) => (state, message, None),
             Ok(ClaimEnd::RetryLater(message, after)) => (RunState::Running, message, Some(after)),
             Err(Interrupted::Fenced) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: another worker took the domain over");
+                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: the claim's work was dropped");
                 return;
             }
+            Err(Interrupted::LeaseLapsing) => {
+                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lapsing: the work stops and resumes under a new claim");
+                return;
+            }
+            Err(Interrupted::Cancelled) => unreachable!("handled above"),
             Err(Interrupted::Store(error)) => {
                 tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the lease will lapse and the work resume");
                 return;
@@ -274,24 +311,38 @@ impl Engine {
         tracing::info!(operation = %lease.operation_id, domain = %lease.domain_name, state = state.as_str(), "domain released");
     }
 
-    /// Renews `lease` every third of its duration; returns only when that fails (another
-    /// worker took the domain over, or Postgres failed), which ends the claim.
-    async fn keep_lease(&self, mut lease: Lease) -> Interrupted {
-        loop {
-            tokio::time::sleep(self.config.lease / 3).await;
-            let renewed = async {
-                let mut conn = self.store.pool().acquire().await?;
-                operations::renew_lease(&mut conn, &mut lease, self.config.lease).await?;
-                Ok::<(), Interrupted>(())
+    /// Starts the reconcile operations that are due (one worker per replica asks, when idle).
+    async fn schedule_reconciles(&self) {
+        let Some(interval) = self.config.reconcile_interval else {
+            return;
+        };
+        let scheduled = async {
+            let mut conn = self.store.pool().acquire().await?;
+            operations::schedule_due_reconciles(&mut conn, interval, 16).await
+        }
+        .await;
+        match scheduled {
+            Ok(created) if !created.is_empty() => {
+                tracing::debug!(operations = created.len(), "reconciliation scheduled");
+                self.wake();
             }
-            .await;
-            if let Err(interrupted) = renewed {
-                return interrupted;
-            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "cannot schedule reconciliation"),
         }
     }
 
-    async fn run_claim(&self, lease: &Lease) -> Result<ClaimEnd, Interrupted> {
+    /// Ends a cancelled claim: its open steps are marked cancelled.
+    async fn end_cancelled(&self, lease: &Lease) -> Result<ClaimEnd, Interrupted> {
+        let mut conn = self.store.pool().acquire().await?;
+        operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled").await?;
+        Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()))
+    }
+
+    async fn run_claim(
+        &self,
+        lease: &Lease,
+        guard: &Arc<lease::LeaseGuard>,
+    ) -> Result<ClaimEnd, Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
         let Some(operation) = operations::get(&mut conn, lease.operation_id).await? else {
             return Ok(ClaimEnd::Finished(
@@ -326,8 +377,23 @@ impl Engine {
                     return Ok(ClaimEnd::Finished(RunState::Failed, message));
                 }
             };
+        if lease.claims > self.config.max_claims {
+            let last = operations::domains(&mut conn, lease.operation_id)
+                .await?
+                .into_iter()
+                .find(|d| d.domain_name == lease.domain_name)
+                .map(|d| d.message)
+                .unwrap_or_default();
+            let message = format!(
+                "gave up after {} attempts to bring the domain about; the last one ended with: {last}",
+                lease.claims - 1
+            );
+            fail_open_steps(&mut conn, lease, &message).await?;
+            return Ok(ClaimEnd::Finished(RunState::Failed, message));
+        }
         let client = match self.google.domain(&record).await {
-            Ok(client) => client,
+            // Every request of this claim is sent only under the claim's lease.
+            Ok(client) => client.guarded(guard.clone()),
             Err(e) => {
                 let message = e.to_string();
                 fail_open_steps(&mut conn, lease, &message).await?;
@@ -350,6 +416,7 @@ impl Engine {
                 match observe::observe_domain(&client, &desired, confirmations.clone()).await {
                     Ok(observed) => observed,
                     Err(error) => match execute::classify(error) {
+                        StepFailure::NotSent(_) => return Err(not_sent(guard)),
                         StepFailure::Retry { detail, after } => {
                             return Ok(ClaimEnd::RetryLater(
                                 format!("observing Google: {detail}"),
@@ -369,7 +436,7 @@ impl Engine {
                 .await;
 
             let (steps, blocked) = match operation.kind {
-                OperationKind::Provision => {
+                OperationKind::Provision | OperationKind::Reconcile => {
                     let plan = plan_domain(&desired, &observed, &self.config.planner);
                     for note in &plan.notes {
                         if !notes.contains(note) {
@@ -455,13 +522,18 @@ impl Engine {
                 return Ok(end);
             }
             let mut conn = self.store.pool().acquire().await?;
-            if operations::get(&mut conn, lease.operation_id)
-                .await?
-                .is_some_and(|o| o.cancel_requested)
+            if operations::cancel_requested(&mut conn, lease.operation_id).await? {
+                return Err(Interrupted::Cancelled);
+            }
+            // A revocation never waits behind a long provision: yield the domain to it and
+            // come back after.
+            if operation.kind != OperationKind::Revoke
+                && operations::revoke_waiting(&mut conn, lease).await?
             {
-                operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled")
-                    .await?;
-                return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
+                return Ok(ClaimEnd::RetryLater(
+                    "yielded the domain to a revocation; continues after it".into(),
+                    Duration::ZERO,
+                ));
             }
         }
         let message = format!(
@@ -516,6 +588,7 @@ impl Engine {
                 let (planned, outcome) = result?;
                 match outcome {
                     Ok(()) => {}
+                    Err(StepFailure::NotSent(_)) => return Err(Interrupted::Fenced),
                     Err(StepFailure::Retry { detail, after }) => retry.add(detail, after),
                     // Every account depends on the org unit and the role: a domain-level step
                     // that cannot be done stops the domain.
@@ -639,6 +712,7 @@ impl Engine {
             };
             let detail = match outcome {
                 Ok(()) => continue,
+                Err(StepFailure::NotSent(_)) => return Err(Interrupted::Fenced),
                 Err(StepFailure::Retry { detail, after }) => {
                     return Ok(ChainEnd::Retry { detail, after });
                 }
@@ -682,11 +756,43 @@ impl Engine {
                 .await?;
             return Ok(Err(StepFailure::Account(detail)));
         }
-        self.record(lease, seq, StepState::Running, "calling Google", None, 1)
-            .await?;
+        // Journaled RUNNING only while the lease outlives a request and the operation is not
+        // cancelled (one statement): a cancel acknowledged before this point stops the write.
+        let start = {
+            let mut conn = self.store.pool().acquire().await?;
+            let min_remaining =
+                lease::LeaseGuard::new(tokio::time::Instant::now(), self.config.lease)
+                    .min_remaining();
+            operations::start_step(&mut conn, lease, seq, min_remaining).await?
+        };
+        match start {
+            StepStart::Started(_) => {}
+            StepStart::Cancelled => return Err(Interrupted::Cancelled),
+            StepStart::LeaseTooShort => return Err(Interrupted::LeaseLapsing),
+        }
+        // The intent is audited before the call, the outcome after it.
+        audit::record_google_write(
+            &self.store,
+            &self.authors,
+            lease,
+            &planned.step,
+            "INTENT",
+            "calling Google",
+        )
+        .await;
         let mut local = resolver.lock().await.clone();
         let started = Instant::now();
         let result = execute::execute(client, &planned.step, &mut local).await;
+        if let Err(StepFailure::NotSent(_)) = &result {
+            let mut conn = self.store.pool().acquire().await?;
+            return Err(
+                if operations::cancel_requested(&mut conn, lease.operation_id).await? {
+                    Interrupted::Cancelled
+                } else {
+                    Interrupted::Fenced
+                },
+            );
+        }
         tracing::debug!(
             seq,
             action = planned.step.kind().as_str(),
@@ -704,7 +810,8 @@ impl Engine {
             Err(
                 StepFailure::Account(detail)
                 | StepFailure::SeatsExhausted(detail)
-                | StepFailure::Domain(detail),
+                | StepFailure::Domain(detail)
+                | StepFailure::NotSent(detail),
             ) => ("FAILED", detail.as_str()),
         };
         audit::record_google_write(
@@ -771,6 +878,7 @@ impl Engine {
                     .await?;
                 Ok(Err(StepFailure::Domain(detail)))
             }
+            Err(StepFailure::NotSent(_)) => Err(Interrupted::Fenced),
         }
     }
 
@@ -1045,6 +1153,17 @@ async fn fail_open_steps(
         .await?;
     }
     Ok(())
+}
+
+/// Why nothing was sent, as the claim's interruption.
+fn not_sent(guard: &lease::LeaseGuard) -> Interrupted {
+    if guard.is_lost() {
+        Interrupted::Fenced
+    } else if guard.is_cancelled() {
+        Interrupted::Cancelled
+    } else {
+        Interrupted::LeaseLapsing
+    }
 }
 
 fn hostname() -> String {

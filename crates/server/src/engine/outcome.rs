@@ -40,6 +40,7 @@ pub async fn operation_view(
         kind: match record.kind {
             OperationKind::Provision => v1::OperationKind::Provision,
             OperationKind::Revoke => v1::OperationKind::Revoke,
+            OperationKind::Reconcile => v1::OperationKind::Reconcile,
         } as i32,
         create_time: Some(timestamp(record.create_time)),
         end_time: record.end_time.map(timestamp),
