@@ -784,3 +784,89 @@ async fn tokens_are_cached_until_shortly_before_expiry_and_refreshed_after_a_401
     assert_eq!(e.attempts(), 2);
     let _ = GoogleClient::new(Default::default()).expect("default config builds");
 }
+
+/// Refuses every attempt after the first `allowed`, and bounds the permitted ones by a deadline.
+struct CountingGuard {
+    allowed: std::sync::atomic::AtomicU32,
+    deadline: tokio::time::Instant,
+}
+
+impl support_access_google::SendGuard for CountingGuard {
+    fn permit(
+        &self,
+        _method: support_access_google::GoogleMethod,
+    ) -> Result<tokio::time::Instant, String> {
+        use std::sync::atomic::Ordering;
+        let left = self.allowed.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err("the lease lapsed".into());
+        }
+        self.allowed.store(left - 1, Ordering::SeqCst);
+        Ok(self.deadline)
+    }
+}
+
+#[tokio::test]
+async fn a_guard_stops_retries_and_bounds_each_attempt() {
+    let h = Harness::demo().await;
+    let google = h.domain(RESELLER_ONE).await;
+    google
+        .users_get("admin@reseller-one.example")
+        .await
+        .unwrap();
+    // A 503 first: the adapter would retry, but the guard permits only one attempt.
+    h.emulator.update_knobs(|k| {
+        k.faults = vec![fault(
+            "directory.users.update",
+            1,
+            error(503, "backendError", "Backend Error"),
+        )]
+    });
+    let guarded = google.guarded(std::sync::Arc::new(CountingGuard {
+        allowed: 1.into(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+    }));
+    let changes = UserChanges {
+        suspended: Some(true),
+        ..UserChanges::default()
+    };
+    let e = guarded
+        .users_update("admin@reseller-one.example", &changes)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), &ErrorClass::NotSent, "{e}");
+    assert!(e.to_string().contains("the lease lapsed"), "{e}");
+    assert_eq!(
+        h.outcomes("directory.users.update").len(),
+        1,
+        "the retry was never sent"
+    );
+
+    // A permitted attempt cannot outlive the guard's deadline: a hanging call is cut there.
+    h.emulator.update_knobs(|k| {
+        k.faults = vec![fault(
+            "directory.users.get",
+            1,
+            FaultAction::Hang { ms: 5_000 },
+        )]
+    });
+    let guarded = google.guarded(std::sync::Arc::new(CountingGuard {
+        allowed: 1.into(),
+        deadline: tokio::time::Instant::now() + Duration::from_millis(300),
+    }));
+    let started = std::time::Instant::now();
+    let e = guarded
+        .users_get("admin@reseller-one.example")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.class(),
+        &ErrorClass::NotSent,
+        "the retry after the timeout is refused: {e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
