@@ -13,6 +13,7 @@
 //! fresh domain takes two observations; a pass that plans nothing ends the domain.
 
 pub mod audit;
+pub mod confirm;
 pub mod desired;
 pub mod execute;
 pub mod google_access;
@@ -471,7 +472,15 @@ impl Engine {
             let journal =
                 operations::domain_steps(&mut conn, lease.operation_id, &lease.domain_name).await?;
             let planned_keys: BTreeSet<String> = steps.iter().map(|s| s.step.key()).collect();
-            confirm_vanished_steps(&mut conn, lease, &journal, &planned_keys).await?;
+            confirm_vanished_steps(
+                &mut conn,
+                lease,
+                &journal,
+                &planned_keys,
+                &observed,
+                &self.config.planner.access,
+            )
+            .await?;
 
             if let Some(message) = blocked {
                 fail_open_steps(&mut conn, lease, &message).await?;
@@ -1050,21 +1059,31 @@ fn is_open(state: StepState) -> bool {
 }
 
 /// Open journal steps that the fresh plan no longer needs: their effect is in Google (a worker
-/// died after Google applied it, before journaling it), or it became unnecessary.
+/// died after Google applied it, before journaling it), or it became unnecessary. A running one
+/// is "confirmed by observation" only when the observation shows its effect.
 async fn confirm_vanished_steps(
     conn: &mut sqlx::PgConnection,
     lease: &Lease,
     journal: &[StepRecord],
     planned_keys: &BTreeSet<String>,
+    observed: &support_access_domain::observed::ObservedDomain,
+    access: &support_access_domain::access::AccessConfig,
 ) -> Result<(), Interrupted> {
     for record in journal.iter().filter(|r| is_open(r.state)) {
         if journal_key(record).is_some_and(|k| planned_keys.contains(&k)) {
             continue;
         }
-        let (state, detail) = if record.state == StepState::Running {
+        let landed = serde_json::from_value::<Step>(record.payload.clone())
+            .is_ok_and(|step| confirm::effect_observed(&step, observed, access));
+        let (state, detail) = if record.state == StepState::Running && landed {
             (
                 StepState::Done,
                 "confirmed by observation: Google already shows the effect",
+            )
+        } else if record.state == StepState::Running {
+            (
+                StepState::Skipped,
+                "no longer needed: the plan changed and Google does not show this step's effect",
             )
         } else {
             (
