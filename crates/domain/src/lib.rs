@@ -9,8 +9,10 @@
 
 pub mod access;
 pub mod desired;
+pub mod lifecycle;
 pub mod names;
 pub mod observed;
+pub mod ownership;
 pub mod plan;
 pub mod resources;
 pub mod revoke;

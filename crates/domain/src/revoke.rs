@@ -15,29 +15,7 @@ use crate::names::{DomainName, StaffMemberId};
 use crate::observed::ObservedDomain;
 use crate::plan::{PlannedStep, Step};
 
-/// What revoking does to an account once its roles are removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RevokeMode {
-    /// Remove the portal roles only; the account stays usable.
-    RemoveRole,
-    /// Remove the roles and suspend the account (reversible).
-    #[default]
-    Suspend,
-    /// Remove the roles and delete the account.
-    Delete,
-}
-
-impl RevokeMode {
-    /// `REMOVE_ROLE`, `SUSPEND` or `DELETE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeMode::RemoveRole => "REMOVE_ROLE",
-            RevokeMode::Suspend => "SUSPEND",
-            RevokeMode::Delete => "DELETE",
-        }
-    }
-}
+pub use crate::lifecycle::RevokeMode;
 
 /// The largest revocation allowed without `force`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

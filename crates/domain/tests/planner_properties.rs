@@ -1,15 +1,18 @@
 //! Property tests of the planner, the status and revocation over random domains: every
 //! combination of admin state, org units, subscription, roles, privilege tree, users (in the org
-//! unit, elsewhere, suspended, super admins, wrong recovery e-mail, other names), licenses, role
+//! unit, elsewhere, suspended, super admins, other administrators, wrong recovery e-mail, other
+//! names, every kind of ownership: owned, marked only, foreign, approved for adoption, marker
+//! removed or of another staff member, another id at the address, an alias), licenses, role
 //! assignments and confirmations. They check that a plan is complete (planning again after its
 //! effects gives no step), minimal (no duplicate, at most three writes per new account), ordered
-//! (dependencies first), consistent with the status, and that revocation converges and respects
-//! the mass-change limit.
+//! (dependencies first), consistent with the status, that nothing is ever planned for an account
+//! the service does not own, and that revocation converges and respects the mass-change limit.
 
 use proptest::prelude::*;
 use support_access_domain::access::AccessConfig;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
 use support_access_domain::observed::*;
+use support_access_domain::ownership::{AccountOwnership, classify, marker_value};
 use support_access_domain::plan::{
     DomainPlan, PlannerConfig, RoleRef, Step, StepKind, plan_domain,
 };
@@ -72,6 +75,39 @@ struct UserSpec {
     cloud_identity: bool,
     paid: (bool, bool),
     assignments: Vec<(u8, bool)>,
+    ownership: Ownership,
+    delegated_admin: bool,
+}
+
+/// How the account at a staff member's address relates to the service.
+#[derive(Debug, Clone, Copy)]
+enum Ownership {
+    /// Marker and recorded id: created by the service.
+    Owned,
+    /// Marker, nothing recorded: a lost database.
+    MarkedOnly,
+    /// Neither: someone else's.
+    Foreign,
+    /// No marker, an operator approved adopting it.
+    AdoptionApproved,
+    /// Recorded id, marker removed.
+    MarkerRemoved,
+    /// The marker of another staff member.
+    OtherMarker,
+    /// The recorded id is another account's.
+    DifferentId,
+}
+
+fn ownership() -> impl Strategy<Value = Ownership> {
+    prop_oneof![
+        6 => Just(Ownership::Owned),
+        1 => Just(Ownership::MarkedOnly),
+        2 => Just(Ownership::Foreign),
+        1 => Just(Ownership::AdoptionApproved),
+        1 => Just(Ownership::MarkerRemoved),
+        1 => Just(Ownership::OtherMarker),
+        1 => Just(Ownership::DifferentId),
+    ]
 }
 
 fn user_spec() -> impl Strategy<Value = UserSpec> {
@@ -84,6 +120,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
         any::<bool>(),
         (prop::bool::weighted(0.2), prop::bool::weighted(0.1)),
         prop::collection::vec((0u8..4, prop::bool::weighted(0.8)), 0..3),
+        (ownership(), prop::bool::weighted(0.1)),
     )
         .prop_map(
             |(
@@ -95,6 +132,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                 cloud_identity,
                 paid,
                 assignments,
+                (ownership, delegated_admin),
             )| {
                 UserSpec {
                     org_unit,
@@ -105,6 +143,8 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                     cloud_identity,
                     paid,
                     assignments,
+                    ownership,
+                    delegated_admin,
                 }
             },
         )
@@ -130,8 +170,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     let users = (
         prop::collection::vec(any::<bool>(), POOL.len()),
         prop::collection::vec(prop::option::weighted(0.6, user_spec()), POOL.len()),
+        prop::collection::vec(prop::bool::weighted(0.1), POOL.len()),
     );
-    (domain_part, users).prop_map(|(d, (wanted, specs))| build(d, wanted, specs))
+    (domain_part, users).prop_map(|(d, (wanted, specs, aliased))| build(d, wanted, specs, aliased))
 }
 
 type DomainPart = (
@@ -144,7 +185,12 @@ type DomainPart = (
     (bool, bool, bool, bool),
 );
 
-fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scenario {
+fn build(
+    d: DomainPart,
+    wanted: Vec<bool>,
+    specs: Vec<Option<UserSpec>>,
+    aliased: Vec<bool>,
+) -> Scenario {
     let (reseller_mode, nested, existing, admin, subscription, roles, confirm) = d;
     let support_ou = if nested {
         OrgUnitPath::parse("/Support/Care").unwrap()
@@ -154,8 +200,16 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
     let accounts: Vec<DesiredAccount> = POOL
         .iter()
         .zip(&wanted)
-        .filter(|(_, w)| **w)
-        .map(|(name, _)| {
+        .zip(&specs)
+        .filter(|((_, w), _)| **w)
+        .map(|((name, _), spec)| {
+            let id = UserId::new(format!("u-{name}"));
+            let (owned, adopt) = match spec.as_ref().map(|s| s.ownership) {
+                Some(Ownership::Owned | Ownership::MarkerRemoved) => (Some(id), None),
+                Some(Ownership::AdoptionApproved) => (None, Some(id)),
+                Some(Ownership::DifferentId) => (Some(UserId::new(format!("gone-{name}"))), None),
+                _ => (None, None),
+            };
             DesiredAccount::new(
                 StaffMemberId::parse(name).unwrap(),
                 Username::parse(name).unwrap(),
@@ -165,6 +219,7 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
                 &domain(),
             )
             .unwrap()
+            .with_ownership(owned, adopt)
         })
         .collect();
     let desired = DesiredDomain::new(
@@ -298,6 +353,15 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
                     PersonName::parse("Family").unwrap(),
                 )),
             },
+            marker: match spec.ownership {
+                Ownership::Owned | Ownership::MarkedOnly | Ownership::DifferentId => {
+                    Some(marker_value(&StaffMemberId::parse(name).unwrap()))
+                }
+                Ownership::OtherMarker => Some("staffMembers/someone-else".into()),
+                _ => None,
+            },
+            is_delegated_admin: spec.delegated_admin,
+            aliases: vec![],
         });
         if spec.cloud_identity {
             observed.cloud_identity_licenses.push(address.clone());
@@ -320,6 +384,23 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
                 } else {
                     ScopeType::OrgUnit
                 },
+            });
+        }
+    }
+    // Someone else's account answering at a pool address that has no user of its own.
+    for (name, _) in POOL.iter().zip(&aliased).filter(|(_, a)| **a) {
+        if observed.user(&email(name)).is_none() {
+            observed.users.push(ObservedUser {
+                id: UserId::new(format!("alias-holder-{name}")),
+                email: email(&format!("{name}.holder")),
+                org_unit: OrgUnitPath::parse("/Sales").unwrap(),
+                suspended: false,
+                is_super_admin: false,
+                recovery_email: None,
+                names: None,
+                marker: None,
+                is_delegated_admin: false,
+                aliases: vec![email(name).to_string()],
             });
         }
     }
@@ -460,6 +541,45 @@ proptest! {
             prop_assert!(!revoking, "provisioning plans a revocation step: {}", planned);
         }
         prop_assert_eq!(plan.runnable_steps().is_empty(), plan.is_blocked() || plan.steps.is_empty());
+    }
+
+    #[test]
+    fn the_planner_never_plans_a_step_for_an_account_it_does_not_own(s in scenario()) {
+        let plan = plan(&s, &s.observed);
+        for planned in &plan.steps {
+            let Some(address) = planned.step.account() else { continue };
+            let account = s.desired.account(address).unwrap();
+            let ownership = classify(account, &s.observed, s.desired.delegated_admin());
+            match (&planned.step, &ownership) {
+                (Step::CreateUser { marker, .. }, AccountOwnership::Absent) => {
+                    prop_assert_eq!(marker, &marker_value(account.staff_member()));
+                }
+                (Step::CreateUser { .. }, other) => prop_assert!(false, "creates over {:?}", other),
+                (_, AccountOwnership::Owned { user, .. }) => {
+                    prop_assert!(!user.is_super_admin && !user.is_delegated_admin);
+                    let marks = matches!(&planned.step, Step::UpdateUser { set_marker: Some(_), .. });
+                    prop_assert!(!marks, "marks an owned account");
+                }
+                (Step::UpdateUser { set_marker, .. }, AccountOwnership::AdoptionApproved { user }) => {
+                    prop_assert!(!user.is_super_admin && !user.is_delegated_admin);
+                    prop_assert!(s.observed.paid_skus(address).is_empty());
+                    prop_assert!(set_marker.is_none() || user.marker.is_none());
+                }
+                (_, AccountOwnership::AdoptionApproved { .. }) => {}
+                // Steps of an account created by this plan come after its CreateUser.
+                (_, AccountOwnership::Absent) => {
+                    let created = plan.steps.iter().any(|p| matches!(&p.step, Step::CreateUser { account, .. } if account == address));
+                    prop_assert!(created, "{} is absent and not created", address);
+                }
+                (_, AccountOwnership::Conflict(conflict)) => prop_assert!(false, "writes to a conflict: {}", conflict),
+            }
+        }
+        // Every conflict is an account blocker of its own, never a domain blocker.
+        for account in s.desired.accounts() {
+            if let AccountOwnership::Conflict(conflict) = classify(account, &s.observed, s.desired.delegated_admin()) {
+                prop_assert!(plan.blockers.iter().any(|b| b.account.as_ref() == Some(account.email()) && b.reason == conflict.reason));
+            }
+        }
     }
 
     #[test]
