@@ -6,17 +6,22 @@
 //! assignments and confirmations. They check that a plan is complete (planning again after its
 //! effects gives no step), minimal (no duplicate, at most three writes per new account), ordered
 //! (dependencies first), consistent with the status, that nothing is ever planned for an account
-//! the service does not own, and that revocation converges and respects the mass-change limit.
+//! the service does not own, that revocation converges, touches only owned accounts and keeps
+//! revoked accounts revoked, and that the mass-change limit follows its formula.
 
 use proptest::prelude::*;
 use support_access_domain::access::AccessConfig;
+use support_access_domain::access::PortalAccessKind;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
 use support_access_domain::observed::*;
 use support_access_domain::ownership::{AccountOwnership, classify, marker_value};
 use support_access_domain::plan::{
     DomainPlan, PlannerConfig, RoleRef, Step, StepKind, plan_domain,
 };
-use support_access_domain::revoke::{MassChangeLimit, RevokeMode, RevokeOptions, plan_revoke};
+use support_access_domain::revoke::{
+    MassChangeLimit, RevokeMode, RevokeOptions, check_mass_change, plan_revoke,
+    plan_revoked_accounts,
+};
 use support_access_domain::simulate::apply_steps;
 use support_access_domain::status::{Activity, CheckKind, CheckState, domain_status};
 use support_access_domain::*;
@@ -427,6 +432,14 @@ fn build(
     }
 }
 
+fn revoke_mode() -> impl Strategy<Value = RevokeMode> {
+    prop_oneof![
+        Just(RevokeMode::RemoveRole),
+        Just(RevokeMode::Suspend),
+        Just(RevokeMode::Delete)
+    ]
+}
+
 fn plan(s: &Scenario, observed: &ObservedDomain) -> DomainPlan {
     plan_domain(&s.desired, observed, &s.config)
 }
@@ -632,40 +645,86 @@ proptest! {
     }
 
     #[test]
-    fn revocation_converges_and_respects_the_limit(
+    fn revocation_converges_and_touches_only_owned_accounts(
         s in scenario(),
         who in prop::collection::vec(any::<bool>(), POOL.len()),
-        mode in prop_oneof![Just(RevokeMode::RemoveRole), Just(RevokeMode::Suspend), Just(RevokeMode::Delete)],
-        force in any::<bool>(),
-        max_percent in 0u32..101,
+        mode in revoke_mode(),
     ) {
         let staff: Vec<StaffMemberId> = POOL.iter().zip(&who).filter(|(_, w)| **w)
             .map(|(n, _)| StaffMemberId::parse(n).unwrap()).collect();
-        let options = RevokeOptions { mode, force, limit: MassChangeLimit { max_percent, always_allowed: 1 } };
+        let options = RevokeOptions { mode, ..RevokeOptions::default() };
         let access = AccessConfig::default();
-        match plan_revoke(&s.desired, &staff, &s.observed, &options, &access) {
-            Err(_) => {
-                prop_assert!(!force);
+        let revoke = plan_revoke(&s.desired, &staff, &s.observed, &options, &access);
+        let after = apply_steps(&s.observed, revoke.steps.iter().map(|p| &p.step));
+        let again = plan_revoke(&s.desired, &staff, &after, &options, &access);
+        prop_assert!(again.steps.is_empty(), "{:#?}", again.steps);
+        for account in s.desired.accounts().iter().filter(|a| staff.contains(a.staff_member())) {
+            let ownership = classify(account, &s.observed, s.desired.delegated_admin());
+            if !ownership.is_owned() {
+                prop_assert!(revoke.steps.iter().all(|p| p.step.account() != Some(account.email())), "{:?}", ownership);
+                prop_assert_eq!(after.user(account.email()), s.observed.user(account.email()));
+                continue;
             }
-            Ok(revoke) => {
-                let total = s.desired.accounts().len() as u32;
-                prop_assert!(force || revoke.accounts_touched <= 1 || revoke.accounts_touched * 100 <= max_percent * total);
-                let after = apply_steps(&s.observed, revoke.steps.iter().map(|p| &p.step));
-                let again = plan_revoke(&s.desired, &staff, &after, &RevokeOptions { force: true, ..options }, &access).unwrap();
-                prop_assert!(again.steps.is_empty(), "{:#?}", again.steps);
-                for account in s.desired.accounts().iter().filter(|a| staff.contains(a.staff_member())) {
-                    let Some(user) = after.user(account.email()) else { continue };
-                    if user.is_super_admin { continue; }
-                    prop_assert!(mode != RevokeMode::Delete);
-                    prop_assert!(mode != RevokeMode::Suspend || user.suspended);
-                    let roles = access.portal_roles_of(&after, &user.id);
-                    prop_assert!(roles.iter().all(|(_, kind)| *kind == support_access_domain::access::PortalAccessKind::Legacy));
-                }
-                // Only the requested staff members' accounts are touched.
-                for planned in &revoke.steps {
-                    prop_assert!(planned.staff_member.as_ref().is_some_and(|m| staff.contains(m)));
-                }
-            }
+            let Some(user) = after.user(account.email()) else { continue };
+            prop_assert!(mode != RevokeMode::Delete);
+            prop_assert!(mode != RevokeMode::Suspend || user.suspended);
+            let roles = access.portal_roles_of(&after, &user.id);
+            prop_assert!(roles.iter().all(|(_, kind)| *kind == PortalAccessKind::Legacy));
+        }
+        // Only the requested staff members' accounts are touched.
+        for planned in &revoke.steps {
+            prop_assert!(planned.staff_member.as_ref().is_some_and(|m| staff.contains(m)));
+        }
+    }
+
+    #[test]
+    fn revoked_accounts_stay_revoked_and_are_never_provisioned(
+        s in scenario(),
+        who in prop::collection::vec(any::<bool>(), POOL.len()),
+        mode in revoke_mode(),
+    ) {
+        let (active, revoked): (Vec<DesiredAccount>, Vec<DesiredAccount>) = s.desired.accounts().iter().cloned()
+            .partition(|a| !POOL.iter().zip(&who).any(|(n, w)| *w && a.staff_member().as_str() == *n));
+        let desired = DesiredDomain::new(
+            s.desired.domain().clone(),
+            s.desired.delegated_admin().clone(),
+            s.desired.org_unit().clone(),
+            s.desired.role_mode(),
+            s.desired.custom_role_name().clone(),
+            active,
+        ).unwrap().with_revoked(revoked.into_iter().map(|a| (a, mode)).collect());
+        let access = AccessConfig::default();
+        let provision = plan_domain(&desired, &s.observed, &s.config);
+        for planned in &provision.steps {
+            prop_assert!(planned.step.account().is_none_or(|a| desired.revoked_account(a).is_none()));
+        }
+        let keep = plan_revoked_accounts(&desired, &s.observed, &access);
+        for planned in &keep.steps {
+            let account = planned.step.account().unwrap();
+            let (revoked, _) = desired.revoked_account(account).unwrap();
+            prop_assert!(classify(revoked, &s.observed, desired.delegated_admin()).is_owned());
+        }
+        let after = apply_steps(&s.observed, keep.steps.iter().map(|p| &p.step));
+        prop_assert!(plan_revoked_accounts(&desired, &after, &access).steps.is_empty());
+    }
+
+    #[test]
+    fn mass_change_limit_follows_its_formula(
+        touched in 0u32..40,
+        active_owned in 0u32..40,
+        revoked_in_window in 0u32..40,
+        max_percent in 0u32..101,
+        always_allowed in 0u32..3,
+    ) {
+        let limit = MassChangeLimit { max_percent, always_allowed, ..MassChangeLimit::default() };
+        let check = |t| check_mass_change(&domain(), t, active_owned, revoked_in_window, &limit);
+        let total = touched + revoked_in_window;
+        let base = active_owned + revoked_in_window;
+        let allowed = total <= always_allowed || total * 100 <= base * max_percent;
+        prop_assert_eq!(check(touched).is_ok(), allowed);
+        // Touching more never turns a refusal into an allowance.
+        if !allowed {
+            prop_assert!(check(touched + 1).is_err());
         }
     }
 }
