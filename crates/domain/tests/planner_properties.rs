@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use support_access_domain::access::AccessConfig;
 use support_access_domain::access::PortalAccessKind;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
+use support_access_domain::drift::{DriftKind, detect_drift};
 use support_access_domain::observed::*;
 use support_access_domain::ownership::{AccountOwnership, classify, marker_value};
 use support_access_domain::plan::{
@@ -725,6 +726,43 @@ proptest! {
         // Touching more never turns a refusal into an allowance.
         if !allowed {
             prop_assert!(check(touched + 1).is_err());
+        }
+    }
+
+    #[test]
+    fn drift_is_sorted_unique_and_every_repairable_drift_has_a_step(s in scenario()) {
+        let access = AccessConfig::default();
+        let drifts = detect_drift(&s.desired, &s.observed, &access);
+        if !s.observed.admin_is_usable() {
+            prop_assert!(drifts.is_empty());
+        }
+        let keys: Vec<_> = drifts.iter().map(|d| (d.account.clone(), d.kind)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        prop_assert_eq!(&keys, &sorted);
+        prop_assert_eq!(detect_drift(&s.desired, &s.observed, &access), drifts.clone());
+        let plan = plan(&s, &s.observed);
+        for d in &drifts {
+            let Some(address) = &d.account else { continue };
+            let steps: Vec<&Step> = plan.steps.iter().map(|p| &p.step).filter(|st| st.account() == Some(address)).collect();
+            let has = |kind: StepKind| steps.iter().any(|st| st.kind() == kind);
+            let repairable = match d.kind {
+                DriftKind::AccountMoved => has(StepKind::UpdateUser),
+                DriftKind::AccountSuspended => has(StepKind::UpdateUser),
+                DriftKind::AccountLicenseRemoved => has(StepKind::AssignLicense),
+                DriftKind::AccountPaidLicenseAdded => has(StepKind::RemovePaidLicense),
+                DriftKind::AccountRoleRemoved => has(StepKind::AssignRole) || !role_available(&plan),
+                DriftKind::AccountDeleted => has(StepKind::CreateUser),
+                // Not the planner's to repair: conflicts, revoked accounts, people.
+                _ => true,
+            };
+            prop_assert!(repairable, "{:?} has no repair step in {:#?}", d, plan.steps);
+            // Only owned accounts drift, unless the finding is about someone else.
+            if !matches!(d.kind, DriftKind::UnmanagedPortalAccess | DriftKind::ConfirmationContradicted) {
+                let account = s.desired.account(address).unwrap();
+                prop_assert!(account.owned_user_id().is_some());
+            }
         }
     }
 }
