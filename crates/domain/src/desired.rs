@@ -250,7 +250,7 @@ impl DesiredDomain {
     /// by e-mail. The store holds one decision per (domain, staff member), so a staff member is
     /// never both active and revoked; should it happen anyway, the active account wins and the
     /// revoked entry is dropped here (see [`DesiredDomain::try_with_revoked`] to refuse it), as
-    /// is a second revoked entry of the same staff member.
+    /// are a second revoked entry of the same staff member and an account of another domain.
     pub fn with_revoked(mut self, revoked: Vec<(DesiredAccount, RevokeMode)>) -> Self {
         let mut kept: Vec<(DesiredAccount, RevokeMode)> = Vec::with_capacity(revoked.len());
         for (account, mode) in revoked {

@@ -9,6 +9,12 @@
 //! planning: such steps name the account by e-mail ([`Step::AssignRole`] with `user_id: None`)
 //! and the role by name ([`RoleRef::Planned`]); the engine resolves them when it executes.
 //!
+//! Only accounts the service owns are written (see [`crate::ownership`]): an address where nothing
+//! is gets a [`Step::CreateUser`] that writes the support-access marker with the insert; an owned
+//! account gets its fixes; an account an operator approved for adoption gets its marker in a
+//! [`Step::UpdateUser`] with its fixes; anything else is a [`BlockerKind::Conflict`] of that
+//! account alone, with no step, while the domain and the other accounts go on.
+//!
 //! Everything serializes to JSON so that the engine can journal steps in Postgres, and the plan
 //! is explainable (`validate_only`) through [`DomainPlan::explain`].
 //!
@@ -68,6 +74,8 @@
 //!     match &planned.step {
 //!         // The user was created earlier in this plan: look its id up by e-mail now.
 //!         Step::AssignRole { user_id: None, account, .. } => assert_eq!(account.as_str(), "ana.silva@reseller.example"),
+//!         // The new account carries the marker that makes it the service's.
+//!         Step::CreateUser { marker, .. } => assert_eq!(marker, "staffMembers/ana"),
 //!         _ => {}
 //!     }
 //! }
@@ -171,7 +179,7 @@ pub enum Step {
         /// `recoveryEmail`: the person's Workspace address.
         recovery_email: EmailAddress,
         /// The value of the support-access `externalIds` entry
-        /// ([`marker_value`](crate::ownership::marker_value) of the staff member), written with
+        /// ([`marker_value`] of the staff member), written with
         /// the insert so that the account is ours from its first moment. Empty only in steps
         /// journaled before markers existed.
         #[serde(default)]

@@ -471,8 +471,8 @@ fn account_status(
     let email = account.email();
     let ou = desired.org_unit();
     let mut checks = Vec::with_capacity(7);
-    match facts.user {
-        None if let Some(conflict) = facts.ownership.conflict() => {
+    match (facts.user, facts.ownership.conflict()) {
+        (None, Some(conflict)) => {
             checks.push(Check {
                 kind: CheckKind::AccountExists,
                 state: CheckState::Conflict,
@@ -497,7 +497,7 @@ fn account_status(
                 ));
             }
         }
-        None => {
+        (None, None) => {
             let missing = |kind| {
                 Check::new(
                     kind,
@@ -537,7 +537,7 @@ fn account_status(
             ));
             checks.push(missing(CheckKind::AccountMailRouting));
         }
-        Some(user) => {
+        (Some(user), _) => {
             checks.push(match &facts.blocker {
                 Some(blocker) if blocker.kind.check() == CheckKind::AccountExists => Check::manual(
                     CheckKind::AccountExists,
