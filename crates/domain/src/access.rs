@@ -163,6 +163,32 @@ impl AccessConfig {
             .find(|role| role.is_system && self.reseller_admin_role_names.contains(&role.name))
     }
 
+    /// What [`ObservedUser::is_delegated_admin`](crate::observed::ObservedUser) must say, from
+    /// Google's `isDelegatedAdmin` of the user and its role assignments in `observed` (which
+    /// must then hold every assignment of the user, not only those of the portal roles): true
+    /// when the user holds an admin role that does not open the portal, or when Google calls it
+    /// a delegated admin and no assignment explains why. The portal roles do not count: every
+    /// support account holds one, and Google reports it as a delegated admin for it.
+    pub fn administers_beyond_portal(
+        &self,
+        google_is_delegated_admin: bool,
+        observed: &ObservedDomain,
+        user: &UserId,
+    ) -> bool {
+        if !google_is_delegated_admin {
+            return false;
+        }
+        let mut assignments = observed.assignments_of(user).peekable();
+        if assignments.peek().is_none() {
+            return true;
+        }
+        assignments.any(|assignment| {
+            observed
+                .role(&assignment.role_id)
+                .is_none_or(|role| self.role_access(role, &observed.privilege_tree).is_none())
+        })
+    }
+
     /// The portal-opening roles a user holds at customer scope, with why each opens it.
     pub fn portal_roles_of<'a>(
         &self,

@@ -3,13 +3,20 @@
 //! [`DesiredDomain::new`], which refuses combinations the planner must never see (a support
 //! account that is the delegated admin, two staff members with the same username, the root org
 //! unit as support org unit).
+//!
+//! Each account also carries what the store knows of its ownership (the Google id of the account
+//! the service created or adopted, an operator's approval to adopt one), and the domain carries
+//! the accounts whose access was revoked, each with its mode: they are not provisioned, and
+//! reconciliation keeps them revoked.
 
 use serde::{Deserialize, Serialize};
 
+use crate::lifecycle::RevokeMode;
 use crate::names::{
     DomainName, EmailAddress, OrgUnitPath, PersonName, RoleMode, RoleName, StaffMemberId, Username,
     validate_delegated_admin, validate_support_org_unit,
 };
+use crate::observed::UserId;
 use crate::validation::InvalidValue;
 
 /// The account one staff member must have in one reseller domain.
@@ -22,6 +29,8 @@ pub struct DesiredAccount {
     given_name: PersonName,
     family_name: PersonName,
     workspace_email: EmailAddress,
+    owned_user_id: Option<UserId>,
+    adopt_user_id: Option<UserId>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +41,11 @@ struct DesiredAccountFields {
     given_name: PersonName,
     family_name: PersonName,
     workspace_email: EmailAddress,
+    // Absent from plans and declarations journaled before ownership existed.
+    #[serde(default)]
+    owned_user_id: Option<UserId>,
+    #[serde(default)]
+    adopt_user_id: Option<UserId>,
 }
 
 impl TryFrom<DesiredAccountFields> for DesiredAccount {
@@ -46,7 +60,8 @@ impl TryFrom<DesiredAccountFields> for DesiredAccount {
             fields.family_name,
             fields.workspace_email,
             &domain,
-        )?;
+        )?
+        .with_ownership(fields.owned_user_id, fields.adopt_user_id);
         if account.email != fields.email {
             return Err(InvalidValue::new(format!(
                 "email must be {}, got {}",
@@ -82,7 +97,35 @@ impl DesiredAccount {
             given_name,
             family_name,
             workspace_email,
+            owned_user_id: None,
+            adopt_user_id: None,
         })
+    }
+
+    /// The same account with what the store records of its ownership: `owned_user_id` is the
+    /// Google id of the account the service created or adopted (`google_user_id` when ownership
+    /// is CREATED or ADOPTED), `adopt_user_id` the id an operator approved for adoption and the
+    /// engine has not marked yet.
+    pub fn with_ownership(
+        mut self,
+        owned_user_id: Option<UserId>,
+        adopt_user_id: Option<UserId>,
+    ) -> Self {
+        self.owned_user_id = owned_user_id;
+        self.adopt_user_id = adopt_user_id;
+        self
+    }
+
+    /// The Google id of the account the service owns at this address, when the store recorded
+    /// one.
+    pub fn owned_user_id(&self) -> Option<&UserId> {
+        self.owned_user_id.as_ref()
+    }
+
+    /// The Google id an operator approved for adoption (`AdoptSupportAccount`), until the
+    /// engine marked it and recorded its ownership.
+    pub fn adopt_user_id(&self) -> Option<&UserId> {
+        self.adopt_user_id.as_ref()
     }
 
     /// The staff member the account belongs to.
@@ -126,6 +169,7 @@ pub struct DesiredDomain {
     role_mode: RoleMode,
     custom_role_name: RoleName,
     accounts: Vec<DesiredAccount>,
+    revoked: Vec<(DesiredAccount, RevokeMode)>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +180,8 @@ struct DesiredDomainFields {
     role_mode: RoleMode,
     custom_role_name: RoleName,
     accounts: Vec<DesiredAccount>,
+    #[serde(default)]
+    revoked: Vec<(DesiredAccount, RevokeMode)>,
 }
 
 impl TryFrom<DesiredDomainFields> for DesiredDomain {
@@ -149,7 +195,8 @@ impl TryFrom<DesiredDomainFields> for DesiredDomain {
             f.role_mode,
             f.custom_role_name,
             f.accounts,
-        )
+        )?
+        .try_with_revoked(f.revoked)
     }
 }
 
@@ -195,7 +242,62 @@ impl DesiredDomain {
             role_mode,
             custom_role_name,
             accounts,
+            revoked: Vec::new(),
         })
+    }
+
+    /// The same domain with the accounts whose access was revoked, each with its mode, sorted
+    /// by e-mail. The store holds one decision per (domain, staff member), so a staff member is
+    /// never both active and revoked; should it happen anyway, the active account wins and the
+    /// revoked entry is dropped here (see [`DesiredDomain::try_with_revoked`] to refuse it), as
+    /// are a second revoked entry of the same staff member and an account of another domain.
+    pub fn with_revoked(mut self, revoked: Vec<(DesiredAccount, RevokeMode)>) -> Self {
+        let mut kept: Vec<(DesiredAccount, RevokeMode)> = Vec::with_capacity(revoked.len());
+        for (account, mode) in revoked {
+            let active = self
+                .accounts
+                .iter()
+                .any(|a| a.staff_member == account.staff_member);
+            let twice = kept
+                .iter()
+                .any(|(a, _)| a.staff_member == account.staff_member);
+            if !active && !twice && account.email.domain() == self.domain.as_str() {
+                kept.push((account, mode));
+            }
+        }
+        kept.sort_by(|a, b| (&a.0.email, &a.0.staff_member).cmp(&(&b.0.email, &b.0.staff_member)));
+        self.revoked = kept;
+        self
+    }
+
+    /// Like [`DesiredDomain::with_revoked`], but refuses a staff member that is both active and
+    /// revoked, revoked twice, or an account of another domain.
+    pub fn try_with_revoked(
+        self,
+        revoked: Vec<(DesiredAccount, RevokeMode)>,
+    ) -> Result<Self, InvalidValue> {
+        for (i, (account, _)) in revoked.iter().enumerate() {
+            let staff = &account.staff_member;
+            if account.email.domain() != self.domain.as_str() {
+                return Err(InvalidValue::new(format!(
+                    "revoked account {} is not in {}",
+                    account.email, self.domain
+                )));
+            }
+            if self.accounts.iter().any(|a| &a.staff_member == staff) {
+                return Err(InvalidValue::new(format!(
+                    "staff member {staff} is both active and revoked in {}",
+                    self.domain
+                )));
+            }
+            if revoked[..i].iter().any(|(a, _)| &a.staff_member == staff) {
+                return Err(InvalidValue::new(format!(
+                    "staff member {staff} is revoked twice in {}",
+                    self.domain
+                )));
+            }
+        }
+        Ok(self.with_revoked(revoked))
     }
 
     /// The domain.
@@ -231,6 +333,25 @@ impl DesiredDomain {
     /// The desired account with this e-mail.
     pub fn account(&self, email: &EmailAddress) -> Option<&DesiredAccount> {
         self.accounts.iter().find(|a| &a.email == email)
+    }
+
+    /// The accounts whose access was revoked, with their modes, sorted by e-mail. They are not
+    /// in [`DesiredDomain::accounts`].
+    pub fn revoked(&self) -> &[(DesiredAccount, RevokeMode)] {
+        &self.revoked
+    }
+
+    /// The revoked account with this e-mail (the first, should two staff members share it).
+    pub fn revoked_account(&self, email: &EmailAddress) -> Option<(&DesiredAccount, RevokeMode)> {
+        self.revoked
+            .iter()
+            .find(|(a, _)| &a.email == email)
+            .map(|(a, mode)| (a, *mode))
+    }
+
+    /// True when `email` is the address of an active or a revoked account of the domain.
+    pub fn is_support_account(&self, email: &EmailAddress) -> bool {
+        self.account(email).is_some() || self.revoked_account(email).is_some()
     }
 }
 
@@ -374,6 +495,97 @@ mod tests {
             error
                 .to_string()
                 .contains("email must be ana@reseller.example"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn ownership_is_carried_and_round_trips() {
+        let a =
+            account("ana", "ana").with_ownership(Some(UserId::new("1")), Some(UserId::new("2")));
+        assert_eq!(a.owned_user_id(), Some(&UserId::new("1")));
+        assert_eq!(a.adopt_user_id(), Some(&UserId::new("2")));
+        assert_eq!(account("bo", "bo").owned_user_id(), None);
+        let d = desired(vec![a]).unwrap();
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<DesiredDomain>(&json).unwrap(), d);
+    }
+
+    #[test]
+    fn declarations_without_ownership_or_revoked_still_read() {
+        let d = desired(vec![account("ana", "ana")]).unwrap();
+        let mut value = serde_json::to_value(&d).unwrap();
+        value.as_object_mut().unwrap().remove("revoked");
+        let account = value["accounts"][0].as_object_mut().unwrap();
+        account.remove("owned_user_id");
+        account.remove("adopt_user_id");
+        assert_eq!(serde_json::from_value::<DesiredDomain>(value).unwrap(), d);
+    }
+
+    #[test]
+    fn revoked_accounts_are_kept_apart_and_sorted() {
+        let d = desired(vec![account("ana", "ana")])
+            .unwrap()
+            .with_revoked(vec![
+                (account("zoe", "zoe"), RevokeMode::Delete),
+                (account("bo", "bo"), RevokeMode::Suspend),
+            ]);
+        assert_eq!(d.accounts().len(), 1);
+        let revoked: Vec<_> = d
+            .revoked()
+            .iter()
+            .map(|(a, mode)| (a.email().as_str(), *mode))
+            .collect();
+        assert_eq!(
+            revoked,
+            [
+                ("bo@reseller.example", RevokeMode::Suspend),
+                ("zoe@reseller.example", RevokeMode::Delete)
+            ]
+        );
+        let bo = EmailAddress::parse("bo@reseller.example").unwrap();
+        assert_eq!(d.revoked_account(&bo).unwrap().1, RevokeMode::Suspend);
+        assert!(d.account(&bo).is_none());
+        assert!(d.is_support_account(&bo));
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<DesiredDomain>(&json).unwrap(), d);
+    }
+
+    #[test]
+    fn a_staff_member_is_never_both_active_and_revoked() {
+        let base = || desired(vec![account("ana", "ana")]).unwrap();
+        let error = base()
+            .try_with_revoked(vec![(account("ana", "ana.old"), RevokeMode::Suspend)])
+            .unwrap_err();
+        assert_eq!(
+            error.0,
+            "staff member ana is both active and revoked in reseller.example"
+        );
+        let twice = base()
+            .try_with_revoked(vec![
+                (account("bo", "bo"), RevokeMode::Suspend),
+                (account("bo", "bo2"), RevokeMode::Delete),
+            ])
+            .unwrap_err();
+        assert_eq!(
+            twice.0,
+            "staff member bo is revoked twice in reseller.example"
+        );
+        // The infallible builder keeps the active decision and the first revoked entry.
+        let kept = base().with_revoked(vec![
+            (account("ana", "ana.old"), RevokeMode::Suspend),
+            (account("bo", "bo"), RevokeMode::Suspend),
+            (account("bo", "bo2"), RevokeMode::Delete),
+        ]);
+        assert_eq!(kept.revoked().len(), 1);
+        assert_eq!(kept.revoked()[0].0.username().as_str(), "bo");
+        // Deserializing refuses it.
+        let mut value = serde_json::to_value(base()).unwrap();
+        value["revoked"] =
+            serde_json::to_value(vec![(account("ana", "x"), RevokeMode::Delete)]).unwrap();
+        let error = serde_json::from_value::<DesiredDomain>(value).unwrap_err();
+        assert!(
+            error.to_string().contains("both active and revoked"),
             "{error}"
         );
     }

@@ -1,6 +1,8 @@
 //! Test fixtures shared by the unit tests of the planner, status, access rules and revocation: a
 //! reseller domain with a few staff members, an observation of a fresh domain, and an
-//! observation of a domain that is already exactly as desired.
+//! observation of a domain that is already exactly as desired. The desired accounts record the
+//! ids of the accounts the service owns, and those accounts carry its marker, as after a normal
+//! provisioning.
 
 use crate::desired::{DesiredAccount, DesiredDomain};
 use crate::names::{
@@ -12,6 +14,7 @@ use crate::observed::{
     ObservedRoleAssignment, ObservedUser, PrivilegeNode, RoleAssignmentId, RoleId, RolePrivilege,
     ScopeType, SubscriptionObservation, UserId,
 };
+use crate::ownership::marker_value;
 
 pub const RESELLER_SERVICE: &str = "01rvwp1q4axizdr";
 pub const CUSTOM_ROLE_ID: &str = "9001";
@@ -31,8 +34,13 @@ pub fn domain() -> DomainName {
 }
 
 /// The account of staff member `id` with username `id` (`{id}@reseller.example`, working
-/// address `{id}@work.example`).
+/// address `{id}@work.example`), owned by the service as user [`user_id`]`(id)`.
 pub fn account(id: &str) -> DesiredAccount {
+    unrecorded_account(id).with_ownership(Some(user_id(id)), None)
+}
+
+/// [`account`] without a recorded owned id (a new account, or a lost database).
+pub fn unrecorded_account(id: &str) -> DesiredAccount {
     DesiredAccount::new(
         staff(id),
         Username::parse(id).unwrap(),
@@ -172,6 +180,9 @@ pub fn correct_user(desired: &DesiredDomain, account: &DesiredAccount) -> Observ
         is_super_admin: false,
         recovery_email: Some(account.workspace_email().to_string()),
         names: Some((account.given_name().clone(), account.family_name().clone())),
+        marker: Some(marker_value(account.staff_member())),
+        is_delegated_admin: false,
+        aliases: vec![],
     }
 }
 

@@ -1,7 +1,8 @@
 //! Pure logic of support-access: the validated vocabulary (domain names, usernames, org unit
 //! paths, …), request validation that reports every violation with its field, resource names,
 //! and the provisioning logic the engine drives: desired and observed state, the planner, the
-//! rules of which roles open the Customer Care Portal, the status checks and revocation. No I/O,
+//! rules of which roles open the Customer Care Portal, the status checks and revocation, which
+//! accounts the service owns (ownership) and what reconciliation finds drifted (drift). No I/O,
 //! no async: everything here is a function of its inputs, so the server, the store and the tests
 //! can share it.
 //!
@@ -9,8 +10,11 @@
 
 pub mod access;
 pub mod desired;
+pub mod drift;
+pub mod lifecycle;
 pub mod names;
 pub mod observed;
+pub mod ownership;
 pub mod plan;
 pub mod resources;
 pub mod revoke;

@@ -220,6 +220,20 @@ pub struct ObservedUser {
     /// them right after creation); `None` means "not observed", never "empty".
     #[serde(default)]
     pub names: Option<(PersonName, PersonName)>,
+    /// The value of the user's `externalIds` entry `{"type": "custom", "customType":
+    /// "support-access"}` (see [`crate::ownership`]), e.g. `staffMembers/ana`; `None` when the
+    /// user has none. It ties an account to the staff member it was made for, in Google itself.
+    #[serde(default)]
+    pub marker: Option<String>,
+    /// The user administers the customer through an admin role other than the portal-opening
+    /// ones. Google's `isDelegatedAdmin` is true for every support account once it holds its
+    /// portal role, so the observation must not copy it blindly: see
+    /// [`crate::access::AccessConfig::administers_beyond_portal`].
+    #[serde(default)]
+    pub is_delegated_admin: bool,
+    /// The user's alias addresses (`aliases`, `nonEditableAliases`), lower-case.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// A license assignment of one user (`licenseAssignments.listForProductAndSku`).
@@ -313,6 +327,31 @@ impl ObservedDomain {
     /// The observed user with this primary e-mail.
     pub fn user(&self, email: &EmailAddress) -> Option<&ObservedUser> {
         self.users.iter().find(|user| &user.email == email)
+    }
+
+    /// The observed user (other than the one whose primary e-mail it is) that holds `email` as
+    /// an alias: Google then routes the address to that user, and no account can be created
+    /// with it.
+    pub fn alias_owner(&self, email: &EmailAddress) -> Option<&ObservedUser> {
+        self.users.iter().find(|user| {
+            &user.email != email
+                && user
+                    .aliases
+                    .iter()
+                    .any(|alias| alias.eq_ignore_ascii_case(email.as_str()))
+        })
+    }
+
+    /// True when Google shows the delegated admin as a usable super administrator: only then is
+    /// the rest of the observation complete (an unusable admin sees nothing).
+    pub fn admin_is_usable(&self) -> bool {
+        matches!(
+            self.admin,
+            AdminObservation::Found {
+                is_super_admin: true,
+                suspended: false
+            }
+        )
     }
 
     /// The observed user with this id.
@@ -464,6 +503,61 @@ mod tests {
     }
 
     #[test]
+    fn users_written_before_the_ownership_fields_still_read() {
+        let json = r#"{"id":"1","email":"ana@r.example","org_unit":"/"}"#;
+        let user: ObservedUser = serde_json::from_str(json).unwrap();
+        assert_eq!(user.marker, None);
+        assert!(!user.is_delegated_admin);
+        assert!(user.aliases.is_empty());
+    }
+
+    #[test]
+    fn alias_owner_finds_the_user_the_address_belongs_to() {
+        let mut observed = empty();
+        observed.users.push(ObservedUser {
+            id: UserId::new("7"),
+            email: email("ana.silva@r.example"),
+            org_unit: OrgUnitPath::root(),
+            suspended: false,
+            is_super_admin: false,
+            recovery_email: None,
+            names: None,
+            marker: None,
+            is_delegated_admin: false,
+            aliases: vec!["ana@r.example".into()],
+        });
+        assert_eq!(
+            observed
+                .alias_owner(&email("ANA@r.example"))
+                .map(|u| u.id.as_str()),
+            Some("7")
+        );
+        assert!(observed.alias_owner(&email("bo@r.example")).is_none());
+        // A user's own primary address is not an alias of another user.
+        assert!(
+            observed
+                .alias_owner(&email("ana.silva@r.example"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_an_active_super_admin_is_usable() {
+        let mut observed = empty();
+        assert!(!observed.admin_is_usable());
+        observed.admin = AdminObservation::Found {
+            is_super_admin: true,
+            suspended: true,
+        };
+        assert!(!observed.admin_is_usable());
+        observed.admin = AdminObservation::Found {
+            is_super_admin: true,
+            suspended: false,
+        };
+        assert!(observed.admin_is_usable());
+    }
+
+    #[test]
     fn root_org_unit_always_exists() {
         let observed = empty();
         assert!(observed.org_unit_exists(&OrgUnitPath::root()));
@@ -512,6 +606,9 @@ mod tests {
                 PersonName::parse("Ana").unwrap(),
                 PersonName::parse("Silva").unwrap(),
             )),
+            marker: Some("staffMembers/ana".into()),
+            is_delegated_admin: false,
+            aliases: vec!["ana.silva@r.example".into()],
         });
         let json = serde_json::to_string(&observed).unwrap();
         assert!(

@@ -9,6 +9,12 @@
 //! planning: such steps name the account by e-mail ([`Step::AssignRole`] with `user_id: None`)
 //! and the role by name ([`RoleRef::Planned`]); the engine resolves them when it executes.
 //!
+//! Only accounts the service owns are written (see [`crate::ownership`]): an address where nothing
+//! is gets a [`Step::CreateUser`] that writes the support-access marker with the insert; an owned
+//! account gets its fixes; an account an operator approved for adoption gets its marker in a
+//! [`Step::UpdateUser`] with its fixes; anything else is a [`BlockerKind::Conflict`] of that
+//! account alone, with no step, while the domain and the other accounts go on.
+//!
 //! Everything serializes to JSON so that the engine can journal steps in Postgres, and the plan
 //! is explainable (`validate_only`) through [`DomainPlan::explain`].
 //!
@@ -68,6 +74,8 @@
 //!     match &planned.step {
 //!         // The user was created earlier in this plan: look its id up by e-mail now.
 //!         Step::AssignRole { user_id: None, account, .. } => assert_eq!(account.as_str(), "ana.silva@reseller.example"),
+//!         // The new account carries the marker that makes it the service's.
+//!         Step::CreateUser { marker, .. } => assert_eq!(marker, "staffMembers/ana"),
 //!         _ => {}
 //!     }
 //! }
@@ -89,6 +97,7 @@ use crate::observed::{
     AdminObservation, ManualStep, ObservedDomain, ObservedRole, ObservedUser, RoleAssignmentId,
     RoleId, RolePrivilege, Sku, SubscriptionObservation, UserId,
 };
+use crate::ownership::{AccountOwnership, ConflictKind, classify, marker_value};
 use crate::status::CheckKind;
 
 /// Planner settings that come from the server's configuration.
@@ -169,6 +178,12 @@ pub enum Step {
         org_unit: OrgUnitPath,
         /// `recoveryEmail`: the person's Workspace address.
         recovery_email: EmailAddress,
+        /// The value of the support-access `externalIds` entry
+        /// ([`marker_value`] of the staff member), written with
+        /// the insert so that the account is ours from its first moment. Empty only in steps
+        /// journaled before markers existed.
+        #[serde(default)]
+        marker: String,
     },
     /// `users.update` of an existing account; only the fields that are `Some`/`true` change.
     UpdateUser {
@@ -184,6 +199,10 @@ pub enum Step {
         recovery_email: Option<EmailAddress>,
         /// Set `name`.
         names: Option<PersonNames>,
+        /// Write the support-access `externalIds` entry with this value: `Some` when adopting an
+        /// account an operator approved (keeping the user's other external ids).
+        #[serde(default)]
+        set_marker: Option<String>,
     },
     /// `licenseAssignments.insert` (Cloud Identity Free).
     AssignLicense {
@@ -350,10 +369,12 @@ impl Step {
                 unsuspend,
                 recovery_email,
                 names,
+                set_marker,
                 ..
             } => {
                 let mut checks = Vec::new();
-                if names.is_some() {
+                // Adoption makes the account ours: it works on "the account exists as ours".
+                if names.is_some() || set_marker.is_some() {
                     checks.push(CheckKind::AccountExists);
                 }
                 if move_to_org_unit.is_some() {
@@ -434,15 +455,13 @@ pub enum BlockerKind {
         /// The privileges it lacks.
         missing: Vec<String>,
     },
-    /// The account is a super administrator: the service never manages one.
-    AccountIsSuperAdmin,
-    /// The account exists outside the support org unit with a paid license: someone's working
-    /// account, which the service will not move nor strip.
-    AccountInUse {
-        /// Its org unit.
-        org_unit: OrgUnitPath,
-        /// Its paid SKUs.
-        paid_skus: Vec<Sku>,
+    /// The account at the staff member's address is not the service's (see
+    /// [`crate::ownership`]): nothing is planned for it; the domain and the other accounts go on.
+    Conflict {
+        /// Why.
+        conflict: ConflictKind,
+        /// The Google id of the account in the way, when there is one.
+        user_id: Option<UserId>,
     },
 }
 
@@ -460,8 +479,7 @@ impl BlockerKind {
             BlockerKind::ResellerAdminRoleNotFound
             | BlockerKind::PrivilegesNotFound { .. }
             | BlockerKind::CustomRoleLacksPrivileges { .. } => CheckKind::PortalRole,
-            BlockerKind::AccountIsSuperAdmin => CheckKind::AccountExists,
-            BlockerKind::AccountInUse { .. } => CheckKind::AccountInOrgUnit,
+            BlockerKind::Conflict { .. } => CheckKind::AccountExists,
         }
     }
 }
@@ -582,7 +600,12 @@ impl RoleState<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct AccountFacts<'a> {
     pub desired: &'a DesiredAccount,
+    /// Whether the service owns what is at the address.
+    pub ownership: AccountOwnership<'a>,
+    /// The account the service may write to (owned, or approved for adoption); `None` when
+    /// nothing is there or it is not ours.
     pub user: Option<&'a ObservedUser>,
+    /// The conflict as an account blocker.
     pub blocker: Option<Blocker>,
     pub has_cloud_identity: bool,
     pub paid_skus: Vec<Sku>,
@@ -689,12 +712,12 @@ pub(crate) fn analyse<'a>(
     let accounts: Vec<AccountFacts> = desired
         .accounts()
         .iter()
-        .map(|account| account_facts(account, support_ou, observed, &config.access))
+        .map(|account| account_facts(account, desired, observed, &config.access))
         .collect();
 
     let to_create = accounts
         .iter()
-        .filter(|a| a.user.is_none() && a.blocker.is_none())
+        .filter(|a| a.ownership == AccountOwnership::Absent)
         .count() as u32;
 
     let confirmed_subscription = observed.is_confirmed(ManualStep::CloudIdentityFreeSubscribed);
@@ -830,40 +853,23 @@ fn role_state<'a>(
 
 fn account_facts<'a>(
     account: &'a DesiredAccount,
-    support_ou: &OrgUnitPath,
+    desired: &DesiredDomain,
     observed: &'a ObservedDomain,
     access: &AccessConfig,
 ) -> AccountFacts<'a> {
     let email = account.email();
-    let user = observed.user(email);
+    let ownership = classify(account, observed, desired.delegated_admin());
+    let user = ownership.writable_user();
     let paid_skus = observed.paid_skus(email);
-    let blocker = match user {
-        Some(user) if user.is_super_admin => Some(Blocker {
-            kind: BlockerKind::AccountIsSuperAdmin,
-            account: Some(email.clone()),
-            reason: format!("{email} exists and is a super administrator"),
-            what_to_do: format!(
-                "support accounts must be plain accounts: give staff member {} another username, or remove the super administrator role from {email} by hand",
-                account.staff_member()
-            ),
-        }),
-        Some(user) if &user.org_unit != support_ou && !paid_skus.is_empty() => Some(Blocker {
-            kind: BlockerKind::AccountInUse {
-                org_unit: user.org_unit.clone(),
-                paid_skus: paid_skus.clone(),
-            },
-            account: Some(email.clone()),
-            reason: format!(
-                "{email} exists in {} with a paid Google Workspace license: it looks like someone's working account",
-                user.org_unit
-            ),
-            what_to_do: format!(
-                "give staff member {} another username, or move {email} to {support_ou} and remove its paid license by hand if it really is a support account",
-                account.staff_member()
-            ),
-        }),
-        _ => None,
-    };
+    let blocker = ownership.conflict().map(|conflict| Blocker {
+        kind: BlockerKind::Conflict {
+            conflict: conflict.kind.clone(),
+            user_id: conflict.user_id.clone(),
+        },
+        account: Some(email.clone()),
+        reason: conflict.reason.clone(),
+        what_to_do: conflict.what_to_do.clone(),
+    });
     let recovery_ok = user.is_some_and(|u| {
         u.recovery_email
             .as_deref()
@@ -882,6 +888,7 @@ fn account_facts<'a>(
         });
     AccountFacts {
         desired: account,
+        ownership,
         user,
         blocker,
         has_cloud_identity: observed.holds_cloud_identity(email),
@@ -997,6 +1004,8 @@ fn plan_account(
         })
     };
     let user_id = match facts.user {
+        // A conflict: the caller planned nothing for it; this is a second guard.
+        None if facts.ownership != AccountOwnership::Absent => return,
         None => {
             push(
                 Step::CreateUser {
@@ -1007,6 +1016,7 @@ fn plan_account(
                     },
                     org_unit: support_ou.clone(),
                     recovery_email: account.workspace_email().clone(),
+                    marker: marker_value(account.staff_member()),
                 },
                 format!(
                     "{email} does not exist: create it in {support_ou} with recovery e-mail {} and a random password nobody keeps",
@@ -1018,7 +1028,19 @@ fn plan_account(
         Some(user) => {
             let move_to_org_unit = (&user.org_unit != support_ou).then(|| support_ou.clone());
             let recovery_email = (!facts.recovery_ok).then(|| account.workspace_email().clone());
+            // An approved account that already carries the marker (a previous pass marked it)
+            // needs no write: the engine records its ownership.
+            let marker = marker_value(account.staff_member());
+            let set_marker = (matches!(facts.ownership, AccountOwnership::AdoptionApproved { .. })
+                && user.marker.as_deref() != Some(marker.as_str()))
+            .then_some(marker);
             let mut why = Vec::new();
+            if set_marker.is_some() {
+                why.push(format!(
+                    "is adopted as the support account of staff member {}, as an operator approved: mark it",
+                    account.staff_member()
+                ));
+            }
             if move_to_org_unit.is_some() {
                 why.push(format!("is in {} instead of {support_ou}", user.org_unit));
             }
@@ -1049,6 +1071,7 @@ fn plan_account(
                         unsuspend: user.suspended,
                         recovery_email,
                         names: facts.names_drift.clone(),
+                        set_marker,
                     },
                     format!("{email} {}", why.join(", ")),
                 );

@@ -52,6 +52,7 @@ fn apply(observed: &mut ObservedDomain, step: &Step) {
             names,
             org_unit,
             recovery_email,
+            marker,
         } => {
             observed.users.push(ObservedUser {
                 id: UserId::new(format!("planned:{account}")),
@@ -61,6 +62,9 @@ fn apply(observed: &mut ObservedDomain, step: &Step) {
                 is_super_admin: false,
                 recovery_email: Some(recovery_email.to_string()),
                 names: Some((names.given_name.clone(), names.family_name.clone())),
+                marker: (!marker.is_empty()).then(|| marker.clone()),
+                is_delegated_admin: false,
+                aliases: vec![],
             });
             change_seats_used(observed, 1);
         }
@@ -70,9 +74,13 @@ fn apply(observed: &mut ObservedDomain, step: &Step) {
             unsuspend,
             recovery_email,
             names,
+            set_marker,
             ..
         } => {
             if let Some(user) = observed.users.iter_mut().find(|u| &u.email == account) {
+                if let Some(marker) = set_marker {
+                    user.marker = Some(marker.clone());
+                }
                 if let Some(org_unit) = move_to_org_unit {
                     user.org_unit = org_unit.clone();
                 }

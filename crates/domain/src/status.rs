@@ -1,6 +1,6 @@
 //! The status of a domain, check by check (`GetDomainStatus`): for every precondition of the
 //! procedure and every account property, its state (OK, MISSING, DRIFTED, PENDING,
-//! MANUAL_ACTION_REQUIRED, ERROR) with a user-facing detail, and for the steps Google has no API
+//! MANUAL_ACTION_REQUIRED, ERROR, CONFLICT) with a user-facing detail, and for the steps Google has no API
 //! for (automatic licensing, signing up for Cloud Identity Free, mail routing) the exact manual
 //! instructions and how to confirm them. Computed from the same analysis as the planner, so the
 //! status and the plan never disagree; steps still running or failed (from the journal) turn
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::desired::DesiredDomain;
 use crate::names::{DomainName, EmailAddress, StaffMemberId};
 use crate::observed::{ManualStep, ObservedDomain, SubscriptionObservation};
+use crate::ownership::{AccountOwnership, marker_value};
 use crate::plan::{
     AccountFacts, PlannerConfig, RoleState, Step, analyse, automatic_licensing_instructions,
     subscription_instructions,
@@ -96,6 +97,10 @@ pub enum CheckState {
     Drifted,
     /// A person must act (see the check's `manual_action`).
     ManualActionRequired,
+    /// The account at the staff member's address is not the service's (see
+    /// [`crate::ownership`]): nothing is done to it until a person decides. More severe than a
+    /// manual action (the account cannot be provisioned at all), less than a failure.
+    Conflict,
     /// The last observation or action failed.
     Error,
 }
@@ -110,6 +115,7 @@ impl CheckState {
             CheckState::Drifted => "DRIFTED",
             CheckState::ManualActionRequired => "MANUAL_ACTION_REQUIRED",
             CheckState::Error => "ERROR",
+            CheckState::Conflict => "CONFLICT",
         }
     }
 
@@ -465,8 +471,33 @@ fn account_status(
     let email = account.email();
     let ou = desired.org_unit();
     let mut checks = Vec::with_capacity(7);
-    match facts.user {
-        None => {
+    match (facts.user, facts.ownership.conflict()) {
+        (None, Some(conflict)) => {
+            checks.push(Check {
+                kind: CheckKind::AccountExists,
+                state: CheckState::Conflict,
+                detail: conflict.to_string(),
+                manual_action: Some(conflict.what_to_do.clone()),
+            });
+            // The rest describes an account that is not ours: not checked, nothing planned.
+            for kind in [
+                CheckKind::AccountInOrgUnit,
+                CheckKind::AccountLicense,
+                CheckKind::AccountNoPaidLicense,
+                CheckKind::AccountRole,
+                CheckKind::AccountNotSuspended,
+                CheckKind::AccountMailRouting,
+            ] {
+                checks.push(Check::new(
+                    kind,
+                    CheckState::Conflict,
+                    format!(
+                        "not checked: {email} is not owned by support-access (see ACCOUNT_EXISTS)"
+                    ),
+                ));
+            }
+        }
+        (None, None) => {
             let missing = |kind| {
                 Check::new(
                     kind,
@@ -506,13 +537,26 @@ fn account_status(
             ));
             checks.push(missing(CheckKind::AccountMailRouting));
         }
-        Some(user) => {
+        (Some(user), _) => {
             checks.push(match &facts.blocker {
                 Some(blocker) if blocker.kind.check() == CheckKind::AccountExists => Check::manual(
                     CheckKind::AccountExists,
                     blocker.reason.clone(),
                     blocker.what_to_do.clone(),
                 ),
+                _ if matches!(facts.ownership, AccountOwnership::AdoptionApproved { .. })
+                    && user.marker.as_deref() != Some(marker_value(account.staff_member()).as_str()) =>
+                {
+                    Check::new(
+                        CheckKind::AccountExists,
+                        CheckState::Drifted,
+                        format!(
+                            "{email} exists (id {}) and an operator approved adopting it; the service marks it as staff member {}'s support account",
+                            user.id,
+                            account.staff_member()
+                        ),
+                    )
+                }
                 _ => Check::new(
                     CheckKind::AccountExists,
                     if facts.names_drift.is_some() {

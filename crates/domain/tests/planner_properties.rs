@@ -1,19 +1,28 @@
 //! Property tests of the planner, the status and revocation over random domains: every
 //! combination of admin state, org units, subscription, roles, privilege tree, users (in the org
-//! unit, elsewhere, suspended, super admins, wrong recovery e-mail, other names), licenses, role
+//! unit, elsewhere, suspended, super admins, other administrators, wrong recovery e-mail, other
+//! names, every kind of ownership: owned, marked only, foreign, approved for adoption, marker
+//! removed or of another staff member, another id at the address, an alias), licenses, role
 //! assignments and confirmations. They check that a plan is complete (planning again after its
 //! effects gives no step), minimal (no duplicate, at most three writes per new account), ordered
-//! (dependencies first), consistent with the status, and that revocation converges and respects
-//! the mass-change limit.
+//! (dependencies first), consistent with the status, that nothing is ever planned for an account
+//! the service does not own, that revocation converges, touches only owned accounts and keeps
+//! revoked accounts revoked, and that the mass-change limit follows its formula.
 
 use proptest::prelude::*;
 use support_access_domain::access::AccessConfig;
+use support_access_domain::access::PortalAccessKind;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
+use support_access_domain::drift::{DriftKind, detect_drift};
 use support_access_domain::observed::*;
+use support_access_domain::ownership::{AccountOwnership, classify, marker_value};
 use support_access_domain::plan::{
     DomainPlan, PlannerConfig, RoleRef, Step, StepKind, plan_domain,
 };
-use support_access_domain::revoke::{MassChangeLimit, RevokeMode, RevokeOptions, plan_revoke};
+use support_access_domain::revoke::{
+    MassChangeLimit, RevokeMode, RevokeOptions, check_mass_change, plan_revoke,
+    plan_revoked_accounts,
+};
 use support_access_domain::simulate::apply_steps;
 use support_access_domain::status::{Activity, CheckKind, CheckState, domain_status};
 use support_access_domain::*;
@@ -72,6 +81,39 @@ struct UserSpec {
     cloud_identity: bool,
     paid: (bool, bool),
     assignments: Vec<(u8, bool)>,
+    ownership: Ownership,
+    delegated_admin: bool,
+}
+
+/// How the account at a staff member's address relates to the service.
+#[derive(Debug, Clone, Copy)]
+enum Ownership {
+    /// Marker and recorded id: created by the service.
+    Owned,
+    /// Marker, nothing recorded: a lost database.
+    MarkedOnly,
+    /// Neither: someone else's.
+    Foreign,
+    /// No marker, an operator approved adopting it.
+    AdoptionApproved,
+    /// Recorded id, marker removed.
+    MarkerRemoved,
+    /// The marker of another staff member.
+    OtherMarker,
+    /// The recorded id is another account's.
+    DifferentId,
+}
+
+fn ownership() -> impl Strategy<Value = Ownership> {
+    prop_oneof![
+        6 => Just(Ownership::Owned),
+        1 => Just(Ownership::MarkedOnly),
+        2 => Just(Ownership::Foreign),
+        1 => Just(Ownership::AdoptionApproved),
+        1 => Just(Ownership::MarkerRemoved),
+        1 => Just(Ownership::OtherMarker),
+        1 => Just(Ownership::DifferentId),
+    ]
 }
 
 fn user_spec() -> impl Strategy<Value = UserSpec> {
@@ -84,6 +126,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
         any::<bool>(),
         (prop::bool::weighted(0.2), prop::bool::weighted(0.1)),
         prop::collection::vec((0u8..4, prop::bool::weighted(0.8)), 0..3),
+        (ownership(), prop::bool::weighted(0.1)),
     )
         .prop_map(
             |(
@@ -95,6 +138,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                 cloud_identity,
                 paid,
                 assignments,
+                (ownership, delegated_admin),
             )| {
                 UserSpec {
                     org_unit,
@@ -105,6 +149,8 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                     cloud_identity,
                     paid,
                     assignments,
+                    ownership,
+                    delegated_admin,
                 }
             },
         )
@@ -130,8 +176,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     let users = (
         prop::collection::vec(any::<bool>(), POOL.len()),
         prop::collection::vec(prop::option::weighted(0.6, user_spec()), POOL.len()),
+        prop::collection::vec(prop::bool::weighted(0.1), POOL.len()),
     );
-    (domain_part, users).prop_map(|(d, (wanted, specs))| build(d, wanted, specs))
+    (domain_part, users).prop_map(|(d, (wanted, specs, aliased))| build(d, wanted, specs, aliased))
 }
 
 type DomainPart = (
@@ -144,7 +191,12 @@ type DomainPart = (
     (bool, bool, bool, bool),
 );
 
-fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scenario {
+fn build(
+    d: DomainPart,
+    wanted: Vec<bool>,
+    specs: Vec<Option<UserSpec>>,
+    aliased: Vec<bool>,
+) -> Scenario {
     let (reseller_mode, nested, existing, admin, subscription, roles, confirm) = d;
     let support_ou = if nested {
         OrgUnitPath::parse("/Support/Care").unwrap()
@@ -154,8 +206,16 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
     let accounts: Vec<DesiredAccount> = POOL
         .iter()
         .zip(&wanted)
-        .filter(|(_, w)| **w)
-        .map(|(name, _)| {
+        .zip(&specs)
+        .filter(|((_, w), _)| **w)
+        .map(|((name, _), spec)| {
+            let id = UserId::new(format!("u-{name}"));
+            let (owned, adopt) = match spec.as_ref().map(|s| s.ownership) {
+                Some(Ownership::Owned | Ownership::MarkerRemoved) => (Some(id), None),
+                Some(Ownership::AdoptionApproved) => (None, Some(id)),
+                Some(Ownership::DifferentId) => (Some(UserId::new(format!("gone-{name}"))), None),
+                _ => (None, None),
+            };
             DesiredAccount::new(
                 StaffMemberId::parse(name).unwrap(),
                 Username::parse(name).unwrap(),
@@ -165,6 +225,7 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
                 &domain(),
             )
             .unwrap()
+            .with_ownership(owned, adopt)
         })
         .collect();
     let desired = DesiredDomain::new(
@@ -298,6 +359,15 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
                     PersonName::parse("Family").unwrap(),
                 )),
             },
+            marker: match spec.ownership {
+                Ownership::Owned | Ownership::MarkedOnly | Ownership::DifferentId => {
+                    Some(marker_value(&StaffMemberId::parse(name).unwrap()))
+                }
+                Ownership::OtherMarker => Some("staffMembers/someone-else".into()),
+                _ => None,
+            },
+            is_delegated_admin: spec.delegated_admin,
+            aliases: vec![],
         });
         if spec.cloud_identity {
             observed.cloud_identity_licenses.push(address.clone());
@@ -323,6 +393,23 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
             });
         }
     }
+    // Someone else's account answering at a pool address that has no user of its own.
+    for (name, _) in POOL.iter().zip(&aliased).filter(|(_, a)| **a) {
+        if observed.user(&email(name)).is_none() {
+            observed.users.push(ObservedUser {
+                id: UserId::new(format!("alias-holder-{name}")),
+                email: email(&format!("{name}.holder")),
+                org_unit: OrgUnitPath::parse("/Sales").unwrap(),
+                suspended: false,
+                is_super_admin: false,
+                recovery_email: None,
+                names: None,
+                marker: None,
+                is_delegated_admin: false,
+                aliases: vec![email(name).to_string()],
+            });
+        }
+    }
     let (ci_confirmed, auto_confirmed, mail_confirmed, strict) = confirm;
     for (yes, step) in [
         (ci_confirmed, ManualStep::CloudIdentityFreeSubscribed),
@@ -344,6 +431,14 @@ fn build(d: DomainPart, wanted: Vec<bool>, specs: Vec<Option<UserSpec>>) -> Scen
             require_automatic_licensing_confirmation: strict,
         },
     }
+}
+
+fn revoke_mode() -> impl Strategy<Value = RevokeMode> {
+    prop_oneof![
+        Just(RevokeMode::RemoveRole),
+        Just(RevokeMode::Suspend),
+        Just(RevokeMode::Delete)
+    ]
 }
 
 fn plan(s: &Scenario, observed: &ObservedDomain) -> DomainPlan {
@@ -463,6 +558,45 @@ proptest! {
     }
 
     #[test]
+    fn the_planner_never_plans_a_step_for_an_account_it_does_not_own(s in scenario()) {
+        let plan = plan(&s, &s.observed);
+        for planned in &plan.steps {
+            let Some(address) = planned.step.account() else { continue };
+            let account = s.desired.account(address).unwrap();
+            let ownership = classify(account, &s.observed, s.desired.delegated_admin());
+            match (&planned.step, &ownership) {
+                (Step::CreateUser { marker, .. }, AccountOwnership::Absent) => {
+                    prop_assert_eq!(marker, &marker_value(account.staff_member()));
+                }
+                (Step::CreateUser { .. }, other) => prop_assert!(false, "creates over {:?}", other),
+                (_, AccountOwnership::Owned { user, .. }) => {
+                    prop_assert!(!user.is_super_admin && !user.is_delegated_admin);
+                    let marks = matches!(&planned.step, Step::UpdateUser { set_marker: Some(_), .. });
+                    prop_assert!(!marks, "marks an owned account");
+                }
+                (Step::UpdateUser { set_marker, .. }, AccountOwnership::AdoptionApproved { user }) => {
+                    prop_assert!(!user.is_super_admin && !user.is_delegated_admin);
+                    prop_assert!(s.observed.paid_skus(address).is_empty());
+                    prop_assert!(set_marker.is_none() || user.marker.is_none());
+                }
+                (_, AccountOwnership::AdoptionApproved { .. }) => {}
+                // Steps of an account created by this plan come after its CreateUser.
+                (_, AccountOwnership::Absent) => {
+                    let created = plan.steps.iter().any(|p| matches!(&p.step, Step::CreateUser { account, .. } if account == address));
+                    prop_assert!(created, "{} is absent and not created", address);
+                }
+                (_, AccountOwnership::Conflict(conflict)) => prop_assert!(false, "writes to a conflict: {}", conflict),
+            }
+        }
+        // Every conflict is an account blocker of its own, never a domain blocker.
+        for account in s.desired.accounts() {
+            if let AccountOwnership::Conflict(conflict) = classify(account, &s.observed, s.desired.delegated_admin()) {
+                prop_assert!(plan.blockers.iter().any(|b| b.account.as_ref() == Some(account.email()) && b.reason == conflict.reason));
+            }
+        }
+    }
+
+    #[test]
     fn plans_round_trip_through_json(s in scenario()) {
         let plan = plan(&s, &s.observed);
         let json = serde_json::to_string(&plan).unwrap();
@@ -512,39 +646,122 @@ proptest! {
     }
 
     #[test]
-    fn revocation_converges_and_respects_the_limit(
+    fn revocation_converges_and_touches_only_owned_accounts(
         s in scenario(),
         who in prop::collection::vec(any::<bool>(), POOL.len()),
-        mode in prop_oneof![Just(RevokeMode::RemoveRole), Just(RevokeMode::Suspend), Just(RevokeMode::Delete)],
-        force in any::<bool>(),
-        max_percent in 0u32..101,
+        mode in revoke_mode(),
     ) {
         let staff: Vec<StaffMemberId> = POOL.iter().zip(&who).filter(|(_, w)| **w)
             .map(|(n, _)| StaffMemberId::parse(n).unwrap()).collect();
-        let options = RevokeOptions { mode, force, limit: MassChangeLimit { max_percent, always_allowed: 1 } };
+        let options = RevokeOptions { mode, ..RevokeOptions::default() };
         let access = AccessConfig::default();
-        match plan_revoke(&s.desired, &staff, &s.observed, &options, &access) {
-            Err(_) => {
-                prop_assert!(!force);
+        let revoke = plan_revoke(&s.desired, &staff, &s.observed, &options, &access);
+        let after = apply_steps(&s.observed, revoke.steps.iter().map(|p| &p.step));
+        let again = plan_revoke(&s.desired, &staff, &after, &options, &access);
+        prop_assert!(again.steps.is_empty(), "{:#?}", again.steps);
+        for account in s.desired.accounts().iter().filter(|a| staff.contains(a.staff_member())) {
+            let ownership = classify(account, &s.observed, s.desired.delegated_admin());
+            if !ownership.is_owned() {
+                prop_assert!(revoke.steps.iter().all(|p| p.step.account() != Some(account.email())), "{:?}", ownership);
+                prop_assert_eq!(after.user(account.email()), s.observed.user(account.email()));
+                continue;
             }
-            Ok(revoke) => {
-                let total = s.desired.accounts().len() as u32;
-                prop_assert!(force || revoke.accounts_touched <= 1 || revoke.accounts_touched * 100 <= max_percent * total);
-                let after = apply_steps(&s.observed, revoke.steps.iter().map(|p| &p.step));
-                let again = plan_revoke(&s.desired, &staff, &after, &RevokeOptions { force: true, ..options }, &access).unwrap();
-                prop_assert!(again.steps.is_empty(), "{:#?}", again.steps);
-                for account in s.desired.accounts().iter().filter(|a| staff.contains(a.staff_member())) {
-                    let Some(user) = after.user(account.email()) else { continue };
-                    if user.is_super_admin { continue; }
-                    prop_assert!(mode != RevokeMode::Delete);
-                    prop_assert!(mode != RevokeMode::Suspend || user.suspended);
-                    let roles = access.portal_roles_of(&after, &user.id);
-                    prop_assert!(roles.iter().all(|(_, kind)| *kind == support_access_domain::access::PortalAccessKind::Legacy));
-                }
-                // Only the requested staff members' accounts are touched.
-                for planned in &revoke.steps {
-                    prop_assert!(planned.staff_member.as_ref().is_some_and(|m| staff.contains(m)));
-                }
+            let Some(user) = after.user(account.email()) else { continue };
+            prop_assert!(mode != RevokeMode::Delete);
+            prop_assert!(mode != RevokeMode::Suspend || user.suspended);
+            let roles = access.portal_roles_of(&after, &user.id);
+            prop_assert!(roles.iter().all(|(_, kind)| *kind == PortalAccessKind::Legacy));
+        }
+        // Only the requested staff members' accounts are touched.
+        for planned in &revoke.steps {
+            prop_assert!(planned.staff_member.as_ref().is_some_and(|m| staff.contains(m)));
+        }
+    }
+
+    #[test]
+    fn revoked_accounts_stay_revoked_and_are_never_provisioned(
+        s in scenario(),
+        who in prop::collection::vec(any::<bool>(), POOL.len()),
+        mode in revoke_mode(),
+    ) {
+        let (active, revoked): (Vec<DesiredAccount>, Vec<DesiredAccount>) = s.desired.accounts().iter().cloned()
+            .partition(|a| !POOL.iter().zip(&who).any(|(n, w)| *w && a.staff_member().as_str() == *n));
+        let desired = DesiredDomain::new(
+            s.desired.domain().clone(),
+            s.desired.delegated_admin().clone(),
+            s.desired.org_unit().clone(),
+            s.desired.role_mode(),
+            s.desired.custom_role_name().clone(),
+            active,
+        ).unwrap().with_revoked(revoked.into_iter().map(|a| (a, mode)).collect());
+        let access = AccessConfig::default();
+        let provision = plan_domain(&desired, &s.observed, &s.config);
+        for planned in &provision.steps {
+            prop_assert!(planned.step.account().is_none_or(|a| desired.revoked_account(a).is_none()));
+        }
+        let keep = plan_revoked_accounts(&desired, &s.observed, &access);
+        for planned in &keep.steps {
+            let account = planned.step.account().unwrap();
+            let (revoked, _) = desired.revoked_account(account).unwrap();
+            prop_assert!(classify(revoked, &s.observed, desired.delegated_admin()).is_owned());
+        }
+        let after = apply_steps(&s.observed, keep.steps.iter().map(|p| &p.step));
+        prop_assert!(plan_revoked_accounts(&desired, &after, &access).steps.is_empty());
+    }
+
+    #[test]
+    fn mass_change_limit_follows_its_formula(
+        touched in 0u32..40,
+        active_owned in 0u32..40,
+        revoked_in_window in 0u32..40,
+        max_percent in 0u32..101,
+        always_allowed in 0u32..3,
+    ) {
+        let limit = MassChangeLimit { max_percent, always_allowed, ..MassChangeLimit::default() };
+        let check = |t| check_mass_change(&domain(), t, active_owned, revoked_in_window, &limit);
+        let total = touched + revoked_in_window;
+        let base = active_owned + revoked_in_window;
+        let allowed = total <= always_allowed || total * 100 <= base * max_percent;
+        prop_assert_eq!(check(touched).is_ok(), allowed);
+        // Touching more never turns a refusal into an allowance.
+        if !allowed {
+            prop_assert!(check(touched + 1).is_err());
+        }
+    }
+
+    #[test]
+    fn drift_is_sorted_unique_and_every_repairable_drift_has_a_step(s in scenario()) {
+        let access = AccessConfig::default();
+        let drifts = detect_drift(&s.desired, &s.observed, &access);
+        if !s.observed.admin_is_usable() {
+            prop_assert!(drifts.is_empty());
+        }
+        let keys: Vec<_> = drifts.iter().map(|d| (d.account.clone(), d.kind)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        prop_assert_eq!(&keys, &sorted);
+        prop_assert_eq!(detect_drift(&s.desired, &s.observed, &access), drifts.clone());
+        let plan = plan(&s, &s.observed);
+        for d in &drifts {
+            let Some(address) = &d.account else { continue };
+            let steps: Vec<&Step> = plan.steps.iter().map(|p| &p.step).filter(|st| st.account() == Some(address)).collect();
+            let has = |kind: StepKind| steps.iter().any(|st| st.kind() == kind);
+            let repairable = match d.kind {
+                DriftKind::AccountMoved => has(StepKind::UpdateUser),
+                DriftKind::AccountSuspended => has(StepKind::UpdateUser),
+                DriftKind::AccountLicenseRemoved => has(StepKind::AssignLicense),
+                DriftKind::AccountPaidLicenseAdded => has(StepKind::RemovePaidLicense),
+                DriftKind::AccountRoleRemoved => has(StepKind::AssignRole) || !role_available(&plan),
+                DriftKind::AccountDeleted => has(StepKind::CreateUser),
+                // Not the planner's to repair: conflicts, revoked accounts, people.
+                _ => true,
+            };
+            prop_assert!(repairable, "{:?} has no repair step in {:#?}", d, plan.steps);
+            // Only owned accounts drift, unless the finding is about someone else.
+            if !matches!(d.kind, DriftKind::UnmanagedPortalAccess | DriftKind::ConfirmationContradicted) {
+                let account = s.desired.account(address).unwrap();
+                prop_assert!(account.owned_user_id().is_some());
             }
         }
     }

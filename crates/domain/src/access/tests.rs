@@ -205,3 +205,31 @@ fn portal_access_lists_everyone_with_a_portal_role() {
     );
     assert_eq!(entries[0].staff_member, Some(staff("ana")));
 }
+
+#[test]
+fn portal_roles_do_not_make_a_delegated_admin() {
+    let desired = desired(&["ana"]);
+    let mut observed = correct_observation(&desired);
+    let config = AccessConfig::default();
+    let ana = user_id("ana");
+    // Google calls every support account a delegated admin once it holds its portal role.
+    assert!(!config.administers_beyond_portal(true, &observed, &ana));
+    assert!(!config.administers_beyond_portal(false, &observed, &ana));
+    // Another admin role makes it one.
+    observed.roles.push(crate::observed::ObservedRole {
+        id: RoleId::new("help"),
+        name: "_HELP_DESK_ADMIN_ROLE".into(),
+        is_system: true,
+        privileges: vec![],
+    });
+    observed.role_assignments.push(ObservedRoleAssignment {
+        id: RoleAssignmentId::new("help-ana"),
+        role_id: RoleId::new("help"),
+        assignee: ana.clone(),
+        scope: crate::observed::ScopeType::OrgUnit,
+    });
+    assert!(config.administers_beyond_portal(true, &observed, &ana));
+    // Google says admin and nothing observed explains it: an admin role we do not see.
+    observed.role_assignments.clear();
+    assert!(config.administers_beyond_portal(true, &observed, &ana));
+}

@@ -57,6 +57,7 @@ fn fresh_domain_gets_org_unit_role_then_three_steps_per_account() {
             },
             org_unit: default_support_ou(),
             recovery_email: email("ana@work.example"),
+            marker: "staffMembers/ana".into(),
         }
     );
     assert_eq!(plan.steps[2].staff_member, Some(staff("ana")));
@@ -349,6 +350,7 @@ fn existing_user_elsewhere_is_moved_in_one_update() {
             unsuspend: false,
             recovery_email: None,
             names: None,
+            set_marker: None,
         }
     );
     assert_eq!(
@@ -441,29 +443,141 @@ fn paid_license_in_the_org_unit_is_removed_and_flags_automatic_licensing() {
     );
 }
 
+/// ana's address holds an account support-access did not create: no marker, no record.
+fn with_foreign_ana() -> (DesiredDomain, ObservedDomain) {
+    let desired = DesiredDomain::new(
+        domain(),
+        email("admin@reseller.example"),
+        default_support_ou(),
+        RoleMode::CustomRole,
+        crate::names::default_custom_role(),
+        vec![unrecorded_account("ana"), account("bo")],
+    )
+    .unwrap();
+    let mut observed = correct_observation(&desired);
+    observed.users[0].marker = None;
+    (desired, observed)
+}
+
 #[test]
 fn working_account_outside_the_org_unit_is_not_taken_over() {
-    let desired = desired(&["ana", "bo"]);
-    let mut observed = correct_observation(&desired);
+    let (desired, mut observed) = with_foreign_ana();
     observed.users[0].org_unit = OrgUnitPath::parse("/Sales").unwrap();
+    observed.users[0].suspended = true;
     observed.paid_licenses.push(LicenseAssignment {
         sku: Sku::new("Google-Apps", "1010020020"),
         user: email("ana@reseller.example"),
     });
+    observed.cloud_identity_licenses.clear();
     let plan = plan(&desired, &observed);
-    assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+    // bo's license is fixed; ana's account is not touched at all.
+    assert_eq!(
+        keys(&plan),
+        ["ASSIGN_LICENSE:bo@reseller.example:101001/1010010001"]
+    );
     assert_eq!(plan.blockers.len(), 1);
     assert_eq!(
         plan.blockers[0].account,
         Some(email("ana@reseller.example"))
     );
-    assert!(matches!(
+    assert_eq!(
         plan.blockers[0].kind,
-        BlockerKind::AccountInUse { .. }
-    ));
+        BlockerKind::Conflict {
+            conflict: ConflictKind::NotCreatedByService,
+            user_id: Some(user_id("ana")),
+        }
+    );
+    assert_eq!(plan.blockers[0].kind.check(), CheckKind::AccountExists);
     // An account blocker does not stop the rest of the domain.
     assert!(!plan.is_blocked());
+    assert_eq!(plan.runnable_steps().len(), 1);
     assert!(!plan.automatic_licensing_detected);
+}
+
+#[test]
+fn an_account_someone_else_made_is_a_conflict_even_in_the_org_unit() {
+    let (desired, mut observed) = with_foreign_ana();
+    observed.users[0].recovery_email = None;
+    let plan = plan(&desired, &observed);
+    assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+    assert_eq!(
+        plan.explain(),
+        [
+            "blocked ana@reseller.example: ana@reseller.example exists (user id u-ana) but support-access did not create it: it carries no support-access marker and no adoption of it was approved; if ana@reseller.example (user id u-ana) really is staff member ana's support account, adopt it with AdoptSupportAccount for domains/reseller.example/supportAccounts/ana with a reason; otherwise to give the person another address, create a new staff member with another username (CreateStaffMember) and provision it instead of staff member ana"
+        ]
+    );
+    // A conflict is not an account to create: no seat is needed for it.
+    let mut no_seats = observed.clone();
+    no_seats.subscription = SubscriptionObservation::Absent;
+    assert_eq!(
+        plan_domain(&desired, &no_seats, &PlannerConfig::default())
+            .blockers
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn an_approved_adoption_marks_the_account_and_fixes_it_in_one_update() {
+    let desired = DesiredDomain::new(
+        domain(),
+        email("admin@reseller.example"),
+        default_support_ou(),
+        RoleMode::CustomRole,
+        crate::names::default_custom_role(),
+        vec![unrecorded_account("ana").with_ownership(None, Some(user_id("ana")))],
+    )
+    .unwrap();
+    let mut observed = correct_observation(&desired);
+    observed.users[0].marker = None;
+    observed.users[0].org_unit = OrgUnitPath::parse("/Staff").unwrap();
+    let plan = plan(&desired, &observed);
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    assert_eq!(
+        plan.steps.iter().map(|s| &s.step).collect::<Vec<_>>(),
+        [&Step::UpdateUser {
+            account: email("ana@reseller.example"),
+            user_id: user_id("ana"),
+            move_to_org_unit: Some(default_support_ou()),
+            unsuspend: false,
+            recovery_email: None,
+            names: None,
+            set_marker: Some("staffMembers/ana".into()),
+        }]
+    );
+    assert_eq!(
+        plan.steps[0].reason,
+        "ana@reseller.example is adopted as the support account of staff member ana, as an operator approved: mark it, is in /Staff instead of /Customer Care Portal"
+    );
+    assert!(
+        plan.steps[0]
+            .step
+            .checks()
+            .contains(&CheckKind::AccountExists)
+    );
+    // Once marked, nothing is left to write.
+    let after = apply_steps(&observed, plan.steps.iter().map(|s| &s.step));
+    assert_eq!(after.users[0].marker.as_deref(), Some("staffMembers/ana"));
+    assert!(self::plan(&desired, &after).is_complete());
+}
+
+#[test]
+fn a_lost_database_rediscovers_marked_accounts_and_plans_as_usual() {
+    let desired = DesiredDomain::new(
+        domain(),
+        email("admin@reseller.example"),
+        default_support_ou(),
+        RoleMode::CustomRole,
+        crate::names::default_custom_role(),
+        vec![unrecorded_account("ana")],
+    )
+    .unwrap();
+    let mut observed = correct_observation(&desired);
+    observed.role_assignments.clear();
+    assert_eq!(
+        keys(&plan(&desired, &observed)),
+        ["ASSIGN_ROLE:ana@reseller.example"]
+    );
 }
 
 #[test]
@@ -476,8 +590,31 @@ fn super_admin_accounts_are_never_managed() {
         ..correct_user(&desired, &desired.accounts()[0])
     });
     let plan = plan(&desired, &observed);
-    assert_eq!(blocker_codes(&plan), [&BlockerKind::AccountIsSuperAdmin]);
+    assert_eq!(
+        blocker_codes(&plan),
+        [&BlockerKind::Conflict {
+            conflict: ConflictKind::SuperAdmin,
+            user_id: Some(user_id("ana"))
+        }]
+    );
     assert!(plan.steps.iter().all(|s| s.step.account().is_none()));
+}
+
+#[test]
+fn other_administrators_are_never_managed() {
+    let desired = desired(&["ana"]);
+    let mut observed = correct_observation(&desired);
+    observed.users[0].is_delegated_admin = true;
+    observed.users[0].suspended = true;
+    let plan = plan(&desired, &observed);
+    assert!(matches!(
+        &plan.blockers[0].kind,
+        BlockerKind::Conflict {
+            conflict: ConflictKind::DelegatedAdmin,
+            ..
+        }
+    ));
+    assert!(plan.steps.is_empty());
 }
 
 #[test]
@@ -575,7 +712,8 @@ fn steps_serialize_with_their_action_name() {
             "account": "ana@reseller.example",
             "names": {"given_name": "Ana", "family_name": "Silva"},
             "org_unit": "/Customer Care Portal",
-            "recovery_email": "ana@work.example"
+            "recovery_email": "ana@work.example",
+            "marker": "staffMembers/ana"
         })
     );
     let assign = serde_json::to_value(&plan.steps[4].step).unwrap();
@@ -643,4 +781,34 @@ fn explain_lists_blockers_steps_and_notes() {
         )
     );
     assert_eq!(lines.len(), 6);
+}
+
+#[test]
+fn steps_journaled_before_markers_still_read() {
+    let create: Step = serde_json::from_value(serde_json::json!({
+        "action": "CREATE_USER",
+        "account": "ana@reseller.example",
+        "names": {"given_name": "Ana", "family_name": "Silva"},
+        "org_unit": "/Customer Care Portal",
+        "recovery_email": "ana@work.example"
+    }))
+    .unwrap();
+    assert!(matches!(create, Step::CreateUser { ref marker, .. } if marker.is_empty()));
+    let update: Step = serde_json::from_value(serde_json::json!({
+        "action": "UPDATE_USER",
+        "account": "ana@reseller.example",
+        "user_id": "1",
+        "move_to_org_unit": null,
+        "unsuspend": true,
+        "recovery_email": null,
+        "names": null
+    }))
+    .unwrap();
+    assert!(matches!(
+        update,
+        Step::UpdateUser {
+            set_marker: None,
+            ..
+        }
+    ));
 }

@@ -1,8 +1,8 @@
-//! Unit tests of revocation and its mass-change limit.
+//! Unit tests of revocation, re-applying revocations, and the mass-change limit.
 
 use super::*;
 use crate::fixtures::*;
-use crate::observed::{ObservedRoleAssignment, RoleAssignmentId, RoleId, ScopeType};
+use crate::observed::{ObservedRoleAssignment, ObservedUser, RoleAssignmentId, RoleId, ScopeType};
 use crate::simulate::apply_steps;
 
 fn options(mode: RevokeMode) -> RevokeOptions {
@@ -27,8 +27,7 @@ fn suspend_removes_the_portal_role_then_suspends() {
         &observed,
         &options(RevokeMode::Suspend),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(
         keys(&plan),
         ["REMOVE_ROLE:ra-bo", "SUSPEND_USER:bo@reseller.example"]
@@ -50,8 +49,7 @@ fn suspend_removes_the_portal_role_then_suspends() {
         &after,
         &options(RevokeMode::Suspend),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert!(again.steps.is_empty());
     assert_eq!(again.accounts_touched, 0);
 }
@@ -66,8 +64,7 @@ fn delete_mode_deletes_and_remove_role_mode_keeps_the_account() {
         &observed,
         &options(RevokeMode::Delete),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(
         keys(&delete),
         ["REMOVE_ROLE:ra-ana", "DELETE_USER:ana@reseller.example"]
@@ -78,8 +75,7 @@ fn delete_mode_deletes_and_remove_role_mode_keeps_the_account() {
         &observed,
         &options(RevokeMode::RemoveRole),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(keys(&remove), ["REMOVE_ROLE:ra-ana"]);
 }
 
@@ -100,8 +96,7 @@ fn legacy_roles_are_left_with_a_note() {
         &observed,
         &options(RevokeMode::RemoveRole),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(keys(&plan), ["REMOVE_ROLE:ra-ana"]);
     assert_eq!(
         plan.notes,
@@ -134,8 +129,7 @@ fn org_unit_scoped_portal_roles_are_removed_too_and_other_roles_are_kept() {
         &observed,
         &options(RevokeMode::RemoveRole),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(keys(&plan), ["REMOVE_ROLE:ra-ana"]);
 }
 
@@ -151,110 +145,217 @@ fn missing_accounts_unknown_staff_and_super_admins_are_noted() {
         &desired,
         &[staff("ana"), staff("bo"), staff("zed")],
         &observed,
-        &RevokeOptions {
-            force: true,
-            ..options(RevokeMode::Delete)
-        },
+        &options(RevokeMode::Delete),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert!(plan.steps.is_empty());
     assert_eq!(
         plan.notes,
         [
             "staff member zed has no support account in reseller.example",
             "ana@reseller.example does not exist: nothing to revoke",
-            "bo@reseller.example is a super administrator: the service never changes it; revoke its access by hand",
+            "bo@reseller.example is not owned by support-access: nothing changed; bo@reseller.example exists (user id u-bo) and is a super administrator: support-access never changes a super administrator",
         ]
     );
 }
 
 #[test]
-fn mass_change_limit_refuses_large_revocations_without_force() {
-    let desired = desired(&["ana", "bo", "cy", "di", "ed"]);
-    let observed = correct_observation(&desired);
-    let two = [staff("ana"), staff("bo")];
-    let error = plan_revoke(
+fn accounts_the_service_does_not_own_are_never_touched() {
+    let desired = desired(&["ana", "bo", "cy"]);
+    let mut observed = correct_observation(&desired);
+    // ana: someone else's account now; bo: the marker was removed; cy: still ours.
+    observed.users[0].id = crate::observed::UserId::new("u-someone");
+    observed.role_assignments[0].assignee = crate::observed::UserId::new("u-someone");
+    observed.users[1].marker = None;
+    let plan = plan_revoke(
         &desired,
-        &two,
+        &[staff("ana"), staff("bo"), staff("cy")],
+        &observed,
+        &options(RevokeMode::Delete),
+        &AccessConfig::default(),
+    );
+    assert_eq!(
+        keys(&plan),
+        ["REMOVE_ROLE:ra-cy", "DELETE_USER:cy@reseller.example"]
+    );
+    assert_eq!(plan.accounts_touched, 1);
+    assert_eq!(plan.notes.len(), 2);
+    assert!(
+        plan.notes[0].starts_with("ana@reseller.example is not owned by support-access: nothing changed; ana@reseller.example is user id u-someone, not the account support-access owns"),
+        "{}",
+        plan.notes[0]
+    );
+    assert!(
+        plan.notes[1].starts_with("bo@reseller.example is not owned by support-access: nothing changed; bo@reseller.example (user id u-bo) is the account support-access owns for staff member bo, but its support-access marker"),
+        "{}",
+        plan.notes[1]
+    );
+}
+
+#[test]
+fn rediscovered_accounts_count_as_owned() {
+    let desired = DesiredDomain::new(
+        domain(),
+        email("admin@reseller.example"),
+        crate::names::default_support_ou(),
+        crate::names::RoleMode::CustomRole,
+        crate::names::default_custom_role(),
+        vec![unrecorded_account("ana")],
+    )
+    .unwrap();
+    let observed = correct_observation(&desired);
+    let plan = plan_revoke(
+        &desired,
+        &[staff("ana")],
         &observed,
         &options(RevokeMode::Suspend),
         &AccessConfig::default(),
-    )
-    .unwrap_err();
+    );
+    assert_eq!(
+        keys(&plan),
+        ["REMOVE_ROLE:ra-ana", "SUSPEND_USER:ana@reseller.example"]
+    );
+}
+
+#[test]
+fn revoking_an_already_revoked_staff_member_uses_the_new_mode() {
+    let desired = desired(&["ana"]).with_revoked(vec![(account("bo"), RevokeMode::Suspend)]);
+    let mut observed = correct_observation(&desired);
+    let bo = correct_user(&desired, &account("bo"));
+    observed.users.push(ObservedUser {
+        suspended: true,
+        ..bo
+    });
+    let plan = plan_revoke(
+        &desired,
+        &[staff("bo")],
+        &observed,
+        &options(RevokeMode::Delete),
+        &AccessConfig::default(),
+    );
+    assert_eq!(keys(&plan), ["DELETE_USER:bo@reseller.example"]);
+}
+
+#[test]
+fn revoked_accounts_are_kept_revoked_with_their_own_mode() {
+    let desired = desired(&["ana"]).with_revoked(vec![
+        (account("bo"), RevokeMode::Suspend),
+        (account("cy"), RevokeMode::RemoveRole),
+        (account("di"), RevokeMode::Delete),
+        (account("ed"), RevokeMode::Suspend),
+    ]);
+    let mut observed = correct_observation(&desired);
+    // bo was unsuspended by hand and got a role back; cy got a role back; di was deleted as
+    // asked; ed's address now holds someone else's account.
+    for name in ["bo", "cy"] {
+        let user = correct_user(&desired, &account(name));
+        observed.role_assignments.push(ObservedRoleAssignment {
+            id: RoleAssignmentId::new(format!("ra-{name}")),
+            role_id: RoleId::new(CUSTOM_ROLE_ID),
+            assignee: user.id.clone(),
+            scope: ScopeType::Customer,
+        });
+        observed.users.push(user);
+    }
+    observed.users.push(ObservedUser {
+        id: crate::observed::UserId::new("u-stranger"),
+        marker: None,
+        ..correct_user(&desired, &account("ed"))
+    });
+    let plan = plan_revoked_accounts(&desired, &observed, &AccessConfig::default());
+    assert_eq!(
+        keys(&plan),
+        [
+            "REMOVE_ROLE:ra-bo",
+            "SUSPEND_USER:bo@reseller.example",
+            "REMOVE_ROLE:ra-cy"
+        ]
+    );
+    assert_eq!(plan.accounts_touched, 2);
+    assert_eq!(plan.notes.len(), 1);
+    assert!(
+        plan.notes[0].starts_with("ed@reseller.example is not owned by support-access: nothing changed; ed@reseller.example is user id u-stranger"),
+        "{}",
+        plan.notes[0]
+    );
+    // ana is active: never part of it.
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| s.staff_member != Some(staff("ana")))
+    );
+    // Once applied, nothing is left.
+    let after = apply_steps(&observed, plan.steps.iter().map(|s| &s.step));
+    assert!(
+        plan_revoked_accounts(&desired, &after, &AccessConfig::default())
+            .steps
+            .is_empty()
+    );
+}
+
+#[test]
+fn mass_change_counts_the_window_and_the_owned_accounts() {
+    let limit = MassChangeLimit::default();
+    let d = domain();
+    // 2 of 10 = 20%: allowed; 3 of 10: refused.
+    assert_eq!(check_mass_change(&d, 2, 10, 0, &limit), Ok(()));
+    assert!(check_mass_change(&d, 3, 10, 0, &limit).is_err());
+    // One account is always allowed, even the last of a one-person team.
+    assert_eq!(check_mass_change(&d, 1, 1, 0, &limit), Ok(()));
+    assert_eq!(check_mass_change(&d, 1, 0, 0, &limit), Ok(()));
+    // Revocations within the window add up: one more after one today in a team of 5 is 2 of 5.
+    let error = check_mass_change(&d, 1, 4, 1, &limit).unwrap_err();
     assert_eq!(
         error,
         RevokeError::MassChangeRefused {
             domain: domain(),
             touched: 2,
             total: 5,
-            max_percent: 20
+            revoked_in_window: 1,
+            max_percent: 20,
+            always_allowed: 1,
+            window: std::time::Duration::from_secs(86400),
         }
     );
     assert_eq!(
         error.to_string(),
-        "revoking access would touch 2 of the 5 support accounts of reseller.example, more than the mass-change limit of 20%; check the request and set force to revoke anyway"
+        "revoking access would make 2 of the 5 owned support accounts of reseller.example revoked within 24h (1 of them already were), more than the mass-change limit of 20% (beyond 1 account(s)); check the request and set force to revoke anyway"
     );
-    let forced = plan_revoke(
-        &desired,
-        &two,
-        &observed,
-        &RevokeOptions {
-            force: true,
-            ..options(RevokeMode::Suspend)
-        },
-        &AccessConfig::default(),
-    )
-    .unwrap();
-    assert_eq!(forced.accounts_touched, 2);
+    // Ten accounts, one revoked today: one more is 2 of 10, allowed.
+    assert_eq!(check_mass_change(&d, 1, 9, 1, &limit), Ok(()));
+    // Nothing touched is always fine.
+    assert_eq!(check_mass_change(&d, 0, 0, 0, &limit), Ok(()));
 }
 
 #[test]
-fn mass_change_limit_allows_its_share_and_one_account_always() {
-    let ids: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let desired = desired(&refs);
-    let observed = correct_observation(&desired);
-    // 2 of 10 = 20%: allowed.
-    assert!(
-        plan_revoke(
-            &desired,
-            &[staff("s0"), staff("s1")],
-            &observed,
-            &options(RevokeMode::Suspend),
-            &AccessConfig::default()
+fn mass_change_window_is_shown_as_the_flags_spell_it() {
+    let refused = |window| {
+        check_mass_change(
+            &domain(),
+            5,
+            5,
+            0,
+            &MassChangeLimit {
+                window,
+                ..MassChangeLimit::default()
+            },
         )
-        .is_ok()
-    );
-    // 3 of 10: refused.
-    assert!(
-        plan_revoke(
-            &desired,
-            &[staff("s0"), staff("s1"), staff("s2")],
-            &observed,
-            &options(RevokeMode::Suspend),
-            &AccessConfig::default()
-        )
-        .is_err()
-    );
-
-    // A one-person team can lose its member.
-    let alone = crate::fixtures::desired(&["ana"]);
-    let observed = correct_observation(&alone);
-    assert!(
-        plan_revoke(
-            &alone,
-            &[staff("ana")],
-            &observed,
-            &options(RevokeMode::Delete),
-            &AccessConfig::default()
-        )
-        .is_ok()
+        .unwrap_err()
+        .to_string()
+    };
+    use std::time::Duration;
+    assert!(refused(Duration::from_secs(90 * 60)).contains("within 90m "));
+    assert!(refused(Duration::from_secs(45)).contains("within 45s "));
+    assert!(refused(Duration::from_millis(250)).contains("within 250ms "));
+    let json = serde_json::json!({"max_percent": 20, "always_allowed": 1});
+    assert_eq!(
+        serde_json::from_value::<MassChangeLimit>(json).unwrap(),
+        MassChangeLimit::default()
     );
 }
 
 #[test]
-fn accounts_already_revoked_do_not_count_against_the_limit() {
+fn accounts_already_revoked_are_not_touched_again() {
     let desired = desired(&["ana", "bo", "cy"]);
     let mut observed = correct_observation(&desired);
     // ana and bo were suspended and lost their role before.
@@ -270,8 +371,7 @@ fn accounts_already_revoked_do_not_count_against_the_limit() {
         &observed,
         &options(RevokeMode::Suspend),
         &AccessConfig::default(),
-    )
-    .unwrap();
+    );
     assert_eq!(plan.accounts_touched, 1);
     assert_eq!(
         keys(&plan),

@@ -273,11 +273,86 @@ fn account_blockers_show_on_the_account() {
     let status = status(&desired, &observed);
     let check = &status.accounts[0].checks[0];
     assert_eq!(check.kind, CheckKind::AccountExists);
-    assert_eq!(check.state, CheckState::ManualActionRequired);
-    assert_eq!(
-        check.detail,
-        "ana@reseller.example exists and is a super administrator"
+    assert_eq!(check.state, CheckState::Conflict);
+    assert!(
+        check.detail.starts_with(
+            "ana@reseller.example exists (user id u-ana) and is a super administrator: support-access never changes a super administrator; "
+        ),
+        "{}",
+        check.detail
     );
+    assert!(
+        check
+            .detail
+            .ends_with(check.manual_action.as_deref().unwrap())
+    );
+}
+
+#[test]
+fn a_conflict_is_its_own_state_and_the_account_is_not_checked_further() {
+    let desired = desired(&["ana", "bo"]);
+    let mut observed = correct_observation(&desired);
+    observed.users[0].marker = None;
+    observed.users[0].suspended = true;
+    let status = status(&desired, &observed);
+    let ana = status.account(&email("ana@reseller.example")).unwrap();
+    assert_eq!(ana.state, CheckState::Conflict);
+    assert!(ana.checks.iter().all(|c| c.state == CheckState::Conflict));
+    assert_eq!(ana.checks.len(), 7);
+    assert_eq!(
+        state_of(&ana.checks, CheckKind::AccountNotSuspended).1,
+        "not checked: ana@reseller.example is not owned by support-access (see ACCOUNT_EXISTS)"
+    );
+    let exists = &ana.checks[0];
+    assert_eq!(
+        exists.detail,
+        format!(
+            "ana@reseller.example (user id u-ana) is the account support-access owns for staff member ana, but its support-access marker (externalIds entry of custom type support-access, value staffMembers/ana) was removed; {}",
+            exists.manual_action.as_deref().unwrap()
+        )
+    );
+    // bo is unaffected; the domain shows the conflict.
+    let bo = status.account(&email("bo@reseller.example")).unwrap();
+    assert_eq!(bo.state, CheckState::Ok);
+    assert_eq!(status.state, CheckState::Conflict);
+    assert_eq!(CheckState::Conflict.as_str(), "CONFLICT");
+    // A failed step is worse than a conflict; a conflict worse than a manual action.
+    assert_eq!(
+        CheckState::summary([CheckState::Conflict, CheckState::ManualActionRequired]),
+        CheckState::Conflict
+    );
+    assert_eq!(
+        CheckState::summary([CheckState::Conflict, CheckState::Error]),
+        CheckState::Error
+    );
+}
+
+#[test]
+fn an_approved_adoption_shows_as_drifted_until_marked() {
+    let account = unrecorded_account("ana").with_ownership(None, Some(user_id("ana")));
+    let desired = DesiredDomain::new(
+        domain(),
+        email("admin@reseller.example"),
+        crate::names::default_support_ou(),
+        crate::names::RoleMode::CustomRole,
+        crate::names::default_custom_role(),
+        vec![account],
+    )
+    .unwrap();
+    let mut observed = correct_observation(&desired);
+    observed.users[0].marker = None;
+    assert_eq!(
+        state_of(
+            &status(&desired, &observed).accounts[0].checks,
+            CheckKind::AccountExists
+        ),
+        (
+            CheckState::Drifted,
+            "ana@reseller.example exists (id u-ana) and an operator approved adopting it; the service marks it as staff member ana's support account"
+        )
+    );
+    observed.users[0].marker = Some("staffMembers/ana".into());
+    assert_eq!(status(&desired, &observed).state, CheckState::Ok);
 }
 
 #[test]
