@@ -1,5 +1,7 @@
 //! Reseller domains as declared through the API: create, read, keyset listing by name, update and
-//! delete guarded by etags, and the Google customer id learned on observation.
+//! delete guarded by etags, and the Google customer id learned on observation. A domain's repair
+//! policy is part of its declaration; its reconcile times are not (they change neither the
+//! revision nor the etag).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -14,6 +16,16 @@ text_enum! {
         ResellerAdmin => "RESELLER_ADMIN",
         /// A custom role with *View Customers* and *Access Customer Support Cases*.
         CustomRole => "CUSTOM_ROLE",
+    }
+}
+
+text_enum! {
+    /// What reconciliation does when it finds drift in the domain.
+    pub enum RepairPolicy {
+        /// Repair owned accounts and record the drift.
+        Repair => "REPAIR",
+        /// Record the drift only.
+        ReportOnly => "REPORT_ONLY",
     }
 }
 
@@ -43,6 +55,13 @@ pub struct DomainRecord {
     pub update_time: DateTime<Utc>,
     /// Incremented on every change of the declaration.
     pub revision: i64,
+    /// What reconciliation does with drift.
+    #[sqlx(try_from = "String")]
+    pub repair_policy: RepairPolicy,
+    /// When a reconcile operation last finished for the domain.
+    pub last_reconcile_time: Option<DateTime<Utc>>,
+    /// When the next reconcile operation is due; `None`: at once.
+    pub next_reconcile_time: Option<DateTime<Utc>>,
 }
 
 impl DomainRecord {
@@ -69,6 +88,8 @@ pub struct NewDomain {
     pub role_mode: RoleMode,
     /// Custom role name.
     pub custom_role_name: String,
+    /// Repair policy.
+    pub repair_policy: RepairPolicy,
 }
 
 /// Changes to a declared domain: `Some` fields are set, `None` fields are left as they are.
@@ -86,14 +107,16 @@ pub struct DomainChanges {
     pub role_mode: Option<RoleMode>,
     /// New custom role name.
     pub custom_role_name: Option<String>,
+    /// New repair policy.
+    pub repair_policy: Option<RepairPolicy>,
 }
 
 /// Declares a domain. [`StoreError::AlreadyExists`]`("domains_pkey")` when the name is taken.
 pub async fn insert(conn: &mut PgConnection, domain: &NewDomain) -> Result<DomainRecord> {
     let record = sqlx::query_as(
         "INSERT INTO domains (domain_name, display_name, credential, delegated_admin, \
-                              org_unit_path, role_mode, custom_role_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+                              org_unit_path, role_mode, custom_role_name, repair_policy) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
     )
     .bind(&domain.domain_name)
     .bind(&domain.display_name)
@@ -102,6 +125,7 @@ pub async fn insert(conn: &mut PgConnection, domain: &NewDomain) -> Result<Domai
     .bind(&domain.org_unit_path)
     .bind(domain.role_mode.as_str())
     .bind(&domain.custom_role_name)
+    .bind(domain.repair_policy.as_str())
     .fetch_one(conn)
     .await?;
     Ok(record)
@@ -114,6 +138,22 @@ pub async fn get(conn: &mut PgConnection, domain_name: &str) -> Result<Option<Do
         .fetch_optional(conn)
         .await?;
     Ok(record)
+}
+
+/// The domains of those names that are declared, by name, locked `FOR UPDATE` in that order
+/// until the caller's transaction ends (so that two transactions locking overlapping sets
+/// serialize without deadlock).
+pub async fn lock_many(
+    conn: &mut PgConnection,
+    domain_names: &[String],
+) -> Result<Vec<DomainRecord>> {
+    let records = sqlx::query_as(
+        "SELECT * FROM domains WHERE domain_name = ANY($1) ORDER BY domain_name FOR UPDATE",
+    )
+    .bind(domain_names)
+    .fetch_all(conn)
+    .await?;
+    Ok(records)
 }
 
 /// The domain of that name, locked `FOR UPDATE` until the caller's transaction ends.
@@ -176,6 +216,7 @@ pub async fn update(
              org_unit_path = COALESCE($5, org_unit_path), \
              role_mode = COALESCE($6, role_mode), \
              custom_role_name = COALESCE($7, custom_role_name), \
+             repair_policy = COALESCE($10, repair_policy), \
              revision = revision + 1, \
              update_time = now() \
          WHERE domain_name = $1 AND ($8::bigint IS NULL OR (revision = $8 AND update_time = $9)) \
@@ -190,6 +231,7 @@ pub async fn update(
     .bind(changes.custom_role_name.as_deref())
     .bind(expected.map(|(revision, _)| revision))
     .bind(expected.map(|(_, time)| time))
+    .bind(changes.repair_policy.map(RepairPolicy::as_str))
     .fetch_optional(&mut *conn)
     .await?;
     match record {

@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod domains;
+pub mod drift;
 mod error;
 mod etag;
 pub mod idempotency;

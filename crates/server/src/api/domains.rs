@@ -7,7 +7,7 @@ use support_access_domain::names::{
 use support_access_domain::validation::{InvalidValue, Violations};
 use support_access_domain::{domain_resource, parse_domain_resource, validate_delegated_admin};
 use support_access_proto::v1;
-use support_access_store::domains::{DomainChanges, DomainRecord, NewDomain};
+use support_access_store::domains::{DomainChanges, DomainRecord, NewDomain, RepairPolicy};
 
 use super::convert::{
     required, role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp,
@@ -25,6 +25,7 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "org_unit_path",
     "role_mode",
     "custom_role_name",
+    "repair_policy",
 ];
 
 /// Validates a `CreateDomain` request's domain into a record to insert. `known_credential`
@@ -63,6 +64,10 @@ pub fn validate_new(
         "domain.custom_role_name",
         parse_role_name(&d.custom_role_name),
     );
+    let repair_policy = v.check(
+        "domain.repair_policy",
+        repair_policy_from_proto(d.repair_policy),
+    );
     v.finish().map_err(ApiError::InvalidArgument)?;
     // Every value is Some once `finish` passed.
     Ok(NewDomain {
@@ -73,6 +78,7 @@ pub fn validate_new(
         org_unit_path: org_unit.expect("validated").as_str().to_owned(),
         role_mode: role_mode_to_store(role_mode.expect("validated")),
         custom_role_name: role_name.expect("validated").as_str().to_owned(),
+        repair_policy: repair_policy.expect("validated"),
     })
 }
 
@@ -133,6 +139,12 @@ pub fn validate_update(
                     )
                     .map(|x| x.as_str().to_owned());
             }
+            "repair_policy" => {
+                changes.repair_policy = v.check(
+                    "domain.repair_policy",
+                    repair_policy_from_proto(d.repair_policy),
+                );
+            }
             _ => unreachable!("mask_paths returns only updatable fields"),
         }
     }
@@ -166,7 +178,26 @@ pub fn to_proto(r: &DomainRecord) -> v1::Domain {
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
         etag: r.etag(),
-        ..Default::default()
+        repair_policy: repair_policy_to_proto(r.repair_policy) as i32,
+    }
+}
+
+/// The stored repair policy of the API's; UNSPECIFIED is `REPAIR`.
+pub fn repair_policy_from_proto(value: i32) -> Result<RepairPolicy, InvalidValue> {
+    match v1::RepairPolicy::try_from(value) {
+        Ok(v1::RepairPolicy::Unspecified | v1::RepairPolicy::Repair) => Ok(RepairPolicy::Repair),
+        Ok(v1::RepairPolicy::ReportOnly) => Ok(RepairPolicy::ReportOnly),
+        Err(_) => Err(InvalidValue(format!(
+            "unknown repair policy {value}; use REPAIR_POLICY_REPAIR or REPAIR_POLICY_REPORT_ONLY"
+        ))),
+    }
+}
+
+/// The API's repair policy.
+pub fn repair_policy_to_proto(policy: RepairPolicy) -> v1::RepairPolicy {
+    match policy {
+        RepairPolicy::Repair => v1::RepairPolicy::Repair,
+        RepairPolicy::ReportOnly => v1::RepairPolicy::ReportOnly,
     }
 }
 
@@ -185,6 +216,9 @@ pub fn preview(new: &NewDomain) -> v1::Domain {
         create_time: now,
         update_time: now,
         revision: 0,
+        repair_policy: new.repair_policy,
+        last_reconcile_time: None,
+        next_reconcile_time: None,
     });
     proto.etag.clear();
     proto
@@ -204,6 +238,9 @@ pub fn apply_preview(mut r: DomainRecord, c: &DomainChanges) -> DomainRecord {
     set(&mut r.custom_role_name, &c.custom_role_name);
     if let Some(mode) = c.role_mode {
         r.role_mode = mode;
+    }
+    if let Some(policy) = c.repair_policy {
+        r.repair_policy = policy;
     }
     r
 }
@@ -294,6 +331,7 @@ impl PopulatedFields for v1::Domain {
         add(!self.org_unit_path.is_empty(), "org_unit_path");
         add(self.role_mode != 0, "role_mode");
         add(!self.custom_role_name.is_empty(), "custom_role_name");
+        add(self.repair_policy != 0, "repair_policy");
         fields
     }
 }

@@ -363,3 +363,266 @@ async fn manual_confirmations_are_one_per_scope(pool: PgPool) -> Result<()> {
     assert_eq!(manual::list(&mut conn, "a.example").await?.len(), 2);
     Ok(())
 }
+
+fn key(domain: &str, staff_id: &str) -> accounts::NewAccount {
+    accounts::NewAccount {
+        domain_name: domain.to_owned(),
+        staff_member_id: staff_id.to_owned(),
+        email: format!("{staff_id}@{domain}"),
+    }
+}
+
+const OPERATOR: accounts::Decision<'static> = accounts::Decision {
+    principal: "operator",
+    reason: "",
+};
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn provisioning_declares_active_only_where_no_row_exists(pool: PgPool) -> Result<()> {
+    declare(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let both = [key("a.example", "ana"), key("a.example", "bo")];
+    assert_eq!(
+        accounts::declare_active(&mut conn, &both, OPERATOR).await?,
+        2
+    );
+    let ana = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(ana.desired, Desired::Active);
+    assert_eq!(ana.decided_by, "operator");
+    assert_eq!(ana.ownership, accounts::Ownership::NotOwned);
+    assert_eq!(ana.adopt_user_id, None);
+
+    // bo is revoked; provisioning again inserts nothing and re-grants nothing.
+    let revoker = accounts::Decision {
+        principal: "admin",
+        reason: "left the team",
+    };
+    assert_eq!(
+        accounts::revoke(&mut conn, &both[1..], RevokeMode::Suspend, revoker).await?,
+        1
+    );
+    assert_eq!(
+        accounts::declare_active(&mut conn, &both, OPERATOR).await?,
+        0
+    );
+    let bo = accounts::get(&mut conn, "a.example", "bo").await?.unwrap();
+    assert_eq!(bo.desired, Desired::Revoked(RevokeMode::Suspend));
+    assert_eq!(
+        (bo.decided_by.as_str(), bo.decision_reason.as_str()),
+        ("admin", "left the team")
+    );
+    let err = accounts::declare_active(&mut conn, &[key("z.example", "ana")], OPERATOR).await;
+    assert!(
+        matches!(&err, Err(StoreError::ReferenceNotFound(c)) if c == "support_accounts_domain_fkey"),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn revoke_moves_the_window_only_when_the_decision_changes(pool: PgPool) -> Result<()> {
+    declare(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let ana = [key("a.example", "ana")];
+    accounts::declare_active(&mut conn, &ana, OPERATOR).await?;
+    // Missing rows are recorded revoked too.
+    let first = accounts::Decision {
+        principal: "first",
+        reason: "",
+    };
+    assert_eq!(
+        accounts::revoke(
+            &mut conn,
+            &[key("a.example", "ana"), key("b.example", "ana")],
+            RevokeMode::Suspend,
+            first
+        )
+        .await?,
+        2
+    );
+    let revoked = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(revoked.decided_by, "first");
+    // The same revocation again changes nothing (the window stays where it started).
+    let again = accounts::Decision {
+        principal: "again",
+        reason: "",
+    };
+    assert_eq!(
+        accounts::revoke(&mut conn, &ana, RevokeMode::Suspend, again).await?,
+        0
+    );
+    let same = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(
+        (same.decide_time, same.decided_by.as_str()),
+        (revoked.decide_time, "first")
+    );
+    // Another mode is a new decision.
+    assert_eq!(
+        accounts::revoke(&mut conn, &ana, RevokeMode::Delete, again).await?,
+        1
+    );
+    let deleted = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(deleted.desired, Desired::Revoked(RevokeMode::Delete));
+    assert_eq!(deleted.decided_by, "again");
+    assert!(deleted.decide_time >= revoked.decide_time);
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn regrant_is_the_way_back_from_revoked(pool: PgPool) -> Result<()> {
+    declare(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let keys = [key("a.example", "ana"), key("a.example", "bo")];
+    accounts::declare_active(&mut conn, &keys[..1], OPERATOR).await?;
+    accounts::revoke(&mut conn, &keys[..1], RevokeMode::RemoveRole, OPERATOR).await?;
+    let back = accounts::Decision {
+        principal: "admin",
+        reason: "back from leave, ticket OPS-7",
+    };
+    // ana flips, bo (no row) is inserted ACTIVE.
+    assert_eq!(accounts::regrant(&mut conn, &keys, back).await?, 2);
+    for id in ["ana", "bo"] {
+        let account = accounts::get(&mut conn, "a.example", id).await?.unwrap();
+        assert_eq!(account.desired, Desired::Active, "{id}");
+        assert_eq!(account.decided_by, "admin");
+        assert_eq!(account.decision_reason, "back from leave, ticket OPS-7");
+    }
+    // Active rows are left alone.
+    assert_eq!(accounts::regrant(&mut conn, &keys, OPERATOR).await?, 0);
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn ownership_is_recorded_forgotten_and_adoption_approved(pool: PgPool) -> Result<()> {
+    declare(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    let adopter = accounts::Decision {
+        principal: "admin",
+        reason: "pre-existing account of ana",
+    };
+    // Adoption of a pair without a row inserts it ACTIVE, e-mail from the username.
+    accounts::approve_adoption(&mut conn, "a.example", "ana", "20001", adopter).await?;
+    let approved = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(approved.email, "ana@a.example");
+    assert_eq!(approved.desired, Desired::Active);
+    assert_eq!(approved.adopt_user_id.as_deref(), Some("20001"));
+    assert_eq!(approved.ownership, accounts::Ownership::NotOwned);
+    assert_eq!(approved.decision_reason, "pre-existing account of ana");
+
+    // The engine marks it and records it adopted: the approval is done.
+    accounts::record_ownership(
+        &mut conn,
+        "a.example",
+        "ana",
+        "20001",
+        accounts::Ownership::Adopted,
+    )
+    .await?;
+    let adopted = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(
+        (
+            adopted.ownership,
+            adopted.google_user_id.as_deref(),
+            adopted.adopt_user_id.as_deref()
+        ),
+        (accounts::Ownership::Adopted, Some("20001"), None)
+    );
+
+    // An adoption of a revoked row keeps it revoked and its window.
+    accounts::revoke(
+        &mut conn,
+        &[key("b.example", "ana")],
+        RevokeMode::Suspend,
+        OPERATOR,
+    )
+    .await?;
+    let revoked = accounts::get(&mut conn, "b.example", "ana").await?.unwrap();
+    accounts::approve_adoption(&mut conn, "b.example", "ana", "20002", adopter).await?;
+    let still = accounts::get(&mut conn, "b.example", "ana").await?.unwrap();
+    assert_eq!(still.desired, Desired::Revoked(RevokeMode::Suspend));
+    assert_eq!(still.decide_time, revoked.decide_time);
+    assert_eq!(still.adopt_user_id.as_deref(), Some("20002"));
+
+    accounts::forget_ownership(&mut conn, "a.example", "ana").await?;
+    let forgotten = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(
+        (forgotten.ownership, forgotten.google_user_id),
+        (accounts::Ownership::NotOwned, None)
+    );
+    assert!(matches!(
+        accounts::record_ownership(
+            &mut conn,
+            "c.example",
+            "ana",
+            "1",
+            accounts::Ownership::Created
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        accounts::approve_adoption(&mut conn, "a.example", "nobody", "1", adopter).await,
+        Err(StoreError::NotFound)
+    ));
+    // The engine's older call records a created account.
+    accounts::set_google_user_id(&mut conn, "a.example", "ana", Some("20003")).await?;
+    let created = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(created.ownership, accounts::Ownership::Created);
+    accounts::set_google_user_id(&mut conn, "a.example", "ana", None).await?;
+    let gone = accounts::get(&mut conn, "a.example", "ana").await?.unwrap();
+    assert_eq!(gone.ownership, accounts::Ownership::NotOwned);
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn mass_change_counts_owned_active_and_revoked_in_the_window(pool: PgPool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    domains::insert(&mut conn, &new_domain("a.example")).await?;
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let id = format!("s{i}");
+        staff::insert(&mut conn, &new_staff(&id, &id)).await?;
+        keys.push(key("a.example", &id));
+    }
+    accounts::declare_active(&mut conn, &keys, OPERATOR).await?;
+    let day = std::time::Duration::from_secs(24 * 3600);
+    assert_eq!(
+        accounts::mass_change_counts(&mut conn, "a.example", day).await?,
+        (0, 0),
+        "none owned yet"
+    );
+    for (i, k) in keys.iter().enumerate().take(4) {
+        accounts::record_ownership(
+            &mut conn,
+            "a.example",
+            &k.staff_member_id,
+            &format!("{i}"),
+            accounts::Ownership::Created,
+        )
+        .await?;
+    }
+    assert_eq!(
+        accounts::mass_change_counts(&mut conn, "a.example", day).await?,
+        (4, 0)
+    );
+    accounts::revoke(&mut conn, &keys[..1], RevokeMode::Delete, OPERATOR).await?;
+    // Deleted by the service: no longer owned, still in the window.
+    accounts::forget_ownership(&mut conn, "a.example", "s0").await?;
+    assert_eq!(
+        accounts::mass_change_counts(&mut conn, "a.example", day).await?,
+        (3, 1)
+    );
+    // A revocation older than the window does not count.
+    sqlx::query("UPDATE support_accounts SET decide_time = now() - interval '25 hours' WHERE staff_member_id = 's0'")
+        .execute(&mut *conn)
+        .await?;
+    assert_eq!(
+        accounts::mass_change_counts(&mut conn, "a.example", day).await?,
+        (3, 0)
+    );
+    assert_eq!(
+        accounts::mass_change_counts(&mut conn, "b.example", day).await?,
+        (0, 0)
+    );
+    Ok(())
+}

@@ -152,3 +152,68 @@ async fn keyset_paging_visits_every_domain_once_in_order(pool: PgPool) -> Result
     assert_eq!(domains::names(&mut conn).await?, expected);
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn repair_policy_is_declared_and_reconcile_times_are_not(pool: PgPool) -> Result<()> {
+    use support_access_store::domains::RepairPolicy;
+    let mut conn = pool.acquire().await?;
+    let mut new = new_domain("reseller.example");
+    new.repair_policy = RepairPolicy::ReportOnly;
+    let created = domains::insert(&mut conn, &new).await?;
+    assert_eq!(created.repair_policy, RepairPolicy::ReportOnly);
+    assert_eq!(
+        (created.last_reconcile_time, created.next_reconcile_time),
+        (None, None)
+    );
+    let updated = domains::update(
+        &mut conn,
+        "reseller.example",
+        Some(&created.etag()),
+        &DomainChanges {
+            repair_policy: Some(RepairPolicy::Repair),
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert_eq!(updated.repair_policy, RepairPolicy::Repair);
+    assert_eq!(updated.revision, 2);
+    // Other changes leave it.
+    let renamed = domains::update(
+        &mut conn,
+        "reseller.example",
+        None,
+        &DomainChanges {
+            display_name: Some("B".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    assert_eq!(renamed.repair_policy, RepairPolicy::Repair);
+    // The schedule is not part of the declaration: the etag stays.
+    sqlx::query("UPDATE domains SET next_reconcile_time = now(), last_reconcile_time = now()")
+        .execute(&mut *conn)
+        .await?;
+    let scheduled = domains::get(&mut conn, "reseller.example").await?.unwrap();
+    assert!(scheduled.next_reconcile_time.is_some() && scheduled.last_reconcile_time.is_some());
+    assert_eq!(scheduled.etag(), renamed.etag());
+
+    // Locking many returns the declared ones, by name.
+    domains::insert(&mut conn, &new_domain("a.example")).await?;
+    let locked = domains::lock_many(
+        &mut conn,
+        &[
+            "reseller.example".into(),
+            "zz.example".into(),
+            "a.example".into(),
+        ],
+    )
+    .await?;
+    assert_eq!(
+        locked
+            .iter()
+            .map(|d| d.domain_name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a.example", "reseller.example"]
+    );
+    Ok(())
+}

@@ -6,12 +6,13 @@ mod accounts;
 mod audit;
 mod connect;
 mod domains;
+mod drift;
 mod idempotency;
 mod operations;
 mod schema;
 mod staff;
 
-use support_access_store::domains::{NewDomain, RoleMode};
+use support_access_store::domains::{NewDomain, RepairPolicy, RoleMode};
 use support_access_store::staff::NewStaffMember;
 
 /// A valid domain declaration named `name`.
@@ -24,6 +25,7 @@ pub fn new_domain(name: &str) -> NewDomain {
         org_unit_path: "/Customer Care Portal".to_owned(),
         role_mode: RoleMode::CustomRole,
         custom_role_name: "Customer Care Portal Access".to_owned(),
+        repair_policy: RepairPolicy::Repair,
     }
 }
 
