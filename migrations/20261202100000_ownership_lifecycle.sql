@@ -23,8 +23,11 @@ ALTER TABLE support_accounts
     ADD COLUMN adopt_user_id   text        NULL,
     ADD CONSTRAINT support_accounts_ownership_check CHECK (ownership IN ('NOT_OWNED', 'CREATED', 'ADOPTED')),
     ADD CONSTRAINT support_accounts_owned_id_check CHECK (ownership = 'NOT_OWNED' OR google_user_id IS NOT NULL);
--- Accounts created before this migration were created by the service.
-UPDATE support_accounts SET ownership = 'CREATED' WHERE google_user_id IS NOT NULL;
+-- Accounts created before this migration were created by the service, but carry no marker in
+-- Google yet: approving their adoption makes the next operation write the marker (they stay
+-- CREATED).
+UPDATE support_accounts SET ownership = 'CREATED', adopt_user_id = google_user_id
+    WHERE google_user_id IS NOT NULL;
 CREATE INDEX support_accounts_revoked_idx ON support_accounts (domain_name, decide_time)
     WHERE desired = 'REVOKED';
 

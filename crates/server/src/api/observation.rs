@@ -127,9 +127,10 @@ pub async fn observe_now(
 ) -> Result<(ObservedDomain, DateTime<Utc>), ApiError> {
     let client = google_client(state, record).await?;
     let confirmations = confirmations(conn, &record.domain_name).await?;
-    let observed = observe::observe_domain(&client, desired, confirmations)
-        .await
-        .map_err(|e| google_error(&record.domain_name, e))?;
+    let observed =
+        observe::observe_domain(&client, desired, confirmations, &state.planner().access)
+            .await
+            .map_err(|e| google_error(&record.domain_name, e))?;
     // Postgres keeps microseconds: the time reported now is the time served later.
     let observe_time = Utc::now().trunc_subsecs(6);
     let value = serde_json::to_value(&observed).map_err(ApiError::internal)?;

@@ -290,7 +290,14 @@ pub async fn plan_only(
         // The operator's confirmations count here as in the real run, so the plan shown is the
         // plan that would run.
         let confirmations = desired::confirmations(&mut conn, &record.domain_name).await?;
-        let observed = match observe::observe_domain(&client, &desired, confirmations).await {
+        let observed = match observe::observe_domain(
+            &client,
+            &desired,
+            confirmations,
+            &planner.access,
+        )
+        .await
+        {
             Ok(observed) => observed,
             Err(e) => {
                 notes.push(format!(
@@ -307,26 +314,19 @@ pub async fn plan_only(
                     .iter()
                     .filter_map(|s| StaffMemberId::parse(&s.id).ok())
                     .collect();
-                match support_access_domain::revoke::plan_revoke(
+                let plan = support_access_domain::revoke::plan_revoke(
                     &desired,
                     &staff,
                     &observed,
                     &options,
                     &planner.access,
-                ) {
-                    Ok(plan) => {
-                        notes.extend(
-                            plan.notes
-                                .iter()
-                                .map(|n| format!("{}: {n}", record.domain_name)),
-                        );
-                        plan.steps
-                    }
-                    Err(refused) => {
-                        notes.push(format!("{}: {refused}", record.domain_name));
-                        Vec::new()
-                    }
-                }
+                );
+                notes.extend(
+                    plan.notes
+                        .iter()
+                        .map(|n| format!("{}: {n}", record.domain_name)),
+                );
+                plan.steps
             }
             _ => {
                 let plan = support_access_domain::plan::plan_domain(&desired, &observed, planner);

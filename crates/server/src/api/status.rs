@@ -280,6 +280,7 @@ pub fn state_to_proto(state: CheckState) -> v1::CheckState {
         CheckState::Drifted => v1::CheckState::Drifted,
         CheckState::ManualActionRequired => v1::CheckState::ManualActionRequired,
         CheckState::Error => v1::CheckState::Error,
+        CheckState::Conflict => v1::CheckState::Conflict,
     }
 }
 

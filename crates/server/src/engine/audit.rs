@@ -106,3 +106,38 @@ pub async fn record_google_write(
         tracing::warn!(error = %error, "cannot audit a Google write");
     }
 }
+
+/// Audits a change of what the service owns that no Google write made (an account found again
+/// by its marker, an adoption whose marker was already in Google), in the name of the
+/// operation's caller.
+pub async fn record_ownership(
+    store: &Store,
+    authors: &OperationAuthors,
+    lease: &Lease,
+    account: &str,
+    outcome: &str,
+    detail: &str,
+) {
+    let written = async {
+        let (principal, request_id) = authors.of(store, lease.operation_id).await?;
+        let mut conn = store.pool().acquire().await?;
+        audit::append(
+            &mut conn,
+            &NewAuditEvent {
+                principal,
+                method: "engine:RecordOwnership".to_owned(),
+                request_id,
+                domain_name: Some(lease.domain_name.clone()),
+                target: account.to_owned(),
+                outcome: outcome.to_owned(),
+                detail: format!("operations/{}: {detail}", lease.operation_id),
+            },
+        )
+        .await?;
+        Ok::<_, StoreError>(())
+    }
+    .await;
+    if let Err(error) = written {
+        tracing::warn!(error = %error, "cannot audit an ownership change");
+    }
+}

@@ -10,10 +10,11 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 use support_access_domain::observed::{ObservedDomain, UserId};
+use support_access_domain::ownership::MARKER_CUSTOM_TYPE;
 use support_access_domain::plan::{RoleRef, Step};
 use support_access_google::model::{
-    NewOrgUnit, NewRole, NewRoleAssignment, NewUser, NewUserName, RolePrivilege, ScopeType,
-    UserChanges,
+    ExternalId, NewOrgUnit, NewRole, NewRoleAssignment, NewUser, NewUserName, RolePrivilege,
+    ScopeType, UserChanges,
 };
 use support_access_google::{DomainClient, ErrorClass, GoogleError, SecretString};
 
@@ -140,6 +141,7 @@ pub async fn execute(
             names,
             org_unit,
             recovery_email,
+            marker,
         } => {
             let request = NewUser {
                 primary_email: account.as_str().to_owned(),
@@ -155,13 +157,27 @@ pub async fn execute(
                 suspended: None,
                 recovery_email: Some(recovery_email.as_str().to_owned()),
                 include_in_global_address_list: None,
-                external_ids: Vec::new(),
+                // The ownership marker: the account says in Google itself that it is ours.
+                external_ids: vec![ExternalId::custom(MARKER_CUSTOM_TYPE, marker)],
             };
             match client.users_insert(&request).await {
                 Ok(user) => json!({ "user_id": user.id }),
                 Err(e) if already(&e) => {
-                    // Created by an earlier attempt whose answer was lost: find its id.
+                    // Created by an earlier attempt whose answer was lost, or someone else's
+                    // account (or an alias of one): only ours if the address is its primary
+                    // address and it carries our marker for this staff member.
                     let user = client.users_get(account.as_str()).await.map_err(classify)?;
+                    let ours = user.primary_email.eq_ignore_ascii_case(account.as_str())
+                        && user
+                            .external_ids
+                            .iter()
+                            .any(|id| id.is_custom(MARKER_CUSTOM_TYPE) && id.value == *marker);
+                    if !ours {
+                        return Err(StepFailure::Account(format!(
+                            "conflict: {account} already exists and support-access did not create it (Google's account {} is {}); nothing was changed; give the staff member another username, or adopt the account with AdoptSupportAccount",
+                            user.id, user.primary_email
+                        )));
+                    }
                     json!({ "user_id": user.id, "already_existed": true })
                 }
                 Err(e) => return Err(classify(e)),
@@ -173,9 +189,25 @@ pub async fn execute(
             unsuspend,
             recovery_email,
             names,
+            set_marker,
             ..
         } => {
+            // Google replaces the whole list: keep the account's other external ids.
+            let external_ids = match set_marker {
+                Some(marker) => {
+                    let user = client.users_get(user_id.as_str()).await.map_err(classify)?;
+                    let mut ids: Vec<ExternalId> = user
+                        .external_ids
+                        .into_iter()
+                        .filter(|id| !id.is_custom(MARKER_CUSTOM_TYPE))
+                        .collect();
+                    ids.push(ExternalId::custom(MARKER_CUSTOM_TYPE, marker));
+                    Some(ids)
+                }
+                None => None,
+            };
             let changes = UserChanges {
+                external_ids,
                 org_unit_path: move_to_org_unit.as_ref().map(|p| p.as_str().to_owned()),
                 suspended: unsuspend.then_some(false),
                 recovery_email: recovery_email.as_ref().map(|e| e.as_str().to_owned()),

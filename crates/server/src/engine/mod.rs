@@ -27,9 +27,16 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind, plan_domain};
-use support_access_domain::revoke::{RevokeOptions, plan_revoke};
-use support_access_domain::{StaffMemberId, plan::Step};
+use support_access_domain::StaffMemberId;
+use support_access_domain::drift::{Drift, detect_drift};
+use support_access_domain::ownership::{
+    AccountOwnership, classify as classify_ownership, marker_value,
+};
+use support_access_domain::plan::Step;
+use support_access_domain::plan::{BlockerKind, PlannedStep, PlannerConfig, StepKind, plan_domain};
+use support_access_domain::revoke::{RevokeOptions, plan_revoked_accounts};
+use support_access_store::accounts::Ownership;
+use support_access_store::domains::RepairPolicy;
 use support_access_store::operations::{
     self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
     StepUpdate,
@@ -369,15 +376,11 @@ impl Engine {
             fail_open_steps(&mut conn, lease, &message).await?;
             return Ok(ClaimEnd::Finished(RunState::Failed, message));
         };
-        let desired =
-            match desired::desired_domain(&mut conn, &record, &request.staff_members).await {
-                Ok(desired) => desired,
-                Err(desired::DesiredError::Store(e)) => return Err(e.into()),
-                Err(desired::DesiredError::Invalid(message)) => {
-                    fail_open_steps(&mut conn, lease, &message).await?;
-                    return Ok(ClaimEnd::Finished(RunState::Failed, message));
-                }
-            };
+        let scope = match operation.kind {
+            OperationKind::Provision => desired::Scope::Provision,
+            OperationKind::Revoke => desired::Scope::Revoke,
+            OperationKind::Reconcile => desired::Scope::Reconcile,
+        };
         if lease.claims > self.config.max_claims {
             let last = operations::domains(&mut conn, lease.operation_id)
                 .await?
@@ -404,71 +407,130 @@ impl Engine {
         let confirmations = desired::confirmations(&mut conn, &record.domain_name).await?;
         drop(conn);
 
-        let revoke_staff: Vec<StaffMemberId> = request
-            .staff_members
-            .iter()
-            .filter_map(|id| StaffMemberId::parse(id).ok())
-            .collect();
         // Accounts that cannot go on in this operation, with why.
         let mut failed_accounts: BTreeMap<String, String> = BTreeMap::new();
         let mut notes: Vec<String> = Vec::new();
+        // What became of accounts that no step tells about (conflicts, blockers, revoked).
+        let mut verdicts: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         for pass in 0..self.config.max_passes {
-            let observed =
-                match observe::observe_domain(&client, &desired, confirmations.clone()).await {
-                    Ok(observed) => observed,
-                    Err(error) => match execute::classify(error) {
-                        StepFailure::NotSent(_) => return Err(not_sent(guard)),
-                        StepFailure::Retry { detail, after } => {
-                            return Ok(ClaimEnd::RetryLater(
-                                format!("observing Google: {detail}"),
-                                after,
-                            ));
-                        }
-                        StepFailure::Account(detail)
-                        | StepFailure::SeatsExhausted(detail)
-                        | StepFailure::Domain(detail) => {
-                            let mut conn = self.store.pool().acquire().await?;
-                            fail_open_steps(&mut conn, lease, &detail).await?;
-                            return Ok(ClaimEnd::Finished(RunState::Failed, detail));
-                        }
-                    },
-                };
+            verdicts.clear();
+            // The decisions are read again every pass: a revocation decided while this
+            // operation runs takes effect at once, and is never undone by it.
+            let desired = {
+                let mut conn = self.store.pool().acquire().await?;
+                match desired::from_decisions(&mut conn, &record, scope, &request.staff_members)
+                    .await
+                {
+                    Ok(desired) => desired,
+                    Err(desired::DesiredError::Store(e)) => return Err(e.into()),
+                    Err(desired::DesiredError::Invalid(message)) => {
+                        fail_open_steps(&mut conn, lease, &message).await?;
+                        return Ok(ClaimEnd::Finished(RunState::Failed, message));
+                    }
+                }
+            };
+            let observed = match observe::observe_domain(
+                &client,
+                &desired,
+                confirmations.clone(),
+                &self.config.planner.access,
+            )
+            .await
+            {
+                Ok(observed) => observed,
+                Err(error) => match execute::classify(error) {
+                    StepFailure::NotSent(_) => return Err(not_sent(guard)),
+                    StepFailure::Retry { detail, after } => {
+                        return Ok(ClaimEnd::RetryLater(
+                            format!("observing Google: {detail}"),
+                            after,
+                        ));
+                    }
+                    StepFailure::Account(detail)
+                    | StepFailure::SeatsExhausted(detail)
+                    | StepFailure::Domain(detail) => {
+                        let mut conn = self.store.pool().acquire().await?;
+                        fail_open_steps(&mut conn, lease, &detail).await?;
+                        return Ok(ClaimEnd::Finished(RunState::Failed, detail));
+                    }
+                },
+            };
             self.remember_observation(&record.domain_name, &client, &observed)
                 .await;
+            self.record_discovered_ownership(lease, &desired, &observed)
+                .await?;
 
+            let access = &self.config.planner.access;
+            let domain_plan = plan_domain(&desired, &observed, &self.config.planner);
+            for blocker in domain_plan.blockers.iter() {
+                if let Some(account) = &blocker.account {
+                    let result = if matches!(blocker.kind, BlockerKind::Conflict { .. }) {
+                        "CONFLICT"
+                    } else {
+                        "BLOCKED"
+                    };
+                    verdicts.insert(
+                        account.as_str().to_owned(),
+                        serde_json::json!({ "result": result, "detail": blocker.to_string() }),
+                    );
+                }
+            }
             let (steps, blocked) = match operation.kind {
-                OperationKind::Provision | OperationKind::Reconcile => {
-                    let plan = plan_domain(&desired, &observed, &self.config.planner);
-                    for note in &plan.notes {
-                        if !notes.contains(note) {
-                            notes.push(note.clone());
-                        }
+                OperationKind::Provision => {
+                    for (account, _) in desired.revoked() {
+                        verdicts.insert(
+                            account.email().as_str().to_owned(),
+                            serde_json::json!({
+                                "result": "SKIPPED_REVOKED",
+                                "detail": format!("access of staff member {} was revoked: provisioning leaves {} alone; RegrantSupportAccess gives it back", account.staff_member(), account.email()),
+                            }),
+                        );
                     }
-                    (plan.steps.clone(), plan.blocked_message())
+                    push_new(&mut notes, &domain_plan.notes);
+                    (domain_plan.steps.clone(), domain_plan.blocked_message())
                 }
                 OperationKind::Revoke => {
-                    let options = request.revoke.unwrap_or_default();
-                    match plan_revoke(
-                        &desired,
-                        &revoke_staff,
-                        &observed,
-                        &options,
-                        &self.config.planner.access,
-                    ) {
-                        Ok(plan) => {
-                            for note in plan.notes {
-                                if !notes.contains(&note) {
-                                    notes.push(note);
-                                }
-                            }
-                            (plan.steps, None)
+                    let plan = plan_revoked_accounts(&desired, &observed, access);
+                    push_new(&mut notes, &plan.notes);
+                    for (account, _) in desired.revoked() {
+                        if let Some(conflict) =
+                            classify_ownership(account, &observed, desired.delegated_admin())
+                                .conflict()
+                        {
+                            verdicts.insert(
+                                account.email().as_str().to_owned(),
+                                serde_json::json!({ "result": "CONFLICT", "detail": conflict.to_string() }),
+                            );
                         }
-                        Err(refused) => (Vec::new(), Some(refused.to_string())),
+                    }
+                    let blocked = (!observed.admin_is_usable())
+                        .then(|| domain_plan.blocked_message())
+                        .flatten();
+                    (plan.steps, blocked)
+                }
+                OperationKind::Reconcile => {
+                    let drift = detect_drift(&desired, &observed, access);
+                    if pass == 0 {
+                        self.record_drift(&record.domain_name, &drift).await?;
+                    }
+                    if record.repair_policy == RepairPolicy::ReportOnly {
+                        (Vec::new(), None)
+                    } else {
+                        let revocations = plan_revoked_accounts(&desired, &observed, access);
+                        let mut steps = domain_plan.steps.clone();
+                        steps.extend(revocations.steps);
+                        (steps, domain_plan.blocked_message())
                     }
                 }
             };
 
             let mut conn = self.store.pool().acquire().await?;
+            operations::record_account_results(
+                &mut conn,
+                lease,
+                &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
+            )
+            .await?;
             let journal =
                 operations::domain_steps(&mut conn, lease.operation_id, &lease.domain_name).await?;
             let planned_keys: BTreeSet<String> = steps.iter().map(|s| s.step.key()).collect();
@@ -504,17 +566,70 @@ impl Engine {
                 })
                 .collect();
             if runnable.is_empty() {
-                let state = if failed_accounts.is_empty() {
+                // Every account the operation worked towards that nothing else is said of is
+                // as desired now: Google shows it after this last observation.
+                let worked_on: Vec<&support_access_domain::desired::DesiredAccount> =
+                    match operation.kind {
+                        OperationKind::Revoke => desired
+                            .revoked()
+                            .iter()
+                            .map(|(account, _)| account)
+                            .collect(),
+                        _ => desired.accounts().iter().collect(),
+                    };
+                for account in worked_on {
+                    let email = account.email().as_str();
+                    if !failed_accounts.contains_key(email) {
+                        verdicts
+                            .entry(email.to_owned())
+                            .or_insert_with(|| serde_json::json!({ "result": "DONE" }));
+                    }
+                }
+                operations::record_account_results(
+                    &mut conn,
+                    lease,
+                    &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
+                )
+                .await?;
+                // Conflicts and blockers need a person, like failed accounts.
+                let needs_person: Vec<String> = verdicts
+                    .iter()
+                    .filter(|(_, v)| matches!(v["result"].as_str(), Some("CONFLICT" | "BLOCKED")))
+                    .map(|(account, v)| {
+                        format!("{account}: {}", v["detail"].as_str().unwrap_or_default())
+                    })
+                    .collect();
+                // A reconciliation reports them as drift and status instead of failing.
+                let needs_person = if operation.kind == OperationKind::Reconcile {
+                    Vec::new()
+                } else {
+                    needs_person
+                };
+                let state = if failed_accounts.is_empty() && needs_person.is_empty() {
                     RunState::Succeeded
                 } else {
                     RunState::Failed
                 };
                 let mut message = failure_message(&lease.domain_name, &failed_accounts);
+                if !needs_person.is_empty() {
+                    if !message.is_empty() {
+                        message.push('\n');
+                    }
+                    message.push_str(&format!(
+                        "accounts left alone until a person acts: {}",
+                        needs_person.join("; ")
+                    ));
+                }
                 for note in &notes {
                     if !message.is_empty() {
                         message.push('\n');
                     }
                     message.push_str(note);
+                }
+                if operation.kind == OperationKind::Reconcile {
+                    let drift = detect_drift(&desired, &observed, access);
+                    let repaired = journal.iter().any(|r| r.state == StepState::Done);
+                    self.close_drift(lease, &drift, repaired).await?;
                 }
                 tracing::info!(domain = %lease.domain_name, passes = pass + 1, "domain converged");
                 return Ok(ClaimEnd::Finished(state, message));
@@ -844,19 +959,9 @@ impl Engine {
                 };
                 self.record(lease, seq, StepState::Done, detail, Some(&effect), 0)
                     .await?;
-                if let (Step::CreateUser { account, .. }, Some(user_id)) =
-                    (&planned.step, execute::effect_user_id(&effect))
-                    && let Some(staff) = &planned.staff_member
-                {
-                    let mut conn = self.store.pool().acquire().await?;
-                    let _ = accounts::set_google_user_id(
-                        &mut conn,
-                        &lease.domain_name,
-                        staff.as_str(),
-                        Some(user_id.as_str()),
-                    )
-                    .await;
-                    tracing::info!(account = %account, "account created");
+                if let Some(staff) = &planned.staff_member {
+                    self.record_step_ownership(lease, staff, &planned.step, &effect)
+                        .await?;
                 }
                 Ok(Ok(()))
             }
@@ -913,6 +1018,163 @@ impl Engine {
             },
         )
         .await?)
+    }
+
+    /// What a successful step changes in what the service owns: a created account is owned
+    /// (its id recorded), an adopted one marked in Google is owned, a deleted one no longer.
+    async fn record_step_ownership(
+        &self,
+        lease: &Lease,
+        staff: &StaffMemberId,
+        step: &Step,
+        effect: &serde_json::Value,
+    ) -> Result<(), Interrupted> {
+        let mut conn = self.store.pool().acquire().await?;
+        match step {
+            Step::CreateUser { account, .. } => {
+                if let Some(user_id) = execute::effect_user_id(effect) {
+                    accounts::record_ownership(
+                        &mut conn,
+                        &lease.domain_name,
+                        staff.as_str(),
+                        user_id.as_str(),
+                        Ownership::Created,
+                    )
+                    .await?;
+                    tracing::info!(account = %account, user_id = %user_id, "account created");
+                }
+            }
+            Step::UpdateUser {
+                user_id,
+                set_marker: Some(_),
+                ..
+            } => {
+                // An account the service created before it marked its accounts stays created.
+                let ownership =
+                    match accounts::get(&mut conn, &lease.domain_name, staff.as_str()).await? {
+                        Some(row) if row.ownership == Ownership::Created => Ownership::Created,
+                        _ => Ownership::Adopted,
+                    };
+                accounts::record_ownership(
+                    &mut conn,
+                    &lease.domain_name,
+                    staff.as_str(),
+                    user_id.as_str(),
+                    ownership,
+                )
+                .await?;
+            }
+            Step::DeleteUser { .. } => {
+                accounts::forget_ownership(&mut conn, &lease.domain_name, staff.as_str()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Records what the observation proves the service owns without Postgres knowing it yet:
+    /// an account that carries this staff member's marker (found again after the database was
+    /// lost: re-discovered as created by the service), and an approved adoption whose marker is
+    /// already in Google. Audited.
+    async fn record_discovered_ownership(
+        &self,
+        lease: &Lease,
+        desired: &support_access_domain::desired::DesiredDomain,
+        observed: &support_access_domain::observed::ObservedDomain,
+    ) -> Result<(), Interrupted> {
+        let mut found = Vec::new();
+        let accounts = desired
+            .accounts()
+            .iter()
+            .chain(desired.revoked().iter().map(|(account, _)| account));
+        for account in accounts {
+            match classify_ownership(account, observed, desired.delegated_admin()) {
+                AccountOwnership::Owned {
+                    user,
+                    rediscovered: true,
+                } => found.push((account, user, Ownership::Created, "REDISCOVERED")),
+                AccountOwnership::AdoptionApproved { user }
+                    if user.marker.as_deref()
+                        == Some(marker_value(account.staff_member()).as_str()) =>
+                {
+                    found.push((account, user, Ownership::Adopted, "ADOPTED"))
+                }
+                _ => {}
+            }
+        }
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.store.pool().acquire().await?;
+        for (account, user, ownership, outcome) in found {
+            accounts::record_ownership(
+                &mut conn,
+                &lease.domain_name,
+                account.staff_member().as_str(),
+                user.id.as_str(),
+                ownership,
+            )
+            .await?;
+            audit::record_ownership(
+                &self.store,
+                &self.authors,
+                lease,
+                account.email().as_str(),
+                outcome,
+                &format!(
+                    "Google account {} carries the support-access marker of staff member {}",
+                    user.id,
+                    account.staff_member()
+                ),
+            )
+            .await;
+            tracing::info!(account = %account.email(), user_id = %user.id, outcome, "ownership recorded");
+        }
+        Ok(())
+    }
+
+    /// Opens a drift event for each drift not open already.
+    async fn record_drift(&self, domain: &str, drift: &[Drift]) -> Result<(), Interrupted> {
+        let new: Vec<support_access_store::drift::NewDrift> =
+            drift.iter().map(|d| new_drift(domain, d)).collect();
+        let mut conn = self.store.pool().acquire().await?;
+        let opened = support_access_store::drift::record_open(&mut conn, domain, &new).await?;
+        for event in &opened {
+            tracing::warn!(domain, kind = %event.kind, account = %event.account_email, detail = %event.detail, "drift found");
+        }
+        Ok(())
+    }
+
+    /// At the end of a reconciliation: closes the open events Google no longer shows
+    /// (attributed to this operation when its writes repaired them) and records the time.
+    async fn close_drift(
+        &self,
+        lease: &Lease,
+        remaining: &[Drift],
+        repaired: bool,
+    ) -> Result<(), Interrupted> {
+        let keys: Vec<(String, String)> = remaining
+            .iter()
+            .map(|d| {
+                (
+                    d.kind.as_str().to_owned(),
+                    d.account
+                        .as_ref()
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut conn = self.store.pool().acquire().await?;
+        support_access_store::drift::resolve_missing(
+            &mut conn,
+            &lease.domain_name,
+            &keys,
+            repaired.then_some(lease.operation_id),
+        )
+        .await?;
+        operations::reconciled(&mut conn, &lease.domain_name).await?;
+        Ok(())
     }
 
     /// Keeps the last observation for `GetDomainStatus` and learns the customer id.
@@ -1182,6 +1444,31 @@ fn not_sent(guard: &lease::LeaseGuard) -> Interrupted {
         Interrupted::Cancelled
     } else {
         Interrupted::LeaseLapsing
+    }
+}
+
+/// Adds the notes not yet in `notes`.
+fn push_new(notes: &mut Vec<String>, new: &[String]) {
+    for note in new {
+        if !notes.contains(note) {
+            notes.push(note.clone());
+        }
+    }
+}
+
+/// A drift as the store records it.
+fn new_drift(domain: &str, drift: &Drift) -> support_access_store::drift::NewDrift {
+    support_access_store::drift::NewDrift {
+        domain_name: domain.to_owned(),
+        kind: drift.kind.as_str().to_owned(),
+        account_email: drift
+            .account
+            .as_ref()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+        staff_member_id: drift.staff_member.as_ref().map(|s| s.as_str().to_owned()),
+        detail: drift.detail.clone(),
+        evidence: serde_json::to_value(&drift.evidence).unwrap_or_default(),
     }
 }
 

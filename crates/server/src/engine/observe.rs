@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use support_access_domain::access::AccessConfig;
 use support_access_domain::desired::DesiredDomain;
 use support_access_domain::observed::{
     AdminObservation, LicenseAssignment, ManualConfirmation, ObservedDomain, ObservedRole,
     ObservedRoleAssignment, ObservedUser, PrivilegeNode, RoleAssignmentId, RoleId, RolePrivilege,
     ScopeType, Sku, SubscriptionObservation, UserId,
 };
+use support_access_domain::ownership::MARKER_CUSTOM_TYPE;
 use support_access_domain::{EmailAddress, OrgUnitPath, PersonName};
 use support_access_google::model::{self, Privilege, User};
 use support_access_google::products::{
@@ -19,11 +21,13 @@ use support_access_google::{
     DomainClient, ErrorClass, GoogleError, Pages, RoleAssignmentsQuery, UsersListQuery,
 };
 
-/// Observes `desired`'s domain through `client`. `confirmations` come from Postgres.
+/// Observes `desired`'s domain through `client`. `confirmations` come from Postgres; `access`
+/// says which roles open the portal (their holders are observed too, managed or not).
 pub async fn observe_domain(
     client: &DomainClient,
     desired: &DesiredDomain,
     confirmations: Vec<ManualConfirmation>,
+    access: &AccessConfig,
 ) -> Result<ObservedDomain, GoogleError> {
     let admin = async {
         match client.users_get(desired.delegated_admin().as_str()).await {
@@ -63,15 +67,22 @@ pub async fn observe_domain(
 
         // The support org unit's users and the desired accounts wherever they are (search is
         // not used, so a just-created user is never missed).
+        // Active and revoked accounts alike: whoever holds one of their addresses (as primary
+        // address or alias) decides whether the service may touch it.
         let desired_emails: HashSet<&str> = desired
             .accounts()
             .iter()
+            .chain(desired.revoked().iter().map(|(account, _)| account))
             .map(|a| a.email().as_str())
             .collect();
         let users: Vec<ObservedUser> = all_users
             .iter()
             .filter(|u| {
                 desired_emails.contains(u.primary_email.to_ascii_lowercase().as_str())
+                    || u.aliases
+                        .iter()
+                        .any(|a| desired_emails.contains(a.to_ascii_lowercase().as_str()))
+                    || marker(u).is_some()
                     || u.org_unit_path
                         .as_deref()
                         .and_then(|p| OrgUnitPath::parse(p).ok())
@@ -88,7 +99,7 @@ pub async fn observe_domain(
             &observed_emails,
         )
         .await?;
-        Ok::<_, GoogleError>((existing_org_units, users, licenses))
+        Ok::<_, GoogleError>((existing_org_units, users, licenses, all_users))
     };
 
     let (admin, everything_else) = tokio::join!(admin, async {
@@ -107,22 +118,75 @@ pub async fn observe_domain(
         return Ok(empty_observation(admin, confirmations));
     }
     let (
-        (existing_org_units, users, (subscription, cloud_identity_licenses, paid_licenses)),
+        (
+            existing_org_units,
+            mut users,
+            (subscription, cloud_identity_licenses, paid_licenses),
+            all_users,
+        ),
         (roles, privilege_tree, role_assignments),
     ) = everything_else?;
 
-    Ok(ObservedDomain {
+    let mut observed = ObservedDomain {
         admin,
         existing_org_units,
         subscription,
         roles,
         privilege_tree,
-        users,
+        users: Vec::new(),
         cloud_identity_licenses,
         paid_licenses,
         role_assignments,
-        confirmations,
-    })
+        confirmations: Vec::new(),
+    };
+    // Everyone else who reaches the portal through a role (an unmanaged holder is drift, and
+    // the portal-access review lists them), and which users administer beyond the portal.
+    let holders: HashSet<UserId> = observed
+        .role_assignments
+        .iter()
+        .filter(|a| {
+            observed
+                .role(&a.role_id)
+                .is_some_and(|role| access.role_access(role, &observed.privilege_tree).is_some())
+        })
+        .map(|a| a.assignee.clone())
+        .collect();
+    let known: HashSet<UserId> = users.iter().map(|u| u.id.clone()).collect();
+    users.extend(
+        all_users
+            .iter()
+            .filter(|u| {
+                let id = UserId::new(u.id.clone());
+                holders.contains(&id) && !known.contains(&id)
+            })
+            .filter_map(observed_user),
+    );
+    let delegated: HashSet<String> = all_users
+        .iter()
+        .filter(|u| u.is_delegated_admin)
+        .map(|u| u.id.clone())
+        .collect();
+    observed.users = users;
+    let beyond: Vec<bool> = observed
+        .users
+        .iter()
+        .map(|u| {
+            access.administers_beyond_portal(delegated.contains(u.id.as_str()), &observed, &u.id)
+        })
+        .collect();
+    for (user, beyond) in observed.users.iter_mut().zip(beyond) {
+        user.is_delegated_admin = beyond;
+    }
+    observed.confirmations = confirmations;
+    Ok(observed)
+}
+
+/// The value of support-access's ownership marker on `user`, if it carries one.
+fn marker(user: &User) -> Option<&str> {
+    user.external_ids
+        .iter()
+        .find(|id| id.is_custom(MARKER_CUSTOM_TYPE))
+        .map(|id| id.value.as_str())
 }
 
 /// The Cloud Identity Free subscription and the licenses of the observed users, from the first
@@ -304,6 +368,14 @@ fn observed_user(user: &User) -> Option<ObservedUser> {
         is_super_admin: user.is_admin,
         recovery_email: user.recovery_email.clone(),
         names,
+        marker: marker(user).map(str::to_owned),
+        // Set once the role assignments are known (see observe_domain).
+        is_delegated_admin: false,
+        aliases: user
+            .aliases
+            .iter()
+            .map(|a| a.to_ascii_lowercase())
+            .collect(),
     })
 }
 

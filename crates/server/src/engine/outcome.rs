@@ -9,7 +9,8 @@ use support_access_proto::google::longrunning::{Operation, operation};
 use support_access_proto::google::rpc;
 use support_access_proto::v1;
 use support_access_store::operations::{
-    self, OperationKind, OperationRecord, Outcome, RunState, StepRecord, StepState,
+    self, DomainWorkRecord, OperationKind, OperationRecord, Outcome, RunState, StepRecord,
+    StepState,
 };
 use support_access_store::{Store, StoreError};
 
@@ -86,11 +87,15 @@ pub async fn operation_view(
     })
 }
 
-/// The result of an operation from its journal.
+/// The result of an operation from its journal and what the engine recorded per domain. An
+/// account is DONE only when nothing is left for it: a conflict, a blocker, a revoked account
+/// left alone, a failed, cancelled or unfinished step, or a domain that failed before reaching it
+/// all say so instead.
 pub fn result_from_journal(
     request: &OperationRequest,
     staff_usernames: &BTreeMap<String, String>,
     steps: &[StepRecord],
+    domains: &[DomainWorkRecord],
     domain_notes: Vec<String>,
 ) -> v1::OperationResult {
     let mut accounts: BTreeMap<(String, String), v1::AccountOutcome> = BTreeMap::new();
@@ -149,6 +154,48 @@ pub fn result_from_journal(
                 outcome.state = step_state(step.state) as i32;
             }
             _ => {}
+        }
+    }
+    for ((domain, email), outcome) in accounts.iter_mut() {
+        let work = domains.iter().find(|d| &d.domain_name == domain);
+        let verdict = work.and_then(|d| d.account_results.get(email));
+        let verdict_result = verdict
+            .and_then(|v| v["result"].as_str())
+            .and_then(|r| v1::AccountResult::from_str_name(&format!("ACCOUNT_RESULT_{r}")));
+        outcome.result = match (outcome.state, verdict_result) {
+            (s, _) if s == v1::StepState::Failed as i32 => v1::AccountResult::Failed,
+            (s, _) if s == v1::StepState::Cancelled as i32 => v1::AccountResult::Cancelled,
+            (_, Some(v1::AccountResult::Done)) => v1::AccountResult::Done,
+            (_, Some(result)) => {
+                outcome.error = verdict
+                    .and_then(|v| v["detail"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                outcome.state = v1::StepState::Failed as i32;
+                result
+            }
+            (s, None) if s == v1::StepState::Done as i32 => match work.map(|d| d.state) {
+                // Nothing planned for it in a domain that converged.
+                Some(RunState::Succeeded) => v1::AccountResult::Done,
+                Some(RunState::Cancelled) => {
+                    outcome.state = v1::StepState::Cancelled as i32;
+                    v1::AccountResult::Cancelled
+                }
+                Some(RunState::Failed) => {
+                    outcome.state = v1::StepState::Failed as i32;
+                    outcome.error = format!(
+                        "not reached: the domain failed: {}",
+                        work.map(|d| d.message.as_str()).unwrap_or_default()
+                    );
+                    v1::AccountResult::Blocked
+                }
+                _ => v1::AccountResult::Pending,
+            },
+            _ => v1::AccountResult::Pending,
+        } as i32;
+        if outcome.result == v1::AccountResult::SkippedRevoked as i32 {
+            // Left alone on purpose: not a failure of the operation.
+            outcome.state = v1::StepState::Skipped as i32;
         }
     }
     v1::OperationResult {
@@ -219,7 +266,7 @@ pub async fn finish_operation(store: &Store, id: uuid::Uuid) -> Result<(), Store
         .filter(|d| !d.message.is_empty())
         .map(|d| format!("{}: {}", d.domain_name, d.message))
         .collect();
-    let result = result_from_journal(&request, &usernames, &steps, notes);
+    let result = result_from_journal(&request, &usernames, &steps, &domains, notes);
     let failed: Vec<&str> = domains
         .iter()
         .filter(|d| d.state == RunState::Failed)
