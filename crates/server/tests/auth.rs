@@ -261,6 +261,24 @@ fn foreign_domain_request(method: &str) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        "AdoptSupportAccount" => v1::AdoptSupportAccountRequest {
+            name: format!("{foreign}/supportAccounts/alice"),
+            reason: "a test".into(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "RegrantSupportAccess" => v1::RegrantSupportAccessRequest {
+            domains: vec![foreign],
+            staff_members: vec!["staffMembers/alice".into()],
+            reason: "a test".into(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "ListDriftEvents" => v1::ListDriftEventsRequest {
+            parent: foreign,
+            ..Default::default()
+        }
+        .encode_to_vec(),
         other => panic!(
             "{other} names its domains in the request (DomainRule::Request): add a request naming another domain here"
         ),
