@@ -1035,6 +1035,95 @@ async fn unmanaged_colliding_accounts_are_conflicts_and_never_changed_nor_delete
     findings.finish();
 }
 // ---------------------------------------------------------------------------------------------
+// 4. Adoption
+// ---------------------------------------------------------------------------------------------
+
+/// Proves that adopting a pre-existing account is explicit, audited and refused where it would
+/// hand the service an admin or a paid account: `AdoptSupportAccount` without a reason is
+/// INVALID_ARGUMENT; with a reason it returns an operation that ends with the plain employee's
+/// account owned (OWNERSHIP_ADOPTED with its Google id), marked in Google (`externalIds`
+/// `{type: custom, customType: support-access, value: staffMembers/maria}`), moved into the
+/// support org unit with the portal role, and an audit event with the caller. Adopting the super
+/// admin, the paid-licensed account or an alias address is FAILED_PRECONDITION, and none of them
+/// is written to.
+#[tokio::test]
+async fn adoption_is_explicit_audited_and_refused_for_admins_paid_accounts_and_aliases() {
+    let stack = Stack::start(&[]).await;
+    let mut client = stack.client().await;
+    let before = colliding_world(&stack, &mut client).await;
+    let mark = stack.ledger_mark().await;
+    let adopt = async |client: &mut SupportAccessServiceClient<Channel>, id: &str, reason: &str| {
+        client
+            .adopt_support_account(v1::AdoptSupportAccountRequest {
+                name: format!("domains/{}/supportAccounts/{id}", DOMAIN_C.0),
+                reason: reason.to_owned(),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                validate_only: false,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    };
+
+    let refused = adopt(&mut client, "maria", "")
+        .await
+        .expect_err("an adoption without a reason is refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+
+    let reason = "maria moved to the support team; her account becomes her support account";
+    let operation = adopt(&mut client, "maria", reason).await.unwrap();
+    assert_succeeded("adoption", &run(&stack.service, operation).await);
+    let after = google(&stack.emulator, DOMAIN_C.1).await;
+    let maria = &after.users["maria@reseller-c.example"];
+    assert_eq!(maria.id, before["maria@reseller-c.example"].id);
+    assert!(
+        maria.external_ids.iter().any(|e| e
+            == &serde_json::json!({
+                "type": "custom",
+                "customType": MARKER_TYPE,
+                "value": "staffMembers/maria",
+            })),
+        "the adopted account is not marked: externalIds {:?}",
+        maria.external_ids
+    );
+    assert_active(&after, "maria@reseller-c.example");
+    let accounts = support_accounts(&mut client, DOMAIN_C.0).await;
+    let listed = &accounts["maria@reseller-c.example"];
+    assert_eq!(
+        listed.ownership,
+        v1::Ownership::Adopted as i32,
+        "{listed:?}"
+    );
+    assert_eq!(listed.google_user_id, maria.id, "{listed:?}");
+    let events = audit_events(&mut client, "AdoptSupportAccount").await;
+    assert!(
+        events.iter().any(|e| e.principal == DEV_PRINCIPAL
+            && e.outcome == "OK"
+            && (e.target.contains("maria") || e.detail.contains("maria"))),
+        "no audited adoption of maria by {DEV_PRINCIPAL}: {events:#?}"
+    );
+
+    // Refused: a super admin, a paid account, an alias. Nothing is written to them.
+    for id in ["sam", "paula", "jo"] {
+        let refused = adopt(&mut client, id, "please adopt")
+            .await
+            .expect_err("adopting an admin, a paid account or an alias is refused");
+        assert_eq!(
+            refused.code(),
+            tonic::Code::FailedPrecondition,
+            "adopting {id}: {refused:?}"
+        );
+    }
+    let ledger = stack.ledger_after(mark).await;
+    for (email, user) in before.iter().filter(|(e, _)| !e.starts_with("maria@")) {
+        let writes = writes_to(&ledger, email, user);
+        assert!(
+            writes.is_empty(),
+            "adoption attempts wrote to {email}: {writes:#?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. Lost database
 // ---------------------------------------------------------------------------------------------
 
