@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use prost::Message;
 use support_access_e2e::{Emulator, GoogleApi, Ledger, Service, drop_database, seed_path};
@@ -27,6 +27,7 @@ use tonic::transport::Channel;
 const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
 const SUPPORT_ORG_UNIT: &str = "/Customer Care Portal";
 const PORTAL_ROLE: &str = "Customer Care Portal Access";
+const RESELLER_ADMIN_ROLE: &str = "_RESELLER_ADMIN_ROLE";
 const CLOUD_IDENTITY_FREE: (&str, &str) = ("101001", "1010010001");
 const BUSINESS_STANDARD: (&str, &str) = ("Google-Apps", "1010020028");
 /// The marker the service puts on every account it owns (an `externalIds` entry).
@@ -39,6 +40,10 @@ const DOMAIN_A: (&str, &str) = ("reseller-a.example", "C0ownresa");
 const DOMAIN_B: (&str, &str) = ("reseller-b.example", "C0ownresb");
 /// Accounts at staff addresses that the service did not create.
 const DOMAIN_C: (&str, &str) = ("reseller-c.example", "C0ownresc");
+/// Reconciliation with the default repair policy.
+const DOMAIN_D: (&str, &str) = ("reseller-d.example", "C0ownresd");
+/// Reconciliation, report only.
+const DOMAIN_E: (&str, &str) = ("reseller-e.example", "C0ownrese");
 
 /// The emulator, the key it verifies, and a server pointed at both.
 struct Stack {
@@ -325,9 +330,10 @@ impl UserInGoogle {
     }
 }
 
-/// A customer as the emulator holds it: users by primary address.
+/// A customer as the emulator holds it: users by primary address, and role ids by name.
 struct CustomerInGoogle {
     users: BTreeMap<String, UserInGoogle>,
+    role_ids: BTreeMap<String, String>,
 }
 
 async fn google(emulator: &Emulator, customer: &str) -> CustomerInGoogle {
@@ -390,7 +396,7 @@ async fn google(emulator: &Emulator, customer: &str) -> CustomerInGoogle {
             );
         }
     }
-    CustomerInGoogle { users }
+    CustomerInGoogle { users, role_ids }
 }
 
 /// Asserts that `email` is a working support account: in the org unit, not suspended, Cloud
@@ -1231,4 +1237,333 @@ async fn lost_database_rediscovers_owned_accounts_by_marker_without_duplicates()
             "{check:?}\n{status:#?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Reconciliation
+// ---------------------------------------------------------------------------------------------
+
+/// The reconcile interval the test server runs with.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+/// "Within two intervals": two jittered intervals (at most 1.2 × each) plus the time one
+/// reconciliation takes to observe and record.
+const DETECTION_LIMIT: Duration = Duration::from_millis(2 * 2400 + 4000);
+/// Bound on every wait of the reconciliation test.
+const POLL_LIMIT: Duration = Duration::from_secs(30);
+
+/// The drift the test makes behind the service's back, per account (username in each domain).
+const DRIFT: [(&str, v1::DriftKind); 5] = [
+    ("ana", v1::DriftKind::AccountRoleRemoved),
+    ("ben", v1::DriftKind::AccountMoved),
+    ("cid", v1::DriftKind::AccountPaidLicenseAdded),
+    ("dan", v1::DriftKind::RevokedAccountReenabled),
+    ("eve", v1::DriftKind::UnmanagedPortalAccess),
+];
+
+fn timestamp(t: &prost_types::Timestamp) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos as u32)
+}
+
+async fn drift_events(
+    client: &mut SupportAccessServiceClient<Channel>,
+    domain: &str,
+) -> Vec<v1::DriftEvent> {
+    client
+        .list_drift_events(v1::ListDriftEventsRequest {
+            parent: format!("domains/{domain}"),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .drift_events
+}
+
+/// The newest event of `kind` about `account`.
+fn event_of<'a>(
+    events: &'a [v1::DriftEvent],
+    kind: v1::DriftKind,
+    account: &str,
+) -> Option<&'a v1::DriftEvent> {
+    events
+        .iter()
+        .find(|e| e.kind == kind as i32 && e.account == account)
+}
+
+/// Changes Google behind the service's back in `domain`, as its own IT administrator: removes
+/// ana's portal role, moves ben to `/`, gives cid a paid license, unsuspends the revoked dan,
+/// and gives the unmanaged eve the Reseller Admin role.
+async fn drift_behind_the_back(stack: &Stack, (domain, customer): (&str, &str)) {
+    let it = stack.admin_api(&format!("it@{domain}")).await;
+    let now = google(&stack.emulator, customer).await;
+    let ana = &now.users[&format!("ana@{domain}")];
+    it.delete_role_assignment(&ana.roles[PORTAL_ROLE])
+        .await
+        .unwrap();
+    it.update_user(
+        &format!("ben@{domain}"),
+        serde_json::json!({"orgUnitPath": "/"}),
+    )
+    .await
+    .unwrap();
+    it.assign_license(
+        BUSINESS_STANDARD.0,
+        BUSINESS_STANDARD.1,
+        &format!("cid@{domain}"),
+    )
+    .await
+    .unwrap();
+    it.update_user(
+        &format!("dan@{domain}"),
+        serde_json::json!({"suspended": false}),
+    )
+    .await
+    .unwrap();
+    it.assign_role(
+        &now.role_ids[RESELLER_ADMIN_ROLE],
+        &now.users[&format!("eve@{domain}")].id,
+    )
+    .await
+    .unwrap();
+}
+
+/// Proves continuous reconciliation (server flag `--reconcile-interval 2s`): after a provision
+/// and a revocation, the customer's own admin changes five things behind the service's back in
+/// a REPAIR domain and in a REPORT_ONLY domain: removes a support account's role, moves one to
+/// `/`, gives one a paid license, unsuspends a revoked account, gives an unmanaged user the
+/// Reseller Admin role. Each shows up in ListDriftEvents with its kind within two intervals. In
+/// the REPAIR domain the service restores exactly what was lost with the minimal writes (one
+/// role assignment insert, one `users.update` move, one license delete, one `users.update`
+/// suspend; nothing to the unmanaged user) and closes those events with their repair operation;
+/// the unmanaged user's event stays open. In the REPORT_ONLY domain nothing is written and every
+/// event stays open. GetDomainStatus shows the reconcile time, the policy, the open drift and
+/// the repairs.
+#[tokio::test]
+async fn reconciliation_detects_drift_repairs_it_or_only_reports_it() {
+    let stack = Stack::start(&["--reconcile-interval", "2s"]).await;
+    let mut client = stack.client().await;
+    let repair = declare_domain(&mut client, DOMAIN_D.0, v1::RepairPolicy::Repair).await;
+    let report = declare_domain(&mut client, DOMAIN_E.0, v1::RepairPolicy::ReportOnly).await;
+    assert_eq!(repair.repair_policy, v1::RepairPolicy::Repair as i32);
+    assert_eq!(report.repair_policy, v1::RepairPolicy::ReportOnly as i32);
+    for id in ["ana", "ben", "cid", "dan"] {
+        declare_staff(&mut client, id, id).await;
+    }
+    let operation = provision(&mut client, &[], &[]).await;
+    assert_succeeded("provisioning", &run(&stack.service, operation).await);
+    let operation = revoke(&mut client, &[], &["dan"], v1::RevokeMode::Suspend, true)
+        .await
+        .unwrap();
+    assert_succeeded("revoking dan", &run(&stack.service, operation).await);
+    for (domain, customer) in [DOMAIN_D, DOMAIN_E] {
+        let google = google(&stack.emulator, customer).await;
+        for id in ["ana", "ben", "cid"] {
+            assert_active(&google, &format!("{id}@{domain}"));
+        }
+        assert_suspended(&google, &format!("dan@{domain}"));
+    }
+
+    // Google drifts, behind the service's back.
+    let mark = stack.ledger_mark().await;
+    let changed_at = SystemTime::now();
+    for domain in [DOMAIN_D, DOMAIN_E] {
+        drift_behind_the_back(&stack, domain).await;
+    }
+
+    // Every change shows up as a drift event of its kind, within two intervals.
+    let deadline = Instant::now() + POLL_LIMIT;
+    let mut latest_detection = changed_at;
+    for (domain, _) in [DOMAIN_D, DOMAIN_E] {
+        loop {
+            let events = drift_events(&mut client, domain).await;
+            let missing: Vec<String> = DRIFT
+                .iter()
+                .map(|(user, kind)| (format!("{user}@{domain}"), *kind))
+                .filter(|(account, kind)| {
+                    event_of(&events, *kind, account)
+                        .and_then(|e| e.detect_time.as_ref())
+                        .is_none_or(|t| timestamp(t) < changed_at)
+                })
+                .map(|(account, kind)| format!("{} {account}", kind.as_str_name()))
+                .collect();
+            if missing.is_empty() {
+                for (user, kind) in DRIFT {
+                    let account = format!("{user}@{domain}");
+                    let event = event_of(&events, kind, &account).unwrap();
+                    let detected = timestamp(event.detect_time.as_ref().unwrap());
+                    let after = detected.duration_since(changed_at).unwrap_or_default();
+                    assert!(
+                        after <= DETECTION_LIMIT,
+                        "{} {account} detected {after:?} after the change (limit {DETECTION_LIMIT:?})",
+                        kind.as_str_name()
+                    );
+                    assert!(
+                        event
+                            .name
+                            .starts_with(&format!("domains/{domain}/driftEvents/")),
+                        "{event:?}"
+                    );
+                    latest_detection = latest_detection.max(detected);
+                }
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{domain}: drift not reported after {POLL_LIMIT:?}: {missing:?}\nevents: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    // REPAIR domain: the four owned accounts are repaired and their events closed with the
+    // repair operation; the unmanaged user's event stays open (the service never touches it).
+    let (domain, customer) = DOMAIN_D;
+    let deadline = Instant::now() + POLL_LIMIT;
+    let events = loop {
+        let events = drift_events(&mut client, domain).await;
+        let closed = DRIFT[..4].iter().all(|(user, kind)| {
+            event_of(&events, *kind, &format!("{user}@{domain}"))
+                .is_some_and(|e| !e.open && e.resolve_time.is_some())
+        });
+        if closed {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{domain}: drift not repaired after {POLL_LIMIT:?}: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for (user, kind) in &DRIFT[..4] {
+        let event = event_of(&events, *kind, &format!("{user}@{domain}")).unwrap();
+        assert!(
+            event.repair_operation.starts_with("operations/"),
+            "closed without its repair operation: {event:?}"
+        );
+    }
+    let eve_event = event_of(&events, DRIFT[4].1, &format!("eve@{domain}")).unwrap();
+    assert!(eve_event.open, "{eve_event:?}");
+    assert!(eve_event.repair_operation.is_empty(), "{eve_event:?}");
+    let google_d = google(&stack.emulator, customer).await;
+    for id in ["ana", "ben", "cid"] {
+        assert_active(&google_d, &format!("{id}@{domain}"));
+    }
+    assert_suspended(&google_d, &format!("dan@{domain}"));
+    let eve = &google_d.users[&format!("eve@{domain}")];
+    assert!(eve.roles.contains_key(RESELLER_ADMIN_ROLE), "{eve:?}");
+
+    // Minimal writes: exactly what was lost, once each, by the service (which impersonates
+    // admin@); nothing to eve.
+    let ledger = stack
+        .ledger_after(mark)
+        .await
+        .of_customer(customer)
+        .by_subject(&delegated_admin(domain));
+    let writes = ledger.write_summary();
+    let count = |method: &[&str], user: &str| {
+        ledger
+            .entries
+            .iter()
+            .filter(|e| e.is_write_call() && method.contains(&e.method.as_str()))
+            .filter(|e| {
+                e.natural_key.as_deref().is_some_and(|k| {
+                    k == format!("{user}@{domain}")
+                        || k == google_d.users[&format!("{user}@{domain}")].id
+                        || k.ends_with(&format!("/{user}@{domain}"))
+                        || k.ends_with(&format!(
+                            "/{}",
+                            google_d.users[&format!("{user}@{domain}")].id
+                        ))
+                })
+            })
+            .count()
+    };
+    let updates = ["directory.users.update", "directory.users.patch"];
+    assert_eq!(
+        count(&["directory.roleAssignments.insert"], "ana"),
+        1,
+        "{writes:#?}"
+    );
+    assert_eq!(count(&updates, "ben"), 1, "{writes:#?}");
+    assert_eq!(
+        count(&["licensing.licenseAssignments.delete"], "cid"),
+        1,
+        "{writes:#?}"
+    );
+    assert_eq!(count(&updates, "dan"), 1, "{writes:#?}");
+    assert!(
+        writes_to(&ledger, &format!("eve@{domain}"), eve).is_empty(),
+        "{writes:#?}"
+    );
+    assert_eq!(ledger.all_write_calls(), 4, "{writes:#?}");
+
+    let status = domain_status(&mut client, domain).await;
+    assert!(status.reconcile_time.is_some(), "{status:#?}");
+    assert_eq!(status.repair_policy, v1::RepairPolicy::Repair as i32);
+    assert!(
+        status
+            .open_drift
+            .iter()
+            .any(|e| e.name == eve_event.name && e.open),
+        "{status:#?}"
+    );
+    for (user, kind) in &DRIFT[..4] {
+        let account = format!("{user}@{domain}");
+        assert!(
+            !status.open_drift.iter().any(|e| e.account == account),
+            "{account} still has open drift: {status:#?}"
+        );
+        assert!(
+            event_of(&status.recent_repairs, *kind, &account).is_some(),
+            "{account}'s repair not in recent_repairs: {status:#?}"
+        );
+    }
+    assert!(status.repairs_total >= 4, "{status:#?}");
+
+    // REPORT_ONLY domain: after a full reconciliation past the detections, nothing was written
+    // and every event is still open.
+    let (domain, customer) = DOMAIN_E;
+    let deadline = Instant::now() + POLL_LIMIT;
+    let status = loop {
+        let status = domain_status(&mut client, domain).await;
+        if status
+            .reconcile_time
+            .as_ref()
+            .is_some_and(|t| timestamp(t) > latest_detection + RECONCILE_INTERVAL / 2)
+        {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{domain}: no reconciliation after the drift within {POLL_LIMIT:?}: {status:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let ledger = stack
+        .ledger_after(mark)
+        .await
+        .of_customer(customer)
+        .by_subject(&delegated_admin(domain));
+    assert_eq!(
+        ledger.all_write_calls(),
+        0,
+        "a report-only domain was written to: {:#?}",
+        ledger.write_summary()
+    );
+    let events = drift_events(&mut client, domain).await;
+    assert_eq!(status.repair_policy, v1::RepairPolicy::ReportOnly as i32);
+    for (user, kind) in DRIFT {
+        let account = format!("{user}@{domain}");
+        let event = event_of(&events, kind, &account).unwrap();
+        assert!(event.open && event.repair_operation.is_empty(), "{event:?}");
+        assert!(
+            status.open_drift.iter().any(|e| e.name == event.name),
+            "{account}'s open drift not in GetDomainStatus: {status:#?}"
+        );
+    }
+    assert_eq!(status.repairs_total, 0, "{status:#?}");
+    let google_e = google(&stack.emulator, customer).await;
+    assert!(!google_e.users[&format!("ana@{domain}")].has_portal_role());
+    assert!(!google_e.users[&format!("dan@{domain}")].suspended);
 }
