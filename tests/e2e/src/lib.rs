@@ -94,7 +94,7 @@ impl Service {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
-        let service = Service {
+        let mut service = Service {
             child,
             address,
             database_url,
@@ -142,9 +142,14 @@ impl Service {
         )
     }
 
-    async fn wait_until_serving(&self, timeout: Duration) -> anyhow::Result<()> {
+    async fn wait_until_serving(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
+            // A process that refused its flags or configuration fails the start at once (its
+            // stderr, inherited, says why) instead of after the whole timeout.
+            if let Some(status) = self.child.try_wait()? {
+                bail!("support-access exited during start-up ({status}); see its stderr above");
+            }
             if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
                 .connect()
                 .await
@@ -211,6 +216,19 @@ pub fn database_url_for(name: &str) -> String {
         Some(i) => format!("{}/{name}", &admin[..i]),
         None => format!("{admin}/{name}"),
     }
+}
+
+/// Drops database `name` of the test server (as an operator who lost it would), closing any
+/// connection still open to it.
+pub async fn drop_database(name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin_database_url()).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
 }
 
 /// grpcurl from PATH (tests/run.sh puts the virtualenv's first).
@@ -448,6 +466,10 @@ pub struct LedgerEntry {
     pub method: String,
     /// The customer the call addressed.
     pub customer_id: Option<String>,
+    /// Calls: the impersonated admin (the service, or whoever changed Google behind its back);
+    /// token calls: the service account.
+    #[serde(default)]
+    pub subject: Option<String>,
     /// For effects: `user`, `orgUnit`, `role`, `roleAssignment`, `licenseAssignment`.
     pub resource: Option<String>,
     /// E-mail, org unit path, `roleName/email`, `productId/skuId/email`, …
@@ -558,5 +580,256 @@ impl Ledger {
                 .or_default() += 1;
         }
         counts
+    }
+}
+
+impl Ledger {
+    /// The entries made on behalf of `subject` (the admin impersonated): the service's calls
+    /// and effects with its delegated admin, or someone else's behind its back.
+    pub fn by_subject(&self, subject: &str) -> Ledger {
+        Ledger {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.subject.as_deref() == Some(subject))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The entries of one customer.
+    pub fn of_customer(&self, customer_id: &str) -> Ledger {
+        Ledger {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.customer_id.as_deref() == Some(customer_id))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every write call and effect that is about the user whose primary address is `email`,
+    /// also known by `other_keys` (its Google user id, its aliases): a write call whose natural
+    /// key names it (`users.update` by address, alias or id; `roleAssignments.insert` as
+    /// `roleId/userId`; a license as `productId/skuId/user`), or an effect on the user, its role
+    /// assignments or its licenses (effects always name the primary address). Zero entries
+    /// means nobody changed, or tried to change, the account.
+    pub fn writes_to_user(&self, email: &str, other_keys: &[&str]) -> Vec<&LedgerEntry> {
+        let mut keys: Vec<String> = vec![email.to_ascii_lowercase()];
+        keys.extend(other_keys.iter().map(|k| k.to_ascii_lowercase()));
+        let names = |natural_key: &Option<String>| {
+            natural_key.as_deref().is_some_and(|key| {
+                let key = key.to_ascii_lowercase();
+                keys.iter()
+                    .any(|k| key == *k || key.ends_with(&format!("/{k}")))
+            })
+        };
+        self.entries
+            .iter()
+            .filter(|e| (e.is_write_call() || !e.is_call()) && names(&e.natural_key))
+            .collect()
+    }
+
+    /// Write calls per `method natural_key`, for assertion messages.
+    pub fn write_summary(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in self.entries.iter().filter(|e| e.is_write_call()) {
+            *counts
+                .entry(format!(
+                    "{} {} -> {}",
+                    entry.method,
+                    entry.natural_key.as_deref().unwrap_or("-"),
+                    entry.outcome
+                ))
+                .or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Every scope the tests' own Google client asks for.
+const ADMIN_SCOPES: &[&str] = &[
+    "https://www.googleapis.com/auth/admin.directory.user",
+    "https://www.googleapis.com/auth/admin.directory.orgunit",
+    "https://www.googleapis.com/auth/admin.directory.rolemanagement",
+    "https://www.googleapis.com/auth/apps.licensing",
+];
+
+impl Emulator {
+    /// A client of Google's REST APIs on this emulator, acting as `subject` (an admin of one
+    /// customer) with the service-account key `key`: what a customer's own administrator does
+    /// in the Admin console, behind the service's back. The token comes from the emulator's
+    /// token endpoint (JWT-bearer grant, signed with the key, as Google's clients do).
+    pub async fn admin_api(&self, key: &Path, subject: &str) -> anyhow::Result<GoogleApi> {
+        #[derive(serde::Deserialize)]
+        struct KeyFile {
+            client_email: String,
+            private_key: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Claims<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            scope: String,
+            aud: String,
+            iat: u64,
+            exp: u64,
+        }
+        let file: KeyFile = serde_json::from_slice(&std::fs::read(key)?)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let token_url = format!("{}token", self.base_url);
+        let claims = Claims {
+            iss: &file.client_email,
+            sub: subject,
+            scope: ADMIN_SCOPES.join(" "),
+            aud: token_url.clone(),
+            iat: now,
+            exp: now + 3600,
+        };
+        let assertion = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(file.private_key.as_bytes())?,
+        )?;
+        let response = self
+            .http
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            let status = response.status();
+            bail!(
+                "token for {subject}: {status} {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        let token: serde_json::Value = response.json().await?;
+        let access_token = token["access_token"]
+            .as_str()
+            .context("no access_token")?
+            .to_owned();
+        Ok(GoogleApi {
+            http: self.http.clone(),
+            base_url: self.base_url.clone(),
+            access_token,
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+/// Google's Directory and Licensing REST APIs on the emulator, as one admin (see
+/// [`Emulator::admin_api`]). Paths are relative to the base URL
+/// (`admin/directory/v1/users/ana@reseller.example`).
+pub struct GoogleApi {
+    http: reqwest::Client,
+    base_url: String,
+    access_token: String,
+    /// The impersonated admin (the `subject` of this client's ledger entries).
+    pub subject: String,
+}
+
+impl GoogleApi {
+    /// Sends `method path` with an optional JSON body; fails on a non-2xx answer with Google's
+    /// error body. Returns the JSON answer (`null` for an empty one).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}{path}", self.base_url);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(&self.access_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("{method} {path} as {}: {status} {text}", self.subject);
+        }
+        if text.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// `users.get`.
+    pub async fn get_user(&self, user_key: &str) -> anyhow::Result<serde_json::Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("admin/directory/v1/users/{user_key}"),
+            None,
+        )
+        .await
+    }
+
+    /// `users.update` (absent fields are kept): `{"orgUnitPath": "/"}`, `{"suspended": false}`,
+    /// `{"primaryEmail": …}` (a rename; the old address becomes an alias).
+    pub async fn update_user(
+        &self,
+        user_key: &str,
+        changes: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("admin/directory/v1/users/{user_key}"),
+            Some(changes),
+        )
+        .await
+    }
+
+    /// `roleAssignments.insert` of `role_id` to `user_id` at customer scope.
+    pub async fn assign_role(
+        &self,
+        role_id: &str,
+        user_id: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.call(
+            reqwest::Method::POST,
+            "admin/directory/v1/customer/my_customer/roleassignments",
+            Some(serde_json::json!({
+                "roleId": role_id,
+                "assignedTo": user_id,
+                "scopeType": "CUSTOMER",
+            })),
+        )
+        .await
+    }
+
+    /// `roleAssignments.delete`.
+    pub async fn delete_role_assignment(&self, assignment_id: &str) -> anyhow::Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("admin/directory/v1/customer/my_customer/roleassignments/{assignment_id}"),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `licenseAssignments.insert` of `product_id/sku_id` to `user`.
+    pub async fn assign_license(
+        &self,
+        product_id: &str,
+        sku_id: &str,
+        user: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("apps/licensing/v1/product/{product_id}/sku/{sku_id}/user"),
+            Some(serde_json::json!({"userId": user})),
+        )
+        .await
     }
 }
