@@ -436,7 +436,8 @@ pub async fn validate_mass_change(
 /// `FOR UPDATE` in name order (two concurrent revocations serialize and count each other), then
 /// per domain the accounts the service owns that are ACTIVE and the accounts revoked within
 /// [`MASS_CHANGE_WINDOW`] are counted; touched are the owned ACTIVE accounts of the request's
-/// staff members. `force` skips the check (the locks are still taken).
+/// staff members (a domain where the request touches none is not checked). `force` skips the
+/// check (the locks are still taken, so a forced revocation still serializes with others).
 pub async fn check_mass_change(
     conn: &mut PgConnection,
     scope: &Scope,
@@ -463,6 +464,11 @@ pub async fn check_mass_change(
                     && scope.staff.iter().any(|s| s.id == a.staff_member_id)
             })
             .count() as u32;
+        // A request that takes no owned access away in the domain cannot be a mass change
+        // there (the window alone does not refuse it).
+        if touched == 0 {
+            continue;
+        }
         let domain = DomainName::parse(&record.domain_name).map_err(|e| {
             ApiError::internal(anyhow::anyhow!(
                 "stored domain name {:?}: {e}",
@@ -669,4 +675,30 @@ pub async fn revoke_population(
         }
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mass_change_rule_weighs_the_window() {
+        let domain = DomainName::parse("reseller.example").unwrap();
+        let limit = MassChangeLimit {
+            max_percent: 10,
+            always_allowed: 1,
+        };
+        let check = |touched, active, window| {
+            check_mass_change_pure(&domain, touched, active, window, &limit)
+        };
+        assert!(check(1, 10, 0).is_ok(), "always allowed");
+        assert!(check(1, 1, 0).is_ok(), "one of one");
+        let refused = check(2, 10, 0).unwrap_err().to_string();
+        assert!(refused.contains("2 of the 10"), "{refused}");
+        // One revoked in the window: this one makes two of ten (nine active + one revoked).
+        let refused = check(1, 9, 1).unwrap_err().to_string();
+        assert!(refused.contains("2 of the 10"), "{refused}");
+        assert!(check(2, 30, 1).is_ok(), "3 of 31 is under 10 %");
+        assert!(check(3, 30, 1).is_err(), "4 of 31 is over");
+    }
 }
