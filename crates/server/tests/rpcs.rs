@@ -1022,6 +1022,46 @@ async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise
         .await
         .expect("create carla by hand");
 
+    // Eve's old address is an alias of her renamed account: never adopted as the address.
+    create_staff(&mut admin, "eve", "eve").await;
+    let eve = google
+        .users_insert(&support_access_google::model::NewUser {
+            primary_email: format!("eve@{TWO}"),
+            name: support_access_google::model::NewUserName {
+                given_name: "Eve".into(),
+                family_name: "Evans".into(),
+            },
+            password: support_access_google::SecretString::new("a long enough password".into()),
+            hash_function: None,
+            change_password_at_next_login: None,
+            org_unit_path: None,
+            suspended: None,
+            recovery_email: None,
+            include_in_global_address_list: None,
+        })
+        .await
+        .expect("create eve by hand");
+    google
+        .users_update(
+            &eve.id,
+            &support_access_google::model::UserChanges {
+                primary_email: Some(format!("eve.evans@{TWO}")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("rename eve");
+    let alias = admin
+        .adopt_support_account(adopt("eve", WHY, false))
+        .await
+        .expect_err("an alias");
+    assert_eq!(reason(&alias), "ADOPTION_REFUSED_ALIAS");
+    assert!(
+        alias.message().contains(&format!("eve.evans@{TWO}")),
+        "{}",
+        alias.message()
+    );
+
     let checked = admin
         .adopt_support_account(adopt("carla", WHY, true))
         .await
@@ -1062,7 +1102,8 @@ async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise
     .expect("carla's row");
     // The engine may already have marked it (then the approval is consumed into ownership).
     let owned: Option<String> = sqlx::query_scalar(
-        "SELECT google_user_id FROM support_accounts WHERE staff_member_id = 'carla' AND ownership = 'ADOPTED'",
+        "SELECT google_user_id FROM support_accounts \
+         WHERE staff_member_id = 'carla' AND ownership <> 'NOT_OWNED'",
     )
     .fetch_optional(&mut db)
     .await
@@ -1077,6 +1118,20 @@ async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise
         (reason_text.as_str(), decided_by.as_str(), desired.as_str()),
         (WHY, "admin", "ACTIVE")
     );
+    // Once the service owns it, adopting it again is refused.
+    sqlx::query(
+        "UPDATE support_accounts SET ownership = 'ADOPTED', google_user_id = $1, adopt_user_id = NULL \
+         WHERE staff_member_id = 'carla'",
+    )
+    .bind(&carla.id)
+    .execute(&mut db)
+    .await
+    .expect("owned");
+    let again = admin
+        .adopt_support_account(adopt("carla", WHY, false))
+        .await
+        .expect_err("already owned");
+    assert_eq!(reason(&again), "ALREADY_OWNED");
     let audit = admin
         .list_audit_events(v1::ListAuditEventsRequest {
             method: "/supportaccess.v1.SupportAccessService/AdoptSupportAccount".into(),
