@@ -460,6 +460,17 @@ async fn portal_access_shows_managed_accounts_and_an_unmanaged_reseller_admin() 
     assert_eq!(
         entries,
         vec![
+            // The seed's super administrator reaches the portal whatever roles they hold.
+            v1::PortalAccessEntry {
+                email: format!("admin@{ONE}"),
+                roles: Vec::new(),
+                managed: false,
+                staff_member: String::new(),
+                suspended: false,
+                super_admin: true,
+                owned: false,
+                reasons: vec!["super administrator".to_owned()],
+            },
             v1::PortalAccessEntry {
                 email: format!("ana.silva@{ONE}"),
                 roles: vec![PORTAL_ROLE.to_owned()],
@@ -778,5 +789,687 @@ async fn status_shows_work_under_way() {
         check(&after.accounts[0].checks, v1::CheckKind::AccountExists).state(),
         v1::CheckState::Ok
     );
+    server.stop().await;
+}
+
+/// Waits until the operation is done.
+async fn wait_done(
+    ops: &mut Ops,
+    name: &str,
+) -> support_access_proto::google::longrunning::Operation {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let current = ops
+            .wait_operation(
+                support_access_proto::google::longrunning::WaitOperationRequest {
+                    name: name.to_owned(),
+                    timeout: Some(prost_types::Duration {
+                        seconds: 10,
+                        nanos: 0,
+                    }),
+                },
+            )
+            .await
+            .expect("wait operation")
+            .into_inner();
+        if current.done {
+            return current;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the operation did not finish: {current:?}"
+        );
+    }
+}
+
+fn revoke_request(domain: &str, staff: &[&str], force: bool) -> v1::RevokeSupportAccessRequest {
+    v1::RevokeSupportAccessRequest {
+        domains: vec![format!("domains/{domain}")],
+        staff_members: staff.iter().map(|s| format!("staffMembers/{s}")).collect(),
+        mode: v1::RevokeMode::Suspend as i32,
+        force,
+        request_id: request_id(),
+        validate_only: false,
+    }
+}
+
+async fn accounts_of(api: &mut Api, domain: &str) -> Vec<v1::SupportAccount> {
+    api.list_support_accounts(v1::ListSupportAccountsRequest {
+        parent: format!("domains/{domain}"),
+        ..Default::default()
+    })
+    .await
+    .expect("list support accounts")
+    .into_inner()
+    .support_accounts
+}
+
+#[tokio::test]
+async fn provision_never_regrants_a_revoked_account_and_regrant_does_with_a_reason() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    let mut ops = server.ops("admin").await;
+    create_domain(&mut admin, TWO).await;
+    create_staff(&mut admin, "ana", "ana.silva").await;
+    provision(&mut admin, &mut ops, &[TWO], &["ana"]).await;
+    let active = accounts_of(&mut admin, TWO).await;
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].desired_access(), v1::DesiredAccess::Active);
+    assert_eq!(active[0].ownership(), v1::Ownership::Created);
+    assert!(!active[0].google_user_id.is_empty());
+    assert_eq!(active[0].decided_by, "admin");
+
+    // One of one may always be revoked.
+    let revoke = revoke_request(TWO, &["ana"], false);
+    let revoked_op = admin
+        .revoke_support_access(revoke.clone())
+        .await
+        .expect("revoke")
+        .into_inner();
+    wait_done(&mut ops, &revoked_op.name).await;
+
+    // Provisioning everyone again leaves ana revoked: listed, REVOKED, without checks.
+    provision(&mut admin, &mut ops, &[TWO], &[]).await;
+    let listed = accounts_of(&mut admin, TWO).await;
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0].desired_access(), v1::DesiredAccess::Revoked);
+    assert_eq!(listed[0].revoke_mode(), v1::RevokeMode::Suspend);
+    assert!(listed[0].checks.is_empty());
+    let status = status(&mut admin, TWO, false).await;
+    assert_eq!(status.accounts.len(), 1);
+    assert_eq!(
+        status.accounts[0].desired_access(),
+        v1::DesiredAccess::Revoked
+    );
+
+    // Re-granting needs staff members and a reason.
+    let missing = admin
+        .regrant_support_access(v1::RegrantSupportAccessRequest {
+            domains: vec![format!("domains/{TWO}")],
+            reason: "  ".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no staff, no reason");
+    assert_eq!(violations(&missing), vec!["staff_members", "reason"]);
+
+    let regrant = v1::RegrantSupportAccessRequest {
+        domains: vec![format!("domains/{TWO}")],
+        staff_members: vec!["staffMembers/ana".into()],
+        reason: "back from leave, ticket OPS-7".into(),
+        request_id: request_id(),
+    };
+    let operation = admin
+        .regrant_support_access(regrant.clone())
+        .await
+        .expect("regrant")
+        .into_inner();
+    let replayed = admin
+        .regrant_support_access(regrant.clone())
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!(replayed.name, operation.name);
+    let back = accounts_of(&mut admin, TWO).await;
+    assert_eq!(back[0].desired_access(), v1::DesiredAccess::Active);
+    assert_eq!(back[0].revoke_mode(), v1::RevokeMode::Unspecified);
+    let audit = admin
+        .list_audit_events(v1::ListAuditEventsRequest {
+            method: "/supportaccess.v1.SupportAccessService/RegrantSupportAccess".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_inner()
+        .audit_events;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.target == "staffMembers/ana" && e.detail.contains("ticket OPS-7")),
+        "{audit:#?}"
+    );
+    wait_done(&mut ops, &operation.name).await;
+
+    // The revocation's request id still answers with its operation after ana was deleted.
+    let revoke_again = admin
+        .revoke_support_access(revoke_request(TWO, &["ana"], true))
+        .await
+        .expect("revoke again")
+        .into_inner();
+    wait_done(&mut ops, &revoke_again.name).await;
+    admin
+        .delete_staff_member(v1::DeleteStaffMemberRequest {
+            name: "staffMembers/ana".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("revoked: may be deleted");
+    let replayed = admin
+        .revoke_support_access(revoke)
+        .await
+        .expect("replay after the staff member was deleted")
+        .into_inner();
+    assert_eq!(replayed.name, revoked_op.name);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    create_domain(&mut admin, TWO).await;
+    create_staff(&mut admin, "boss", "admin").await;
+    create_staff(&mut admin, "sam", "sales").await;
+    create_staff(&mut admin, "carla", "carla").await;
+    create_staff(&mut admin, "dan", "dan").await;
+    let adopt =
+        |username: &str, reason: &str, validate_only: bool| v1::AdoptSupportAccountRequest {
+            name: format!("domains/{TWO}/supportAccounts/{username}"),
+            reason: reason.to_owned(),
+            request_id: request_id(),
+            validate_only,
+        };
+    const WHY: &str = "carla's account predates the service, ticket OPS-9";
+
+    let no_reason = admin
+        .adopt_support_account(adopt("carla", "", false))
+        .await
+        .expect_err("reason required");
+    assert_eq!(violations(&no_reason), vec!["reason"]);
+    let unknown = admin
+        .adopt_support_account(adopt("nobody", WHY, false))
+        .await
+        .expect_err("not a staff member's username");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let no_user = admin
+        .adopt_support_account(adopt("dan", WHY, false))
+        .await
+        .expect_err("no Google user");
+    assert_eq!(no_user.code(), Code::NotFound);
+
+    for validate_only in [true, false] {
+        let super_admin = admin
+            .adopt_support_account(adopt("admin", WHY, validate_only))
+            .await
+            .expect_err("super admin");
+        assert_eq!(super_admin.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&super_admin), "ADOPTION_REFUSED_SUPER_ADMIN");
+        let paid = admin
+            .adopt_support_account(adopt("sales", WHY, validate_only))
+            .await
+            .expect_err("paid license");
+        assert_eq!(reason(&paid), "ADOPTION_REFUSED_PAID_LICENSE");
+        assert!(paid.message().contains("1010020028"), "{}", paid.message());
+    }
+
+    // Someone created carla's account by hand (no license: automatic licensing is off).
+    let google = console(&server, TWO).await;
+    let carla = google
+        .users_insert(&support_access_google::model::NewUser {
+            primary_email: format!("carla@{TWO}"),
+            name: support_access_google::model::NewUserName {
+                given_name: "Carla".into(),
+                family_name: "Costa".into(),
+            },
+            password: support_access_google::SecretString::new("a long enough password".into()),
+            hash_function: None,
+            change_password_at_next_login: None,
+            org_unit_path: None,
+            suspended: None,
+            recovery_email: None,
+            include_in_global_address_list: None,
+        })
+        .await
+        .expect("create carla by hand");
+
+    // Eve's old address is an alias of her renamed account: never adopted as the address.
+    create_staff(&mut admin, "eve", "eve").await;
+    let eve = google
+        .users_insert(&support_access_google::model::NewUser {
+            primary_email: format!("eve@{TWO}"),
+            name: support_access_google::model::NewUserName {
+                given_name: "Eve".into(),
+                family_name: "Evans".into(),
+            },
+            password: support_access_google::SecretString::new("a long enough password".into()),
+            hash_function: None,
+            change_password_at_next_login: None,
+            org_unit_path: None,
+            suspended: None,
+            recovery_email: None,
+            include_in_global_address_list: None,
+        })
+        .await
+        .expect("create eve by hand");
+    google
+        .users_update(
+            &eve.id,
+            &support_access_google::model::UserChanges {
+                primary_email: Some(format!("eve.evans@{TWO}")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("rename eve");
+    let alias = admin
+        .adopt_support_account(adopt("eve", WHY, false))
+        .await
+        .expect_err("an alias");
+    assert_eq!(reason(&alias), "ADOPTION_REFUSED_ALIAS");
+    assert!(
+        alias.message().contains(&format!("eve.evans@{TWO}")),
+        "{}",
+        alias.message()
+    );
+
+    let checked = admin
+        .adopt_support_account(adopt("carla", WHY, true))
+        .await
+        .expect("validate only")
+        .into_inner();
+    assert!(checked.done);
+    let mut db = server.database().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM support_accounts")
+        .fetch_one(&mut db)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "validate_only records nothing");
+
+    let request = adopt("carla", WHY, false);
+    let operation = admin
+        .adopt_support_account(request.clone())
+        .await
+        .expect("adopt")
+        .into_inner();
+    assert!(operation.name.starts_with("operations/"));
+    let replayed = admin
+        .adopt_support_account(request)
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!(replayed.name, operation.name);
+    let (adopt_user_id, reason_text, decided_by, desired): (
+        Option<String>,
+        String,
+        String,
+        String,
+    ) = sqlx::query_as(
+        "SELECT adopt_user_id, decision_reason, decided_by, desired FROM support_accounts \
+             WHERE staff_member_id = 'carla'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("carla's row");
+    // The engine may already have marked it (then the approval is consumed into ownership).
+    let owned: Option<String> = sqlx::query_scalar(
+        "SELECT google_user_id FROM support_accounts \
+         WHERE staff_member_id = 'carla' AND ownership <> 'NOT_OWNED'",
+    )
+    .fetch_optional(&mut db)
+    .await
+    .expect("ownership")
+    .flatten();
+    assert!(
+        adopt_user_id.as_deref() == Some(carla.id.as_str())
+            || owned.as_deref() == Some(carla.id.as_str()),
+        "{adopt_user_id:?} {owned:?}"
+    );
+    assert_eq!(
+        (reason_text.as_str(), decided_by.as_str(), desired.as_str()),
+        (WHY, "admin", "ACTIVE")
+    );
+    // Once the service owns it, adopting it again is refused.
+    sqlx::query(
+        "UPDATE support_accounts SET ownership = 'ADOPTED', google_user_id = $1, adopt_user_id = NULL \
+         WHERE staff_member_id = 'carla'",
+    )
+    .bind(&carla.id)
+    .execute(&mut db)
+    .await
+    .expect("owned");
+    let again = admin
+        .adopt_support_account(adopt("carla", WHY, false))
+        .await
+        .expect_err("already owned");
+    assert_eq!(reason(&again), "ALREADY_OWNED");
+    let audit = admin
+        .list_audit_events(v1::ListAuditEventsRequest {
+            method: "/supportaccess.v1.SupportAccessService/AdoptSupportAccount".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_inner()
+        .audit_events;
+    assert!(
+        audit.iter().any(
+            |e| e.target == format!("domains/{TWO}/supportAccounts/carla")
+                && e.detail.contains("OPS-9")
+                && e.detail.contains(&carla.id)
+        ),
+        "{audit:#?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_staff_member_with_access_cannot_be_deleted() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    let mut ops = server.ops("admin").await;
+    create_domain(&mut admin, TWO).await;
+    create_staff(&mut admin, "ana", "ana.silva").await;
+    provision(&mut admin, &mut ops, &[TWO], &["ana"]).await;
+    for validate_only in [true, false] {
+        let refused = admin
+            .delete_staff_member(v1::DeleteStaffMemberRequest {
+                name: "staffMembers/ana".into(),
+                validate_only,
+                ..Default::default()
+            })
+            .await
+            .expect_err("still has access");
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&refused), "STAFF_MEMBER_HAS_ACCESS");
+        assert!(
+            refused.message().contains(&format!("domains/{TWO}"))
+                && refused.message().contains("RevokeSupportAccess"),
+            "{}",
+            refused.message()
+        );
+    }
+    let revoked = admin
+        .revoke_support_access(revoke_request(TWO, &["ana"], false))
+        .await
+        .expect("revoke")
+        .into_inner();
+    wait_done(&mut ops, &revoked.name).await;
+    admin
+        .delete_staff_member(v1::DeleteStaffMemberRequest {
+            name: "staffMembers/ana".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("deleted once revoked");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn drift_events_are_listed_with_a_checked_filter_and_shown_in_status() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    create_domain(&mut admin, ONE).await;
+    create_domain(&mut admin, TWO).await;
+    let list = |parent: &str, filter: &str| v1::ListDriftEventsRequest {
+        parent: parent.to_owned(),
+        filter: filter.to_owned(),
+        ..Default::default()
+    };
+    let bad = admin
+        .list_drift_events(list("domains/-", "open=maybe"))
+        .await
+        .expect_err("bad filter");
+    assert_eq!(violations(&bad), vec!["filter"]);
+    let bad = admin
+        .list_drift_events(list("domains", "kind=NOT_A_KIND AND open=true"))
+        .await
+        .expect_err("bad parent and filter");
+    assert_eq!(violations(&bad), vec!["parent", "filter"]);
+    assert!(
+        admin
+            .list_drift_events(list("domains/-", ""))
+            .await
+            .expect("empty")
+            .into_inner()
+            .drift_events
+            .is_empty()
+    );
+
+    // Reconciliation found ana's role gone in both domains; the one in ONE was repaired.
+    let mut db = server.database().await;
+    for (domain, resolved) in [(ONE, true), (TWO, false)] {
+        sqlx::query(
+            "INSERT INTO drift_events (domain_name, kind, account_email, staff_member_id, detail, \
+                                       evidence, resolve_time, repair_operation) \
+             VALUES ($1, 'ACCOUNT_ROLE_REMOVED', $2, 'ana', 'the role is gone', \
+                     '{\"role\": \"Customer Care Portal Access\"}', \
+                     CASE WHEN $3 THEN now() END, CASE WHEN $3 THEN gen_random_uuid() END)",
+        )
+        .bind(domain)
+        .bind(format!("ana.silva@{domain}"))
+        .bind(resolved)
+        .execute(&mut db)
+        .await
+        .expect("insert drift");
+    }
+    let open = admin
+        .list_drift_events(list(
+            "domains/-",
+            &format!("open=true AND kind=ACCOUNT_ROLE_REMOVED AND account=\"ana.silva@{TWO}\""),
+        ))
+        .await
+        .expect("open drift")
+        .into_inner()
+        .drift_events;
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert!(
+        open[0]
+            .name
+            .starts_with(&format!("domains/{TWO}/driftEvents/"))
+    );
+    assert_eq!(open[0].kind(), v1::DriftKind::AccountRoleRemoved);
+    assert_eq!(open[0].staff_member, "staffMembers/ana");
+    assert_eq!(open[0].evidence["role"], PORTAL_ROLE);
+    assert!(open[0].open && open[0].resolve_time.is_none());
+    // Paging: one at a time, newest first.
+    let first = admin
+        .list_drift_events(v1::ListDriftEventsRequest {
+            parent: "domains/-".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("page")
+        .into_inner();
+    assert_eq!(first.drift_events[0].account, format!("ana.silva@{TWO}"));
+    let second = admin
+        .list_drift_events(v1::ListDriftEventsRequest {
+            parent: "domains/-".into(),
+            page_size: 1,
+            page_token: first.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .expect("page 2")
+        .into_inner();
+    assert_eq!(second.drift_events[0].account, format!("ana.silva@{ONE}"));
+    assert!(second.next_page_token.is_empty());
+    // An operator of ONE sees ONE's only.
+    let mut one_operator = server.api("one-operator").await;
+    let own = one_operator
+        .list_drift_events(list("domains/-", ""))
+        .await
+        .expect("own domains")
+        .into_inner()
+        .drift_events;
+    assert_eq!(own.len(), 1);
+    assert!(!own[0].open && own[0].repair_operation.starts_with("operations/"));
+
+    let one = status(&mut admin, ONE, false).await;
+    assert!(one.open_drift.is_empty());
+    assert_eq!(one.recent_repairs.len(), 1);
+    assert_eq!(one.repairs_total, 1);
+    assert_eq!(one.repair_policy(), v1::RepairPolicy::Repair);
+    let two = status(&mut admin, TWO, false).await;
+    assert_eq!(two.open_drift.len(), 1);
+    assert_eq!(two.repairs_total, 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_domain_repair_policy_round_trips() {
+    let server = TestServer::demo().await;
+    let mut admin = server.api("admin").await;
+    let created = admin
+        .create_domain(v1::CreateDomainRequest {
+            domain: Some(v1::Domain {
+                domain_name: TWO.into(),
+                credential: "default".into(),
+                delegated_admin: format!("admin@{TWO}"),
+                repair_policy: v1::RepairPolicy::ReportOnly as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(created.repair_policy(), v1::RepairPolicy::ReportOnly);
+    let got = admin
+        .get_domain(v1::GetDomainRequest {
+            name: format!("domains/{TWO}"),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.repair_policy(), v1::RepairPolicy::ReportOnly);
+    assert_eq!(
+        status(&mut admin, TWO, false).await.repair_policy(),
+        v1::RepairPolicy::ReportOnly
+    );
+    let updated = admin
+        .update_domain(v1::UpdateDomainRequest {
+            domain: Some(v1::Domain {
+                name: format!("domains/{TWO}"),
+                repair_policy: v1::RepairPolicy::Repair as i32,
+                etag: got.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["repair_policy".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.repair_policy(), v1::RepairPolicy::Repair);
+    assert_eq!(updated.display_name, got.display_name);
+    let bad = admin
+        .update_domain(v1::UpdateDomainRequest {
+            domain: Some(v1::Domain {
+                name: format!("domains/{TWO}"),
+                repair_policy: 42,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["repair_policy".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown policy");
+    assert_eq!(violations(&bad), vec!["domain.repair_policy"]);
+    // Not set on create: REPAIR.
+    let default = create_domain(&mut admin, ONE).await;
+    assert_eq!(default.repair_policy(), v1::RepairPolicy::Repair);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn mass_change_counts_owned_active_accounts_and_the_window() {
+    let server = TestServer::start(&[
+        "--demo".to_owned(),
+        "--mass-change-limit-percent".to_owned(),
+        "10".to_owned(),
+    ])
+    .await;
+    let mut admin = server.api("admin").await;
+    let mut ops = server.ops("admin").await;
+    create_domain(&mut admin, TWO).await;
+    let ids: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    for id in &ids {
+        create_staff(&mut admin, id, &format!("staff.{id}")).await;
+    }
+    let staff: Vec<&str> = ids.iter().map(String::as_str).collect();
+    provision(&mut admin, &mut ops, &[TWO], &staff).await;
+    let owned = accounts_of(&mut admin, TWO)
+        .await
+        .iter()
+        .filter(|a| a.ownership() == v1::Ownership::Created)
+        .count();
+    assert_eq!(owned, 10);
+
+    // 2 of 10 is more than 10 %.
+    let two = revoke_request(TWO, &["s0", "s1"], false);
+    let refused = admin
+        .revoke_support_access(two.clone())
+        .await
+        .expect_err("2 of 10");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "MASS_CHANGE_REFUSED");
+    assert!(
+        refused.message().contains("2 of the 10"),
+        "{}",
+        refused.message()
+    );
+    // validate_only answers the same, through the same check.
+    let validated = admin
+        .revoke_support_access(v1::RevokeSupportAccessRequest {
+            validate_only: true,
+            ..two.clone()
+        })
+        .await
+        .expect_err("validate only: 2 of 10");
+    assert_eq!(
+        (validated.code(), reason(&validated), validated.message()),
+        (refused.code(), reason(&refused), refused.message())
+    );
+    // Nothing was recorded.
+    assert!(
+        accounts_of(&mut admin, TWO)
+            .await
+            .iter()
+            .all(|a| a.desired_access() == v1::DesiredAccess::Active)
+    );
+
+    // 1 of 10 is always allowed, but not twice within the window: two single revocations at
+    // the same time serialize on the domain, and the second counts the first (2 of 10 again).
+    let mut other = server.api("admin").await;
+    let (a, b) = tokio::join!(
+        admin.revoke_support_access(revoke_request(TWO, &["s0"], false)),
+        other.revoke_support_access(revoke_request(TWO, &["s1"], false)),
+    );
+    let (allowed, second) = match (a, b) {
+        (Ok(op), Err(refused)) | (Err(refused), Ok(op)) => (op.into_inner(), refused),
+        other => panic!("exactly one single revocation may pass: {other:?}"),
+    };
+    assert!(allowed.name.starts_with("operations/"));
+    assert_eq!(reason(&second), "MASS_CHANGE_REFUSED");
+    assert!(
+        second.message().contains("2 of the 10")
+            && second
+                .message()
+                .contains("1 of them revoked within the last 24 h"),
+        "{}",
+        second.message()
+    );
+    // And later still, within the window.
+    let third = admin
+        .revoke_support_access(revoke_request(TWO, &["s2"], false))
+        .await
+        .expect_err("the window still counts the first");
+    assert_eq!(reason(&third), "MASS_CHANGE_REFUSED");
+    // force skips the limit.
+    admin
+        .revoke_support_access(revoke_request(TWO, &["s3", "s4"], true))
+        .await
+        .expect("forced");
+    let revoked = accounts_of(&mut admin, TWO)
+        .await
+        .iter()
+        .filter(|a| a.desired_access() == v1::DesiredAccess::Revoked)
+        .count();
+    assert_eq!(revoked, 3);
     server.stop().await;
 }

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod convert;
 pub mod credential;
 pub mod domains;
+pub mod drift;
+pub mod lifecycle;
 pub mod manual;
 pub mod mutation;
 pub mod observation;
@@ -52,6 +54,8 @@ pub mod methods {
     method!(DELETE_STAFF_MEMBER, "DeleteStaffMember");
     method!(PROVISION_SUPPORT_ACCESS, "ProvisionSupportAccess");
     method!(REVOKE_SUPPORT_ACCESS, "RevokeSupportAccess");
+    method!(REGRANT_SUPPORT_ACCESS, "RegrantSupportAccess");
+    method!(ADOPT_SUPPORT_ACCOUNT, "AdoptSupportAccount");
     method!(ISSUE_SIGN_IN_CREDENTIAL, "IssueSignInCredential");
     method!(CONFIRM_MANUAL_STEP, "ConfirmManualStep");
 }
@@ -542,6 +546,7 @@ impl SupportAccessService for SupportAccessApi {
                 staff::RESOURCE_TYPE,
                 &req.name,
             )?;
+            staff::check_deletable(&mut conn, id.as_str(), false).await?;
             return Ok(Response::new(()));
         }
         let mut m = match Mutation::begin::<_, ()>(
@@ -556,6 +561,7 @@ impl SupportAccessService for SupportAccessApi {
             Begin::Replay(()) => return Ok(Response::new(())),
             Begin::Proceed(m) => m,
         };
+        staff::check_deletable(m.conn(), id.as_str(), true).await?;
         support_access_store::staff::delete(m.conn(), id.as_str(), expected_etag)
             .await
             .map_err(|e| write_error(staff::RESOURCE_TYPE, &req.name, e))?;
@@ -576,26 +582,32 @@ impl SupportAccessService for SupportAccessApi {
     ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
         let principal = auth::principal(request.extensions())?;
         let req = request.into_inner();
-        let scope = provision::resolve_scope(
-            &self.state,
-            &principal,
-            &req.domains,
-            &req.staff_members,
-            &req.request_id,
-            false,
-        )
-        .await?;
         let operation = if req.validate_only {
+            let scope = provision::resolve_scope(
+                &self.state,
+                &principal,
+                &req.domains,
+                &req.staff_members,
+                &req.request_id,
+                None,
+            )
+            .await?;
             provision::plan_only(&self.state, OperationKind::Provision, &scope, None).await?
         } else {
+            let scope = provision::parse_scope(
+                &principal,
+                &req.domains,
+                &req.staff_members,
+                &req.request_id,
+                None,
+            )?;
             provision::start_operation(
                 &self.state,
                 principal,
                 methods::PROVISION_SUPPORT_ACCESS,
-                OperationKind::Provision,
                 &req,
-                scope,
-                None,
+                &scope,
+                provision::Decision::Provision,
             )
             .await?
         };
@@ -609,27 +621,34 @@ impl SupportAccessService for SupportAccessApi {
         let principal = auth::principal(request.extensions())?;
         let req = request.into_inner();
         let options = provision::revoke_options(&req, self.state.mass_change_limit())?;
-        let scope = provision::resolve_scope(
-            &self.state,
-            &principal,
-            &req.domains,
-            &req.staff_members,
-            &req.request_id,
-            true,
-        )
-        .await?;
+        let required = Some("name at least one staff member whose access to revoke");
         let operation = if req.validate_only {
+            let scope = provision::resolve_scope(
+                &self.state,
+                &principal,
+                &req.domains,
+                &req.staff_members,
+                &req.request_id,
+                required,
+            )
+            .await?;
+            provision::validate_mass_change(&self.state, &scope, &options).await?;
             provision::plan_only(&self.state, OperationKind::Revoke, &scope, Some(options)).await?
         } else {
-            provision::check_mass_change(&self.state, &scope, &options).await?;
+            let scope = provision::parse_scope(
+                &principal,
+                &req.domains,
+                &req.staff_members,
+                &req.request_id,
+                required,
+            )?;
             provision::start_operation(
                 &self.state,
                 principal,
                 methods::REVOKE_SUPPORT_ACCESS,
-                OperationKind::Revoke,
                 &req,
-                scope,
-                Some(options),
+                &scope,
+                provision::Decision::Revoke(options),
             )
             .await?
         };
@@ -638,29 +657,31 @@ impl SupportAccessService for SupportAccessApi {
 
     async fn adopt_support_account(
         &self,
-        _request: Request<v1::AdoptSupportAccountRequest>,
+        request: Request<v1::AdoptSupportAccountRequest>,
     ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
-        Err(Status::unimplemented(
-            "AdoptSupportAccount is not implemented yet",
-        ))
+        let principal = auth::principal(request.extensions())?;
+        let operation =
+            lifecycle::adopt_support_account(&self.state, principal, request.get_ref()).await?;
+        Ok(Response::new(operation))
     }
 
     async fn regrant_support_access(
         &self,
-        _request: Request<v1::RegrantSupportAccessRequest>,
+        request: Request<v1::RegrantSupportAccessRequest>,
     ) -> RpcResult<support_access_proto::google::longrunning::Operation> {
-        Err(Status::unimplemented(
-            "RegrantSupportAccess is not implemented yet",
-        ))
+        let principal = auth::principal(request.extensions())?;
+        let operation =
+            lifecycle::regrant_support_access(&self.state, principal, request.get_ref()).await?;
+        Ok(Response::new(operation))
     }
 
     async fn list_drift_events(
         &self,
-        _request: Request<v1::ListDriftEventsRequest>,
+        request: Request<v1::ListDriftEventsRequest>,
     ) -> RpcResult<v1::ListDriftEventsResponse> {
-        Err(Status::unimplemented(
-            "ListDriftEvents is not implemented yet",
-        ))
+        let principal = auth::principal(request.extensions())?;
+        let response = drift::list_drift_events(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
     }
 
     async fn get_domain_status(

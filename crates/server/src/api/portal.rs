@@ -1,15 +1,19 @@
-//! `ListPortalAccess`: everyone in a reseller domain whose customer-wide roles open the Customer
-//! Care Portal (Reseller Admin, a custom role with both portal privileges, a legacy support
-//! role), whether this service manages the account or not, ordered by e-mail. Observes Google now
+//! `ListPortalAccess`: everyone in a reseller domain who reaches the Customer Care Portal — super
+//! administrators, and holders of a customer-wide role that opens it (Reseller Admin, a custom
+//! role with both portal privileges, a legacy support role) — whether this service manages the
+//! account or not, ordered by e-mail, each with the reasons (`super administrator`,
+//! `role '<name>'`, `legacy role '<name>'`) and whether the service owns the account (its
+//! recorded Google user id is this user's). Observes Google now
 //! (the observation is stored for `GetDomainStatus` too): an unmanaged admin holding the Reseller
 //! Admin role is exactly what an operator wants to find.
 
 use std::collections::HashMap;
 
-use support_access_domain::access::portal_access;
+use support_access_domain::access::{PortalAccessKind, portal_access};
 use support_access_domain::parse_domain_resource;
-use support_access_google::ErrorClass;
+use support_access_google::{ErrorClass, UsersListQuery};
 use support_access_proto::v1;
+use support_access_store::accounts::AccountRecord;
 
 use super::observation;
 use crate::auth::Principal;
@@ -31,47 +35,89 @@ pub async fn list_portal_access(
     let (observed, _) = observation::observe_now(state, &mut conn, &record, &desired).await?;
     // Every declared account counts as managed, revoked ones included: this service still
     // acts on them.
-    let declared: HashMap<String, String> =
+    let declared: HashMap<String, AccountRecord> =
         support_access_store::accounts::list_by_domain(&mut conn, domain.as_str())
             .await?
             .into_iter()
-            .map(|a| (a.email, a.staff_member_id))
+            .map(|a| (a.email.clone(), a))
             .collect();
     drop(conn);
 
-    let mut entries = Vec::new();
-    let mut client = None;
-    for entry in portal_access(&desired, &observed, &state.planner().access) {
+    let access = &state.planner().access;
+    let client = observation::google_client(state, &record).await?;
+    let mut entries: Vec<(String, v1::PortalAccessEntry)> = Vec::new();
+    for entry in portal_access(&desired, &observed, access) {
         // The observation holds the support org unit's users and the desired accounts; anyone
         // else holding a portal role is looked up by id (few people hold such roles).
         let (email, suspended) = match (&entry.email, entry.suspended) {
             (Some(email), Some(suspended)) => (email.as_str().to_owned(), suspended),
-            _ => {
-                if client.is_none() {
-                    client = Some(observation::google_client(state, &record).await?);
-                }
-                let google = client.as_ref().expect("just set");
-                match google.users_get(entry.user_id.as_str()).await {
-                    Ok(user) => (user.primary_email.to_ascii_lowercase(), user.suspended),
-                    // Deleted since the role assignments were listed: no access left.
-                    Err(e) if matches!(e.class(), ErrorClass::NotFound) => continue,
-                    Err(e) => return Err(observation::google_error(domain.as_str(), e)),
-                }
+            _ => match client.users_get(entry.user_id.as_str()).await {
+                Ok(user) => (user.primary_email.to_ascii_lowercase(), user.suspended),
+                // Deleted since the role assignments were listed: no access left.
+                Err(e) if matches!(e.class(), ErrorClass::NotFound) => continue,
+                Err(e) => return Err(observation::google_error(domain.as_str(), e)),
+            },
+        };
+        let reasons = access
+            .portal_roles_of(&observed, &entry.user_id)
+            .into_iter()
+            .map(|(role, kind)| match kind {
+                PortalAccessKind::Legacy => format!("legacy role '{}'", role.name),
+                _ => format!("role '{}'", role.name),
+            })
+            .collect();
+        entries.push((
+            entry.user_id.as_str().to_owned(),
+            v1::PortalAccessEntry {
+                email,
+                roles: entry.roles,
+                suspended,
+                reasons,
+                ..Default::default()
+            },
+        ));
+    }
+    // Super administrators reach the portal whatever roles they hold (read-only listing of the
+    // customer's super admins; search is eventually consistent, which is fine for a report).
+    let super_admins = client
+        .users_list(UsersListQuery {
+            query: Some("isAdmin=true".to_owned()),
+            show_deleted: false,
+        })
+        .collect_all()
+        .await
+        .map_err(|e| observation::google_error(domain.as_str(), e))?;
+    for user in super_admins.into_iter().filter(|u| u.is_admin) {
+        let email = user.primary_email.to_ascii_lowercase();
+        let entry = match entries.iter_mut().find(|(id, _)| *id == user.id) {
+            Some((_, entry)) => entry,
+            None => {
+                entries.push((
+                    user.id.clone(),
+                    v1::PortalAccessEntry {
+                        email,
+                        suspended: user.suspended,
+                        ..Default::default()
+                    },
+                ));
+                &mut entries.last_mut().expect("just pushed").1
             }
         };
-        let staff_member = declared
-            .get(&email)
-            .map(|id| format!("staffMembers/{id}"))
-            .unwrap_or_default();
-        entries.push(v1::PortalAccessEntry {
-            managed: !staff_member.is_empty(),
-            staff_member,
-            email,
-            roles: entry.roles,
-            suspended,
-            ..Default::default()
-        });
+        entry.super_admin = true;
+        entry.reasons.insert(0, "super administrator".to_owned());
     }
+    let mut entries: Vec<v1::PortalAccessEntry> = entries
+        .into_iter()
+        .map(|(user_id, mut entry)| {
+            if let Some(account) = declared.get(&entry.email) {
+                entry.managed = true;
+                entry.staff_member = format!("staffMembers/{}", account.staff_member_id);
+                entry.owned = account.ownership.is_owned()
+                    && account.google_user_id.as_deref() == Some(user_id.as_str());
+            }
+            entry
+        })
+        .collect();
     entries.sort_by(|a, b| a.email.cmp(&b.email));
     Ok(v1::ListPortalAccessResponse { entries })
 }

@@ -1,11 +1,20 @@
-//! `ProvisionSupportAccess` and `RevokeSupportAccess`: validate, resolve which domains and staff
-//! members the request covers, then — in one transaction keyed by the request id — record the
-//! desired state and create the operation, and wake the workers. With `validate_only` the
-//! domains are observed and planned now, and the plan is returned as a finished operation
-//! without anything being written anywhere.
+//! `ProvisionSupportAccess` and `RevokeSupportAccess` (and the operation machinery that
+//! `RegrantSupportAccess` and `AdoptSupportAccount` share): validate, claim the request id, then
+//! — in that one transaction — resolve which domains and staff members the request covers,
+//! record the decision and create the operation, and wake the workers.
+//!
+//! Provisioning records ACTIVE only where no decision exists: it never re-grants a REVOKED
+//! (domain, staff member). A revocation is checked against the mass-change limit once, in the
+//! transaction that records it, with the domains' rows locked (see [`check_mass_change`]).
+//! With `validate_only` the domains are observed and planned now, and the plan is returned as a
+//! finished operation without anything being written anywhere (a revocation's limit is checked
+//! the same way in a transaction that is rolled back).
+
+use std::time::Duration;
 
 use prost::Message;
-use support_access_domain::revoke::{MassChangeLimit, RevokeMode, RevokeOptions};
+use sqlx::PgConnection;
+use support_access_domain::revoke::{MassChangeLimit, RevokeError, RevokeMode, RevokeOptions};
 use support_access_domain::validation::Violations;
 use support_access_domain::{
     DomainName, RequestId, StaffMemberId, parse_domain_resource, parse_staff_member_resource,
@@ -14,7 +23,7 @@ use support_access_proto::google::longrunning::{Operation, operation};
 use support_access_proto::v1;
 use support_access_store::accounts::{self, Desired};
 use support_access_store::operations::{self, NewOperation, OperationKind};
-use support_access_store::{domains, staff};
+use support_access_store::{audit, domains, staff};
 
 use super::mutation::{AuditTarget, Begin, Mutation};
 use crate::auth::Principal;
@@ -22,6 +31,21 @@ use crate::engine::outcome::{operation_name, operation_view};
 use crate::engine::{OperationRequest, WAKE_CHANNEL, desired, observe, step_action};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// How long a revocation counts against the mass-change limit of its domain (the rolling
+/// window: revocations decided within it weigh on the next ones).
+pub const MASS_CHANGE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The domains and staff members a request names, validated but not yet looked up.
+#[derive(Clone, Debug, Default)]
+pub struct ScopeRequest {
+    /// Bare domain names, deduplicated; empty means every domain the principal may access.
+    pub domains: Vec<String>,
+    /// Staff member ids, deduplicated; empty means every staff member.
+    pub staff: Vec<String>,
+    /// The request id.
+    pub request_id: Option<RequestId>,
+}
 
 /// What a provisioning or revoking request resolved to.
 pub struct Scope {
@@ -33,16 +57,33 @@ pub struct Scope {
     pub request_id: Option<RequestId>,
 }
 
-/// Parses and resolves the domains and staff members of a request: explicit ones must exist
-/// and be allowed; none means every domain the principal may touch and every staff member.
-pub async fn resolve_scope(
-    state: &AppState,
+impl Scope {
+    /// Every (domain, staff member) pair of the scope.
+    pub fn pairs(&self) -> Vec<accounts::NewAccount> {
+        let mut pairs = Vec::new();
+        for d in &self.domains {
+            for s in &self.staff {
+                pairs.push(accounts::NewAccount {
+                    domain_name: d.domain_name.clone(),
+                    staff_member_id: s.id.clone(),
+                    email: format!("{}@{}", s.username, d.domain_name),
+                });
+            }
+        }
+        pairs
+    }
+}
+
+/// Parses the domains, staff members and request id of a request (every violation at once)
+/// and checks the principal may touch the domains named. `staff_required`: the violation's
+/// description when a request must name staff members and names none.
+pub fn parse_scope(
     principal: &Principal,
     raw_domains: &[String],
     raw_staff: &[String],
     raw_request_id: &str,
-    staff_required: bool,
-) -> Result<Scope, ApiError> {
+    staff_required: Option<&str>,
+) -> Result<ScopeRequest, ApiError> {
     let mut v = Violations::default();
     let domain_names: Vec<DomainName> = raw_domains
         .iter()
@@ -59,11 +100,10 @@ pub async fn resolve_scope(
             )
         })
         .collect();
-    if staff_required && raw_staff.is_empty() {
-        v.add(
-            "staff_members",
-            "name at least one staff member whose access to revoke",
-        );
+    if let Some(description) = staff_required
+        && raw_staff.is_empty()
+    {
+        v.add("staff_members", description);
     }
     let request_id = if raw_request_id.is_empty() {
         None
@@ -74,35 +114,46 @@ pub async fn resolve_scope(
     for d in &domain_names {
         principal.check_domain(d.as_str())?;
     }
+    Ok(ScopeRequest {
+        domains: dedup(domain_names.iter().map(|d| d.as_str().to_owned())),
+        staff: dedup(staff_ids.iter().map(|s| s.as_str().to_owned())),
+        request_id,
+    })
+}
 
-    let mut conn = state.conn().await?;
+/// Looks the scope up: explicit domains and staff members must exist; none means every domain
+/// the principal may touch and every staff member.
+pub async fn resolve(
+    conn: &mut PgConnection,
+    principal: &Principal,
+    request: &ScopeRequest,
+) -> Result<Scope, ApiError> {
     let mut domains = Vec::new();
-    if domain_names.is_empty() {
-        for name in domains::names(&mut conn).await? {
+    if request.domains.is_empty() {
+        for name in domains::names(conn).await? {
             if principal.may_access(&name)
-                && let Some(record) = domains::get(&mut conn, &name).await?
+                && let Some(record) = domains::get(conn, &name).await?
             {
                 domains.push(record);
             }
         }
     } else {
-        for name in dedup(domain_names.iter().map(|d| d.as_str().to_owned())) {
-            let record =
-                domains::get(&mut conn, &name)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound {
-                        resource_type: super::domains::RESOURCE_TYPE,
-                        name: format!("domains/{name}"),
-                    })?;
+        for name in &request.domains {
+            let record = domains::get(conn, name)
+                .await?
+                .ok_or_else(|| ApiError::NotFound {
+                    resource_type: super::domains::RESOURCE_TYPE,
+                    name: format!("domains/{name}"),
+                })?;
             domains.push(record);
         }
     }
     let mut members = Vec::new();
-    if staff_ids.is_empty() {
-        members = staff::all(&mut conn).await?;
+    if request.staff.is_empty() {
+        members = staff::all(conn).await?;
     } else {
-        for id in dedup(staff_ids.iter().map(|s| s.as_str().to_owned())) {
-            let record = staff::get(&mut conn, &id)
+        for id in &request.staff {
+            let record = staff::get(conn, id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound {
                     resource_type: super::staff::RESOURCE_TYPE,
@@ -126,8 +177,29 @@ pub async fn resolve_scope(
     Ok(Scope {
         domains,
         staff: members,
-        request_id,
+        request_id: request.request_id.clone(),
     })
+}
+
+/// [`parse_scope`] then [`resolve`] on a connection of its own (for `validate_only`, which
+/// claims no request id).
+pub async fn resolve_scope(
+    state: &AppState,
+    principal: &Principal,
+    raw_domains: &[String],
+    raw_staff: &[String],
+    raw_request_id: &str,
+    staff_required: Option<&str>,
+) -> Result<Scope, ApiError> {
+    let request = parse_scope(
+        principal,
+        raw_domains,
+        raw_staff,
+        raw_request_id,
+        staff_required,
+    )?;
+    let mut conn = state.conn().await?;
+    resolve(&mut conn, principal, &request).await
 }
 
 fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
@@ -161,22 +233,38 @@ pub fn revoke_options(
     })
 }
 
-/// Creates the operation (or replays the first one for this request id).
+/// The decision a mutating request records before its operation starts.
+#[derive(Clone, Copy, Debug)]
+pub enum Decision<'a> {
+    /// `ProvisionSupportAccess`: ACTIVE where no decision exists yet.
+    Provision,
+    /// `RevokeSupportAccess`: REVOKED, after the mass-change limit.
+    Revoke(RevokeOptions),
+    /// `RegrantSupportAccess`: REVOKED back to ACTIVE, with the reason.
+    Regrant {
+        /// Why (required).
+        reason: &'a str,
+    },
+}
+
+/// Creates the operation (or replays the first one for this request id). The request id is
+/// claimed first, so a replay returns the first operation even when a domain or staff member it
+/// named was deleted since; then, in the same transaction, the scope is looked up, the decision
+/// recorded (the mass-change limit checked for a revocation) and the operation created.
 pub async fn start_operation<Req: Message>(
     state: &AppState,
     principal: Principal,
     method: &'static str,
-    kind: OperationKind,
     request: &Req,
-    scope: Scope,
-    revoke: Option<RevokeOptions>,
+    scope_request: &ScopeRequest,
+    decision: Decision<'_>,
 ) -> Result<Operation, ApiError> {
     let store = state.store()?;
     let mut m = match Mutation::begin(
         store,
         principal.clone(),
         method,
-        scope.request_id.clone(),
+        scope_request.request_id.clone(),
         request,
     )
     .await?
@@ -184,35 +272,117 @@ pub async fn start_operation<Req: Message>(
         Begin::Replay(operation) => return Ok(operation),
         Begin::Proceed(m) => m,
     };
+    let scope = resolve(m.conn(), &principal, scope_request).await?;
+    let pairs = scope.pairs();
+    let (kind, revoke) = match decision {
+        Decision::Provision => {
+            accounts::declare_active(
+                m.conn(),
+                &pairs,
+                accounts::Decision {
+                    principal: &principal.id,
+                    reason: "",
+                },
+            )
+            .await?;
+            (OperationKind::Provision, None)
+        }
+        Decision::Revoke(options) => {
+            check_mass_change(m.conn(), &scope, &options).await?;
+            accounts::revoke(
+                m.conn(),
+                &pairs,
+                store_revoke_mode(options.mode),
+                accounts::Decision {
+                    principal: &principal.id,
+                    reason: "",
+                },
+            )
+            .await?;
+            (OperationKind::Revoke, Some(options))
+        }
+        Decision::Regrant { reason } => {
+            accounts::regrant(
+                m.conn(),
+                &pairs,
+                accounts::Decision {
+                    principal: &principal.id,
+                    reason,
+                },
+            )
+            .await?;
+            // The reason goes in the audit log with the decision, per staff member.
+            let domain_list = scope
+                .domains
+                .iter()
+                .map(|d| d.domain_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            for member in &scope.staff {
+                audit::append(
+                    m.conn(),
+                    &audit::NewAuditEvent {
+                        principal: principal.id.clone(),
+                        method: method.to_owned(),
+                        request_id: scope.request_id.as_ref().map(|r| r.as_str().to_owned()),
+                        domain_name: (scope.domains.len() == 1)
+                            .then(|| scope.domains[0].domain_name.clone()),
+                        target: format!("staffMembers/{}", member.id),
+                        outcome: "OK".to_owned(),
+                        detail: format!("access given back in {domain_list}: {reason}"),
+                    },
+                )
+                .await?;
+            }
+            (OperationKind::Provision, None)
+        }
+    };
     let domain_names: Vec<String> = scope
         .domains
         .iter()
         .map(|d| d.domain_name.clone())
         .collect();
     let staff_ids: Vec<String> = scope.staff.iter().map(|s| s.id.clone()).collect();
-    let desired = match revoke {
-        None => Desired::Active,
-        Some(options) => Desired::Revoked(match options.mode {
-            RevokeMode::RemoveRole => accounts::RevokeMode::RemoveRole,
-            RevokeMode::Suspend => accounts::RevokeMode::Suspend,
-            RevokeMode::Delete => accounts::RevokeMode::Delete,
-        }),
-    };
-    let mut desired_accounts = Vec::new();
-    for d in &scope.domains {
-        for s in &scope.staff {
-            desired_accounts.push(accounts::DesiredAccount {
-                domain_name: d.domain_name.clone(),
-                staff_member_id: s.id.clone(),
-                email: format!("{}@{}", s.username, d.domain_name),
-                desired,
-            });
-        }
+    let operation = create_operation(
+        &mut m,
+        &principal,
+        kind,
+        scope.request_id.as_ref(),
+        domain_names,
+        staff_ids,
+        revoke,
+    )
+    .await?;
+    let domain = (scope.domains.len() == 1).then(|| scope.domains[0].domain_name.clone());
+    let target = operation.name.clone();
+    m.commit(&operation, AuditTarget { domain, target }).await?;
+    state.wake_engine();
+    Ok(operation)
+}
+
+/// The store's revoke mode of the domain crate's.
+pub fn store_revoke_mode(mode: RevokeMode) -> accounts::RevokeMode {
+    match mode {
+        RevokeMode::RemoveRole => accounts::RevokeMode::RemoveRole,
+        RevokeMode::Suspend => accounts::RevokeMode::Suspend,
+        RevokeMode::Delete => accounts::RevokeMode::Delete,
     }
-    accounts::upsert_many(m.conn(), &desired_accounts).await?;
+}
+
+/// Creates the operation for `domains` × `staff_ids` in the mutation's transaction and wakes
+/// the workers of every replica once it commits; returns its API view.
+pub async fn create_operation(
+    m: &mut Mutation,
+    principal: &Principal,
+    kind: OperationKind,
+    request_id: Option<&RequestId>,
+    domains: Vec<String>,
+    staff_ids: Vec<String>,
+    revoke: Option<RevokeOptions>,
+) -> Result<Operation, ApiError> {
     let id = uuid::Uuid::now_v7();
     let stored_request = OperationRequest {
-        domains: domain_names.clone(),
+        domains: domains.clone(),
         staff_members: staff_ids,
         revoke,
     };
@@ -222,10 +392,10 @@ pub async fn start_operation<Req: Message>(
             id,
             kind,
             principal: principal.id.clone(),
-            request_id: scope.request_id.as_ref().map(|r| r.as_str().to_owned()),
+            request_id: request_id.map(|r| r.as_str().to_owned()),
             request: serde_json::to_value(&stored_request).map_err(ApiError::internal)?,
             validate_only: false,
-            domains: domain_names.clone(),
+            domains,
             steps: Vec::new(),
         },
     )
@@ -237,16 +407,122 @@ pub async fn start_operation<Req: Message>(
         .await
         .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
     let operation = operation_view(m.conn(), &record).await?;
-    m.commit(
-        &operation,
-        AuditTarget {
-            domain: (domain_names.len() == 1).then(|| domain_names[0].clone()),
-            target: operation_name(id),
-        },
-    )
-    .await?;
-    state.wake_engine();
+    debug_assert_eq!(operation.name, operation_name(id));
     Ok(operation)
+}
+
+/// `validate_only` of a revocation: the mass-change limit exactly as the real request checks
+/// it (same locks, same counts, same function), in a transaction that is rolled back.
+pub async fn validate_mass_change(
+    state: &AppState,
+    scope: &Scope,
+    options: &RevokeOptions,
+) -> Result<(), ApiError> {
+    let store = state.store()?;
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    let checked = check_mass_change(&mut tx, scope, options).await;
+    tx.rollback()
+        .await
+        .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    checked
+}
+
+/// Refuses a revocation that touches more than the mass-change limit of a domain, checked once,
+/// in the transaction that records the revocation: the scope's domain rows are locked
+/// `FOR UPDATE` in name order (two concurrent revocations serialize and count each other), then
+/// per domain the accounts the service owns that are ACTIVE and the accounts revoked within
+/// [`MASS_CHANGE_WINDOW`] are counted; touched are the owned ACTIVE accounts of the request's
+/// staff members (a domain where the request touches none is not checked). `force` skips the
+/// check (the locks are still taken, so a forced revocation still serializes with others).
+pub async fn check_mass_change(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    options: &RevokeOptions,
+) -> Result<(), ApiError> {
+    let names: Vec<String> = scope
+        .domains
+        .iter()
+        .map(|d| d.domain_name.clone())
+        .collect();
+    let locked = domains::lock_many(conn, &names).await?;
+    if options.force {
+        return Ok(());
+    }
+    for record in &locked {
+        let (active_owned, revoked_in_window) =
+            accounts::mass_change_counts(conn, &record.domain_name, MASS_CHANGE_WINDOW).await?;
+        let touched = accounts::list_by_domain(conn, &record.domain_name)
+            .await?
+            .iter()
+            .filter(|a| {
+                a.desired == Desired::Active
+                    && a.ownership.is_owned()
+                    && scope.staff.iter().any(|s| s.id == a.staff_member_id)
+            })
+            .count() as u32;
+        // A request that takes no owned access away in the domain cannot be a mass change
+        // there (the window alone does not refuse it).
+        if touched == 0 {
+            continue;
+        }
+        let domain = DomainName::parse(&record.domain_name).map_err(|e| {
+            ApiError::internal(anyhow::anyhow!(
+                "stored domain name {:?}: {e}",
+                record.domain_name
+            ))
+        })?;
+        if let Err(refused) = check_mass_change_pure(
+            &domain,
+            touched,
+            active_owned,
+            revoked_in_window,
+            &options.limit,
+        ) {
+            let window = if revoked_in_window > 0 {
+                format!(
+                    " ({revoked_in_window} of them revoked within the last {} h)",
+                    MASS_CHANGE_WINDOW.as_secs() / 3600
+                )
+            } else {
+                String::new()
+            };
+            return Err(ApiError::FailedPrecondition {
+                reason: "MASS_CHANGE_REFUSED",
+                message: format!("{refused}{window}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+// TODO(lead): use domain::revoke::check_mass_change
+/// The mass-change rule: the base is the owned ACTIVE accounts plus those revoked within the
+/// window; the total touched is this request's plus those revoked within the window. Refused
+/// when the total is more than `always_allowed` and more than `max_percent` of the base.
+fn check_mass_change_pure(
+    domain: &DomainName,
+    touched: u32,
+    active_owned: u32,
+    revoked_in_window: u32,
+    limit: &MassChangeLimit,
+) -> Result<(), RevokeError> {
+    let base = active_owned.saturating_add(revoked_in_window);
+    let total = touched.saturating_add(revoked_in_window);
+    if total > limit.always_allowed
+        && u64::from(total) * 100 > u64::from(base) * u64::from(limit.max_percent)
+    {
+        return Err(RevokeError::MassChangeRefused {
+            domain: domain.clone(),
+            touched: total,
+            total: base,
+            max_percent: limit.max_percent,
+        });
+    }
+    Ok(())
 }
 
 /// `validate_only`: observes every domain now and returns the plan as a finished operation.
@@ -404,42 +680,28 @@ pub async fn revoke_population(
     Ok(ids)
 }
 
-/// Refuses a revocation that touches more than the mass-change limit of a domain's declared
-/// support accounts, before anything is created.
-pub async fn check_mass_change(
-    state: &AppState,
-    scope: &Scope,
-    options: &RevokeOptions,
-) -> Result<(), ApiError> {
-    if options.force {
-        return Ok(());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mass_change_rule_weighs_the_window() {
+        let domain = DomainName::parse("reseller.example").unwrap();
+        let limit = MassChangeLimit {
+            max_percent: 10,
+            always_allowed: 1,
+        };
+        let check = |touched, active, window| {
+            check_mass_change_pure(&domain, touched, active, window, &limit)
+        };
+        assert!(check(1, 10, 0).is_ok(), "always allowed");
+        assert!(check(1, 1, 0).is_ok(), "one of one");
+        let refused = check(2, 10, 0).unwrap_err().to_string();
+        assert!(refused.contains("2 of the 10"), "{refused}");
+        // One revoked in the window: this one makes two of ten (nine active + one revoked).
+        let refused = check(1, 9, 1).unwrap_err().to_string();
+        assert!(refused.contains("2 of the 10"), "{refused}");
+        assert!(check(2, 30, 1).is_ok(), "3 of 31 is under 10 %");
+        assert!(check(3, 30, 1).is_err(), "4 of 31 is over");
     }
-    let mut conn = state.conn().await?;
-    for record in &scope.domains {
-        let declared = accounts::list_by_domain(&mut conn, &record.domain_name).await?;
-        let total = declared
-            .iter()
-            .filter(|a| a.desired == Desired::Active)
-            .count() as u32;
-        let touched = scope
-            .staff
-            .iter()
-            .filter(|s| {
-                declared
-                    .iter()
-                    .any(|a| a.staff_member_id == s.id && a.desired == Desired::Active)
-            })
-            .count() as u32;
-        let limit = options.limit;
-        if touched > limit.always_allowed && touched * 100 > total * limit.max_percent {
-            return Err(ApiError::FailedPrecondition {
-                reason: "MASS_CHANGE_REFUSED",
-                message: format!(
-                    "revoking access would touch {touched} of the {total} support accounts of {}, more than the mass-change limit of {}%; check the request and set force to revoke anyway",
-                    record.domain_name, limit.max_percent
-                ),
-            });
-        }
-    }
-    Ok(())
 }

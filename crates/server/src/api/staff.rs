@@ -171,3 +171,69 @@ fn generated_id() -> StaffMemberId {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     StaffMemberId::parse(&format!("sm-{}", &suffix[..16])).expect("generated ids are valid")
 }
+
+/// Refuses to delete a staff member who still has access (FAILED_PRECONDITION, reason
+/// `STAFF_MEMBER_HAS_ACCESS`): while any of their support accounts is ACTIVE (revoke it first),
+/// or while an unfinished operation covers them (a revocation under way must finish first, so
+/// that the accounts it is revoking are not forgotten half-way). REVOKED accounts do not block:
+/// deleting the member forgets them. With `lock`, the member's row is locked `FOR UPDATE` first,
+/// so that no provisioning of them commits between the check and the deletion.
+pub async fn check_deletable(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    lock: bool,
+) -> Result<(), ApiError> {
+    use support_access_store::accounts::{self, Desired};
+    use support_access_store::operations::{self, OperationFilter};
+    if lock {
+        sqlx::query("SELECT 1 FROM staff_members WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    }
+    let active: Vec<String> = accounts::list_by_staff_member(conn, id)
+        .await?
+        .into_iter()
+        .filter(|a| a.desired == Desired::Active)
+        .map(|a| format!("domains/{}", a.domain_name))
+        .collect();
+    if !active.is_empty() {
+        return Err(ApiError::FailedPrecondition {
+            reason: "STAFF_MEMBER_HAS_ACCESS",
+            message: format!(
+                "staffMembers/{id} still has access in {}: call RevokeSupportAccess for them there first, then delete them once it is done",
+                active.join(", ")
+            ),
+        });
+    }
+    let unfinished = operations::list(
+        conn,
+        &OperationFilter {
+            done: Some(false),
+            ..OperationFilter::default()
+        },
+        support_access_domain::MAX_PAGE_SIZE,
+        None,
+    )
+    .await?;
+    let covering: Vec<String> = unfinished
+        .items
+        .iter()
+        .filter(|o| {
+            serde_json::from_value::<crate::engine::OperationRequest>(o.request.clone())
+                .is_ok_and(|r| r.staff_members.iter().any(|s| s == id))
+        })
+        .map(|o| format!("operations/{}", o.id))
+        .collect();
+    if !covering.is_empty() {
+        return Err(ApiError::FailedPrecondition {
+            reason: "STAFF_MEMBER_HAS_ACCESS",
+            message: format!(
+                "staffMembers/{id} is covered by unfinished operations ({}): wait until they are done (or cancel them), then delete the staff member",
+                covering.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}

@@ -3,6 +3,10 @@
 //! support account: exists, in the org unit, license, no paid license, role, not suspended, mail
 //! routing), with details, manual instructions and when Google was observed.
 //!
+//! Every account also shows the decision about it (ACTIVE or REVOKED, by whom, when) and whether
+//! the service owns it; REVOKED accounts are listed without checks. The domain status adds the
+//! reconcile times, the repair policy, the open drift and the recent repairs.
+//!
 //! The checks come from the domain crate's status logic over the desired state (the domain's
 //! ACTIVE support accounts) and the last observation the engine stored, with today's manual
 //! confirmations and the steps of unfinished operations laid over it. `refresh` observes Google
@@ -23,8 +27,11 @@ use support_access_domain::{
     support_account_resource,
 };
 use support_access_proto::v1;
-use support_access_store::accounts::{self, AccountFilter, AccountKey, Desired};
+use support_access_store::accounts::{
+    self, AccountFilter, AccountKey, AccountRecord, Desired, Ownership,
+};
 use support_access_store::domains::DomainRecord;
+use support_access_store::drift;
 
 use super::convert::timestamp;
 use super::observation;
@@ -32,6 +39,12 @@ use super::page_token;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// At most this many open drift events in a domain status (`ListDriftEvents` has all).
+const MAX_OPEN_DRIFT: u32 = 100;
+
+/// At most this many recent repairs in a domain status.
+const MAX_RECENT_REPAIRS: u32 = 20;
 
 /// The page-token kind of `ListSupportAccounts`.
 const PAGE_KIND: &str = "supportAccounts";
@@ -43,6 +56,8 @@ const NOT_OBSERVED: &str = "not observed yet: call GetDomainStatus with refresh 
 pub struct DomainReport {
     /// The desired state the checks are about.
     pub desired: DesiredDomain,
+    /// Every decision recorded in the domain (ACTIVE and REVOKED), by e-mail.
+    pub records: Vec<AccountRecord>,
     /// The checks.
     pub status: DomainStatus,
     /// When Google was observed; `None` when it never was.
@@ -57,6 +72,7 @@ pub async fn domain_report(
     refresh: bool,
 ) -> Result<DomainReport, ApiError> {
     let desired = observation::desired_domain(conn, record).await?;
+    let records = accounts::list_by_domain(conn, &record.domain_name).await?;
     let observed = if refresh {
         Some(observation::observe_now(state, conn, record, &desired).await?)
     } else {
@@ -72,6 +88,7 @@ pub async fn domain_report(
     };
     Ok(DomainReport {
         desired,
+        records,
         status,
         observe_time,
     })
@@ -89,11 +106,28 @@ pub async fn get_domain_status(
     let mut conn = state.conn().await?;
     let record = observation::domain_record(&mut conn, domain.as_str()).await?;
     let report = domain_report(state, &mut conn, &record, request.refresh).await?;
-    Ok(domain_status_to_proto(&report))
+    let mut status = domain_status_to_proto(&report);
+    status.reconcile_time = record.last_reconcile_time.map(timestamp);
+    status.next_reconcile_time = record.next_reconcile_time.map(timestamp);
+    status.repair_policy = super::domains::repair_policy_to_proto(record.repair_policy) as i32;
+    status.open_drift = drift::open_for_domain(&mut conn, &record.domain_name, MAX_OPEN_DRIFT)
+        .await?
+        .iter()
+        .map(super::drift::to_proto)
+        .collect();
+    status.recent_repairs =
+        drift::recent_repairs(&mut conn, &record.domain_name, MAX_RECENT_REPAIRS)
+            .await?
+            .iter()
+            .map(super::drift::to_proto)
+            .collect();
+    status.repairs_total = drift::repairs_total(&mut conn, &record.domain_name).await?;
+    Ok(status)
 }
 
-/// `ListSupportAccounts`: the declared support accounts (not revoked) of one domain or of every
-/// domain the principal may access, with the checks of their domain's last observation.
+/// `ListSupportAccounts`: the declared support accounts of one domain or of every domain the
+/// principal may access, with the checks of their domain's last observation (ACTIVE ones) and
+/// the decision about each (REVOKED ones are listed too, without checks).
 pub async fn list_support_accounts(
     state: &AppState,
     principal: &Principal,
@@ -156,7 +190,7 @@ pub async fn list_support_accounts(
     let mut reports: HashMap<String, Option<DomainReport>> = HashMap::new();
     let mut support_accounts = Vec::new();
     for account in &page.items {
-        if account.desired != Desired::Active || !principal.may_access(&account.domain_name) {
+        if !principal.may_access(&account.domain_name) {
             continue;
         }
         if !reports.contains_key(&account.domain_name) {
@@ -171,7 +205,9 @@ pub async fn list_support_accounts(
         let Some(report) = &reports[&account.domain_name] else {
             continue;
         };
-        if let Some(status) = report
+        if account.desired != Desired::Active {
+            support_accounts.push(decided_account_to_proto(account));
+        } else if let Some(status) = report
             .status
             .accounts
             .iter()
@@ -215,15 +251,71 @@ pub fn domain_status_to_proto(report: &DomainReport) -> v1::DomainStatus {
             .iter()
             .map(|c| check_to_proto(c, report.observe_time))
             .collect(),
-        accounts: report
-            .status
-            .accounts
-            .iter()
-            .map(|a| account_to_proto(report, a))
-            .collect(),
+        accounts: {
+            let mut accounts: Vec<v1::SupportAccount> = report
+                .status
+                .accounts
+                .iter()
+                .map(|a| account_to_proto(report, a))
+                .chain(
+                    report
+                        .records
+                        .iter()
+                        .filter(|r| r.desired != Desired::Active)
+                        .map(decided_account_to_proto),
+                )
+                .collect();
+            accounts.sort_by(|a, b| a.email.cmp(&b.email));
+            accounts
+        },
         observe_time: report.observe_time.map(timestamp),
         ..Default::default()
     }
+}
+
+/// The decision about an account (desired access, by whom, when, ownership) into its view.
+fn set_decision(account: &mut v1::SupportAccount, record: &AccountRecord) {
+    let (desired, mode) = match record.desired {
+        Desired::Active => (v1::DesiredAccess::Active, v1::RevokeMode::Unspecified),
+        Desired::Revoked(mode) => (
+            v1::DesiredAccess::Revoked,
+            match mode {
+                accounts::RevokeMode::RemoveRole => v1::RevokeMode::RemoveRole,
+                accounts::RevokeMode::Suspend => v1::RevokeMode::Suspend,
+                accounts::RevokeMode::Delete => v1::RevokeMode::Delete,
+            },
+        ),
+    };
+    account.desired_access = desired as i32;
+    account.revoke_mode = mode as i32;
+    account.decided_by.clone_from(&record.decided_by);
+    account.decide_time = Some(timestamp(record.decide_time));
+    account.ownership = match record.ownership {
+        Ownership::NotOwned => v1::Ownership::NotOwned,
+        Ownership::Created => v1::Ownership::Created,
+        Ownership::Adopted => v1::Ownership::Adopted,
+    } as i32;
+    account.google_user_id = if record.ownership.is_owned() {
+        record.google_user_id.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+}
+
+/// The view of an account that is not ACTIVE (revoked): its decision, no checks (the domain's
+/// checks are about the accounts that must open the portal).
+pub fn decided_account_to_proto(record: &AccountRecord) -> v1::SupportAccount {
+    let username = record.email.split('@').next().unwrap_or_default();
+    let mut account = v1::SupportAccount {
+        name: format!("domains/{}/supportAccounts/{username}", record.domain_name),
+        staff_member: format!("staffMembers/{}", record.staff_member_id),
+        email: record.email.clone(),
+        state: v1::CheckState::Unspecified as i32,
+        checks: Vec::new(),
+        ..Default::default()
+    };
+    set_decision(&mut account, record);
+    account
 }
 
 /// The API view of one account's checks.
@@ -233,7 +325,7 @@ pub fn account_to_proto(report: &DomainReport, account: &AccountStatus) -> v1::S
         .account(&account.email)
         .map(|a| support_account_resource(&report.status.domain, a.username()))
         .unwrap_or_default();
-    v1::SupportAccount {
+    let mut proto = v1::SupportAccount {
         name,
         staff_member: support_access_domain::staff_member_resource(&account.staff_member),
         email: account.email.as_str().to_owned(),
@@ -244,7 +336,15 @@ pub fn account_to_proto(report: &DomainReport, account: &AccountStatus) -> v1::S
             .map(|c| check_to_proto(c, report.observe_time))
             .collect(),
         ..Default::default()
+    };
+    if let Some(record) = report
+        .records
+        .iter()
+        .find(|r| r.email == account.email.as_str())
+    {
+        set_decision(&mut proto, record);
     }
+    proto
 }
 
 fn summary_state(state: CheckState, observed: bool) -> v1::CheckState {
