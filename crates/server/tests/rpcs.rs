@@ -1018,6 +1018,7 @@ async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise
             suspended: None,
             recovery_email: None,
             include_in_global_address_list: None,
+            external_ids: Vec::new(),
         })
         .await
         .expect("create carla by hand");
@@ -1038,6 +1039,7 @@ async fn adoption_is_refused_for_admins_and_paid_licenses_and_recorded_otherwise
             suspended: None,
             recovery_email: None,
             include_in_global_address_list: None,
+            external_ids: Vec::new(),
         })
         .await
         .expect("create eve by hand");

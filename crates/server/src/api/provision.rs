@@ -10,11 +10,9 @@
 //! finished operation without anything being written anywhere (a revocation's limit is checked
 //! the same way in a transaction that is rolled back).
 
-use std::time::Duration;
-
 use prost::Message;
 use sqlx::PgConnection;
-use support_access_domain::revoke::{MassChangeLimit, RevokeError, RevokeMode, RevokeOptions};
+use support_access_domain::revoke::{MassChangeLimit, RevokeMode, RevokeOptions};
 use support_access_domain::validation::Violations;
 use support_access_domain::{
     DomainName, RequestId, StaffMemberId, parse_domain_resource, parse_staff_member_resource,
@@ -31,10 +29,6 @@ use crate::engine::outcome::{operation_name, operation_view};
 use crate::engine::{OperationRequest, WAKE_CHANNEL, desired, observe, step_action};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// How long a revocation counts against the mass-change limit of its domain (the rolling
-/// window: revocations decided within it weigh on the next ones).
-pub const MASS_CHANGE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The domains and staff members a request names, validated but not yet looked up.
 #[derive(Clone, Debug, Default)]
@@ -435,7 +429,7 @@ pub async fn validate_mass_change(
 /// in the transaction that records the revocation: the scope's domain rows are locked
 /// `FOR UPDATE` in name order (two concurrent revocations serialize and count each other), then
 /// per domain the accounts the service owns that are ACTIVE and the accounts revoked within
-/// [`MASS_CHANGE_WINDOW`] are counted; touched are the owned ACTIVE accounts of the request's
+/// the limit's window are counted; touched are the owned ACTIVE accounts of the request's
 /// staff members (a domain where the request touches none is not checked). `force` skips the
 /// check (the locks are still taken, so a forced revocation still serializes with others).
 pub async fn check_mass_change(
@@ -454,7 +448,7 @@ pub async fn check_mass_change(
     }
     for record in &locked {
         let (active_owned, revoked_in_window) =
-            accounts::mass_change_counts(conn, &record.domain_name, MASS_CHANGE_WINDOW).await?;
+            accounts::mass_change_counts(conn, &record.domain_name, options.limit.window).await?;
         let touched = accounts::list_by_domain(conn, &record.domain_name)
             .await?
             .iter()
@@ -475,52 +469,18 @@ pub async fn check_mass_change(
                 record.domain_name
             ))
         })?;
-        if let Err(refused) = check_mass_change_pure(
+        if let Err(refused) = support_access_domain::revoke::check_mass_change(
             &domain,
             touched,
             active_owned,
             revoked_in_window,
             &options.limit,
         ) {
-            let window = if revoked_in_window > 0 {
-                format!(
-                    " ({revoked_in_window} of them revoked within the last {} h)",
-                    MASS_CHANGE_WINDOW.as_secs() / 3600
-                )
-            } else {
-                String::new()
-            };
             return Err(ApiError::FailedPrecondition {
                 reason: "MASS_CHANGE_REFUSED",
-                message: format!("{refused}{window}"),
+                message: refused.to_string(),
             });
         }
-    }
-    Ok(())
-}
-
-// TODO(lead): use domain::revoke::check_mass_change
-/// The mass-change rule: the base is the owned ACTIVE accounts plus those revoked within the
-/// window; the total touched is this request's plus those revoked within the window. Refused
-/// when the total is more than `always_allowed` and more than `max_percent` of the base.
-fn check_mass_change_pure(
-    domain: &DomainName,
-    touched: u32,
-    active_owned: u32,
-    revoked_in_window: u32,
-    limit: &MassChangeLimit,
-) -> Result<(), RevokeError> {
-    let base = active_owned.saturating_add(revoked_in_window);
-    let total = touched.saturating_add(revoked_in_window);
-    if total > limit.always_allowed
-        && u64::from(total) * 100 > u64::from(base) * u64::from(limit.max_percent)
-    {
-        return Err(RevokeError::MassChangeRefused {
-            domain: domain.clone(),
-            touched: total,
-            total: base,
-            max_percent: limit.max_percent,
-        });
     }
     Ok(())
 }
@@ -678,30 +638,4 @@ pub async fn revoke_population(
         }
     }
     Ok(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mass_change_rule_weighs_the_window() {
-        let domain = DomainName::parse("reseller.example").unwrap();
-        let limit = MassChangeLimit {
-            max_percent: 10,
-            always_allowed: 1,
-        };
-        let check = |touched, active, window| {
-            check_mass_change_pure(&domain, touched, active, window, &limit)
-        };
-        assert!(check(1, 10, 0).is_ok(), "always allowed");
-        assert!(check(1, 1, 0).is_ok(), "one of one");
-        let refused = check(2, 10, 0).unwrap_err().to_string();
-        assert!(refused.contains("2 of the 10"), "{refused}");
-        // One revoked in the window: this one makes two of ten (nine active + one revoked).
-        let refused = check(1, 9, 1).unwrap_err().to_string();
-        assert!(refused.contains("2 of the 10"), "{refused}");
-        assert!(check(2, 30, 1).is_ok(), "3 of 31 is under 10 %");
-        assert!(check(3, 30, 1).is_err(), "4 of 31 is over");
-    }
 }
