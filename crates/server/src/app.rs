@@ -204,8 +204,9 @@ async fn supervise_database(
     let _ = store.set(connected);
     let store = store.get().expect("just set");
     let started = Engine::new(store.clone(), engine.google, engine.config);
-    started.spawn(engine.shutdown);
+    started.spawn(engine.shutdown.clone());
     let _ = engine.cell.set(started);
+    tokio::spawn(sweep_stranded_operations(store.clone(), engine.shutdown));
     let mut serving = None;
     loop {
         let status = match store.ping().await {
@@ -220,6 +221,53 @@ async fn supervise_database(
             serving = Some(status);
         }
         tokio::time::sleep(HEALTH_PING_INTERVAL).await;
+    }
+}
+
+/// How often every replica looks for operations stranded between their last release and their
+/// finish. Cheap (an index scan of unfinished operations), so often enough that `WaitOperation`
+/// callers hardly notice the crash that stranded one.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long after its last domain's release an operation counts as stranded: the releasing
+/// worker normally finishes it within milliseconds, and the sweep should not do that work twice.
+const SWEEP_GRACE: Duration = Duration::from_secs(10);
+/// Operations finished per sweep, so one sweep stays short after a long outage.
+const SWEEP_BATCH: i64 = 100;
+
+/// Finishes, from their journal and through the engine's own code, the operations whose domains
+/// are all finished but which were never finished themselves (the last release and the finish
+/// are separate transactions; an error between them is only logged by the worker). Every replica
+/// sweeps; finishing twice is harmless, the second finish sees the operation done.
+async fn sweep_stranded_operations(store: Store, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let stranded = match store.pool().acquire().await {
+            Ok(mut conn) => {
+                support_access_store::operations::stranded(&mut conn, SWEEP_GRACE, SWEEP_BATCH)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        let ids = match stranded {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot look for stranded operations");
+                continue;
+            }
+        };
+        for id in ids {
+            match crate::engine::outcome::finish_operation(&store, id).await {
+                Ok(()) => tracing::info!(operation = %id, "finished a stranded operation"),
+                Err(error) => {
+                    tracing::warn!(operation = %id, error = %error, "cannot finish a stranded operation")
+                }
+            }
+        }
     }
 }
 

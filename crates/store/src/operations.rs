@@ -838,3 +838,27 @@ async fn check_fence_locked(conn: &mut PgConnection, lease: &Lease) -> Result<()
     .await?;
     found.map(|_| ()).ok_or_else(fenced)
 }
+
+/// Operations left unfinished although every work item is finished: the worker that released
+/// the last domain failed (crash, lost connection) before it finished the operation, which is a
+/// separate transaction. Without a sweep such an operation would stay undone forever and
+/// `WaitOperation` would never complete. Returns up to `limit` ids, oldest first, whose last work
+/// item changed more than `grace` ago, so that a sweep does not race the worker that is finishing
+/// the operation right now (finishing twice is harmless, only wasted work).
+pub async fn stranded(conn: &mut PgConnection, grace: Duration, limit: i64) -> Result<Vec<Uuid>> {
+    let ids = sqlx::query_scalar(
+        "SELECT o.id FROM operations o \
+         WHERE NOT o.done \
+           AND EXISTS (SELECT 1 FROM operation_domains od WHERE od.operation_id = o.id) \
+           AND NOT EXISTS (SELECT 1 FROM operation_domains od \
+                           WHERE od.operation_id = o.id \
+                             AND (od.state IN ('PENDING', 'RUNNING') \
+                                  OR od.update_time > now() - $1 * interval '1 millisecond')) \
+         ORDER BY o.seq LIMIT $2",
+    )
+    .bind(millis(grace))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
