@@ -9,8 +9,11 @@ mod rpcs_support;
 
 use std::time::{Duration, Instant};
 
+use prost::Message;
 use rpcs_support::*;
-use support_access_proto::google::longrunning::{WaitOperationRequest, operation};
+use support_access_proto::google::longrunning::{
+    CancelOperationRequest, GetOperationRequest, WaitOperationRequest, operation,
+};
 use uuid::Uuid;
 
 /// Inserts an operation on `ONE` with one account step, its domain in `domain_state` (last
@@ -108,5 +111,76 @@ async fn a_stranded_operation_is_finished_by_the_sweep() {
         .await
         .expect("state");
     assert_eq!(state, "SUCCEEDED");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancel_finishes_an_operation_nobody_works_on_at_once() {
+    let server = TestServer::demo().await;
+    let mut ops = server.ops("admin").await;
+    // The domain waits an hour before its next try: no worker will look at it before then.
+    let id = insert_operation(&server, "RUNNING", "RUNNING", 0, Some(3600)).await;
+    let name = format!("operations/{id}");
+    let started = Instant::now();
+    ops.cancel_operation(CancelOperationRequest { name: name.clone() })
+        .await
+        .expect("cancel");
+    let current = ops
+        .get_operation(GetOperationRequest { name: name.clone() })
+        .await
+        .expect("get operation")
+        .into_inner();
+    println!("cancel acknowledged and done in {:?}", started.elapsed());
+    assert!(current.done, "done as soon as the cancel is acknowledged");
+    let Some(operation::Result::Error(status)) = current.result else {
+        panic!("expected an error: {current:?}");
+    };
+    assert_eq!(status.code, tonic::Code::Cancelled as i32);
+    let detail = &status.details[0];
+    assert!(
+        detail
+            .type_url
+            .ends_with("supportaccess.v1.OperationResult")
+    );
+    let result =
+        support_access_proto::v1::OperationResult::decode(detail.value.as_slice()).expect("result");
+    assert_eq!(
+        result.steps[0].state,
+        support_access_proto::v1::StepState::Cancelled as i32
+    );
+
+    let mut conn = server.database().await;
+    let (operation_state, domain_state, step_state, step_detail): (String, String, String, String) =
+        sqlx::query_as(
+            "SELECT o.state, od.state, s.state, s.detail FROM operations o \
+             JOIN operation_domains od ON od.operation_id = o.id \
+             JOIN steps s ON s.operation_id = o.id WHERE o.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("states");
+    assert_eq!(
+        (
+            operation_state.as_str(),
+            domain_state.as_str(),
+            step_state.as_str()
+        ),
+        ("CANCELLED", "CANCELLED", "CANCELLED")
+    );
+    assert_eq!(step_detail, "cancelled by admin");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events \
+         WHERE method = '/google.longrunning.Operations/CancelOperation' AND target = $1",
+    )
+    .bind(&name)
+    .fetch_one(&mut conn)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    // Cancelling again changes nothing and is not an error.
+    ops.cancel_operation(CancelOperationRequest { name })
+        .await
+        .expect("cancel again");
     server.stop().await;
 }

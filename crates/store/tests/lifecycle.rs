@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
-use support_access_store::Result;
 use support_access_store::operations::{
-    self, NewOperation, NewStep, OperationKind, Outcome, RunState, StepAction, StepState,
+    self, Cancellation, NewOperation, NewStep, OperationKind, Outcome, RunState, StepAction,
+    StepState,
 };
+use support_access_store::{Result, StoreError};
 use uuid::Uuid;
+
+const LONG: Duration = Duration::from_secs(60);
 
 /// An operation over `domains` with two steps per domain.
 fn operation(domains: &[&str]) -> NewOperation {
@@ -127,6 +130,130 @@ async fn stranded_finds_unfinished_operations_whose_domains_all_finished(
         operations::stranded(&mut conn, grace, 100)
             .await?
             .is_empty()
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn cancel_finishes_at_once_when_nobody_works_on_the_operation(pool: PgPool) -> Result<()> {
+    // One domain succeeded already, the other waits to retry (not leased): nobody is working.
+    let op = operation(&["a.example", "b.example"]);
+    create(&pool, &op).await?;
+    set_domain(&pool, op.id, "a.example", RunState::Succeeded, LONG).await?;
+    sqlx::query(
+        "UPDATE operation_domains SET state = 'RUNNING', not_before = now() + interval '1 hour' \
+         WHERE operation_id = $1 AND domain_name = 'b.example'",
+    )
+    .bind(op.id)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "UPDATE steps SET state = 'DONE' WHERE operation_id = $1 AND domain_name = 'a.example'",
+    )
+    .bind(op.id)
+    .execute(&pool)
+    .await?;
+
+    let mut tx = pool.begin().await?;
+    let cancelled = operations::cancel_now_or_flag(&mut tx, op.id, "cancelled by alice").await?;
+    let Cancellation::Cancelled(record) = cancelled else {
+        panic!("expected an immediate cancel, got {cancelled:?}");
+    };
+    assert!(record.cancel_requested && !record.done);
+    operations::finish(&mut tx, op.id, Outcome::Cancelled(b"status")).await?;
+    tx.commit().await?;
+
+    let mut conn = pool.acquire().await?;
+    let stored = operations::get(&mut conn, op.id).await?.expect("stored");
+    assert_eq!(stored.state, RunState::Cancelled);
+    assert!(stored.done);
+    let domains = operations::domains(&mut conn, op.id).await?;
+    assert_eq!(
+        domains
+            .iter()
+            .map(|d| (d.domain_name.as_str(), d.state, d.not_before))
+            .collect::<Vec<_>>(),
+        [
+            ("a.example", RunState::Succeeded, None),
+            ("b.example", RunState::Cancelled, None)
+        ]
+    );
+    let steps = operations::steps(&mut conn, op.id).await?;
+    assert_eq!(
+        steps.iter().map(|s| s.state).collect::<Vec<_>>(),
+        [
+            StepState::Done,
+            StepState::Done,
+            StepState::Cancelled,
+            StepState::Cancelled
+        ]
+    );
+    assert_eq!(steps[3].detail, "cancelled by alice");
+    assert_eq!(
+        operations::claim_next_domain(&pool, "w1", LONG).await?,
+        None,
+        "nothing left to claim"
+    );
+    let again = operations::cancel_now_or_flag(&mut conn, op.id, "again").await?;
+    assert_eq!(again, Cancellation::AlreadyDone(stored));
+    let unknown = operations::cancel_now_or_flag(&mut conn, Uuid::now_v7(), "x").await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn cancel_of_a_running_operation_only_flags_it(pool: PgPool) -> Result<()> {
+    let op = operation(&["a.example", "b.example"]);
+    create(&pool, &op).await?;
+    let lease = operations::claim_next_domain(&pool, "w1", LONG)
+        .await?
+        .expect("claimable");
+    let mut conn = pool.acquire().await?;
+    let flagged = operations::cancel_now_or_flag(&mut conn, op.id, "cancelled").await?;
+    let Cancellation::Flagged(record) = flagged else {
+        panic!("expected a flag, got {flagged:?}");
+    };
+    assert!(record.cancel_requested && !record.done);
+    // Nothing else changed: the worker closes its own steps and still holds its lease.
+    let domains = operations::domains(&mut conn, op.id).await?;
+    assert!(
+        domains.iter().all(|d| !d.state.is_terminal()),
+        "{domains:?}"
+    );
+    assert!(
+        operations::steps(&mut conn, op.id)
+            .await?
+            .iter()
+            .all(|s| s.state == StepState::Pending)
+    );
+    operations::renew_lease(&mut conn, &mut lease.clone(), LONG).await?;
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn cancel_fences_a_lapsed_lease_nobody_took_over(pool: PgPool) -> Result<()> {
+    let op = operation(&["a.example"]);
+    create(&pool, &op).await?;
+    let mut lease = operations::claim_next_domain(&pool, "paused", Duration::from_millis(1))
+        .await?
+        .expect("claimable");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut conn = pool.acquire().await?;
+    let cancelled = operations::cancel_now_or_flag(&mut conn, op.id, "cancelled").await?;
+    assert!(
+        matches!(cancelled, Cancellation::Cancelled(_)),
+        "{cancelled:?}"
+    );
+    // The paused worker wakes up: every write it tries is refused.
+    let renewed = operations::renew_lease(&mut conn, &mut lease, LONG).await;
+    assert!(
+        matches!(&renewed, Err(StoreError::Conflict(m)) if m == operations::FENCED),
+        "{renewed:?}"
+    );
+    let released = operations::release(&mut conn, &lease, RunState::Succeeded, "done", None).await;
+    assert!(
+        matches!(&released, Err(StoreError::Conflict(m)) if m == operations::FENCED),
+        "{released:?}"
     );
     Ok(())
 }
