@@ -257,3 +257,108 @@ async fn cancel_fences_a_lapsed_lease_nobody_took_over(pool: PgPool) -> Result<(
     );
     Ok(())
 }
+
+/// `DATABASE_URL` with its database replaced by `database`.
+fn url_for(database: &str) -> String {
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(server, _)| server);
+    format!("{server}/{database}")
+}
+
+#[tokio::test]
+async fn every_connection_has_a_statement_timeout_keepalive_and_heartbeats_their_own_pool()
+-> Result<()> {
+    use sqlx::{Connection, PgConnection};
+    use support_access_store::{Store, StoreSettings};
+
+    let database = format!("sa_store_settings_{}", Uuid::new_v4().simple());
+    let url = url_for(&database);
+    let settings = StoreSettings {
+        max_connections: 1,
+        heartbeat_connections: 1,
+        acquire_timeout: Duration::from_millis(500),
+        statement_timeout: Duration::from_secs(1),
+        keepalive_idle: Duration::from_secs(30),
+    };
+    let outcome = async {
+        let store = Store::connect_with_settings(&url, &settings).await?;
+        let show = |pool: &PgPool, name: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("SHOW {name}")))
+                    .fetch_one(&pool)
+                    .await
+            }
+        };
+        for pool in [store.pool(), store.heartbeat_pool()] {
+            assert_eq!(show(pool, "statement_timeout").await?, "1s");
+            assert_eq!(
+                show(pool, "idle_in_transaction_session_timeout").await?,
+                "2s"
+            );
+            assert_eq!(show(pool, "tcp_keepalives_idle").await?, "30");
+            assert_eq!(show(pool, "tcp_keepalives_interval").await?, "10");
+            assert_eq!(show(pool, "tcp_keepalives_count").await?, "3");
+        }
+
+        // No statement outlives the timeout.
+        let slow = sqlx::query("SELECT pg_sleep(3)")
+            .execute(store.pool())
+            .await;
+        let Err(sqlx::Error::Database(error)) = &slow else {
+            panic!("expected the statement to be cancelled, got {slow:?}");
+        };
+        assert_eq!(error.code().as_deref(), Some("57014"), "query_canceled");
+
+        // The main pool is exhausted: a caller gives up after the acquire timeout, while
+        // heartbeats still get a connection of their own.
+        let held = store.pool().acquire().await?;
+        let started = std::time::Instant::now();
+        let starved = store.pool().acquire().await;
+        assert!(
+            matches!(starved, Err(sqlx::Error::PoolTimedOut)),
+            "{starved:?}"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(450) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        sqlx::query("SELECT 1")
+            .execute(store.heartbeat_pool())
+            .await?;
+        drop(held);
+        store.pool().close().await;
+        store.heartbeat_pool().close().await;
+
+        // The defaults: a 30 s statement timeout, a 3 s acquire timeout.
+        assert_eq!(
+            StoreSettings::default().statement_timeout,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            StoreSettings::default().acquire_timeout,
+            Duration::from_secs(3)
+        );
+        let store = Store::connect(&url).await?;
+        assert_eq!(show(store.pool(), "statement_timeout").await?, "30s");
+        assert_eq!(
+            show(store.heartbeat_pool(), "statement_timeout").await?,
+            "5s"
+        );
+        store.pool().close().await;
+        store.heartbeat_pool().close().await;
+        Ok::<(), StoreError>(())
+    }
+    .await;
+
+    let mut admin = PgConnection::connect(&url_for("postgres")).await?;
+    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(&mut admin)
+        .await?;
+    outcome
+}
