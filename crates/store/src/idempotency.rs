@@ -112,6 +112,30 @@ pub async fn complete(conn: &mut PgConnection, request_id: &str, response: &[u8]
     }
 }
 
+/// Gives back a claim that has no response yet: the call that claimed `request_id` (with this
+/// method and request) failed without an effect, so a retry with the same id may run as new. For
+/// methods that claim in a short transaction of their own and make their effect outside it (an
+/// external call that must not hold a transaction open). Returns whether a claim was removed; a
+/// completed claim, or one of another call, is left alone.
+pub async fn release(
+    conn: &mut PgConnection,
+    request_id: &str,
+    method: &str,
+    fingerprint: &str,
+) -> Result<bool> {
+    let deleted = sqlx::query(
+        "DELETE FROM idempotency_keys \
+         WHERE request_id = $1 AND method = $2 AND request_fingerprint = $3 \
+           AND response IS NULL",
+    )
+    .bind(request_id)
+    .bind(method)
+    .bind(fingerprint)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
 /// Deletes keys claimed more than `age` ago (at least [`MIN_RETENTION`]); returns how many.
 pub async fn purge_older_than(conn: &mut PgConnection, age: Duration) -> Result<u64> {
     let age = age.max(MIN_RETENTION);

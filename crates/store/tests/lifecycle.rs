@@ -362,3 +362,38 @@ async fn every_connection_has_a_statement_timeout_keepalive_and_heartbeats_their
         .await?;
     outcome
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_released_claim_can_be_claimed_again_and_a_completed_one_stays(
+    pool: PgPool,
+) -> Result<()> {
+    use support_access_store::idempotency::{self, Claim};
+    const METHOD: &str = "/supportaccess.v1.SupportAccessService/IssueSignInCredential";
+    let request = idempotency::fingerprint(b"issue");
+    let other = idempotency::fingerprint(b"other");
+    let mut conn = pool.acquire().await?;
+    assert_eq!(
+        idempotency::claim(&mut conn, "r1", METHOD, &request).await?,
+        Claim::New
+    );
+    // Only the call that claimed it can give it back.
+    assert!(!idempotency::release(&mut conn, "r1", METHOD, &other).await?);
+    assert!(!idempotency::release(&mut conn, "r1", "/other/Method", &request).await?);
+    assert_eq!(
+        idempotency::claim(&mut conn, "r1", METHOD, &request).await?,
+        Claim::Pending
+    );
+    assert!(idempotency::release(&mut conn, "r1", METHOD, &request).await?);
+    assert_eq!(
+        idempotency::claim(&mut conn, "r1", METHOD, &request).await?,
+        Claim::New
+    );
+    // A completed call keeps its id.
+    idempotency::complete(&mut conn, "r1", b"response").await?;
+    assert!(!idempotency::release(&mut conn, "r1", METHOD, &request).await?);
+    assert!(matches!(
+        idempotency::claim(&mut conn, "r1", METHOD, &request).await?,
+        Claim::Replay { .. }
+    ));
+    Ok(())
+}
