@@ -124,6 +124,7 @@ impl Application {
         let supervisor = tokio::spawn(supervise_database(
             self.config.database_url.clone(),
             self.config.store_settings(),
+            self.config.idempotency_retention,
             self.store.clone(),
             health_reporter.clone(),
             EngineStart {
@@ -222,6 +223,7 @@ struct EngineStart {
 async fn supervise_database(
     database_url: String,
     settings: StoreSettings,
+    idempotency_retention: Duration,
     store: Arc<OnceCell<Store>>,
     health: HealthReporter,
     engine: EngineStart,
@@ -243,7 +245,15 @@ async fn supervise_database(
     let started = Engine::new(store.clone(), engine.google, engine.config);
     started.spawn(engine.shutdown.clone());
     let _ = engine.cell.set(started);
-    tokio::spawn(sweep_stranded_operations(store.clone(), engine.shutdown));
+    tokio::spawn(sweep_stranded_operations(
+        store.clone(),
+        engine.shutdown.clone(),
+    ));
+    tokio::spawn(purge_idempotency_keys(
+        store.clone(),
+        idempotency_retention,
+        engine.shutdown,
+    ));
     let mut serving = None;
     loop {
         let status = match tokio::time::timeout(
@@ -313,6 +323,57 @@ async fn sweep_stranded_operations(store: Store, shutdown: CancellationToken) {
                     tracing::warn!(operation = %id, error = %error, "cannot finish a stranded operation")
                 }
             }
+        }
+    }
+}
+
+/// How often every replica purges request ids past their retention.
+const PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// Request ids deleted per purge transaction: short transactions, short locks.
+const PURGE_BATCH: i64 = 1000;
+
+/// Deletes request ids older than the retention (AIP-155), in batches until none is left, every
+/// [`PURGE_INTERVAL`]. Every replica purges; batches skip each other's rows.
+async fn purge_idempotency_keys(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let mut purged = 0;
+        loop {
+            let batch = match store.pool().acquire().await {
+                Ok(mut conn) => {
+                    support_access_store::idempotency::purge_expired(
+                        &mut conn,
+                        retention,
+                        PURGE_BATCH,
+                    )
+                    .await
+                }
+                Err(error) => Err(error.into()),
+            };
+            match batch {
+                Ok(deleted) => {
+                    purged += deleted;
+                    if deleted < PURGE_BATCH as u64 || shutdown.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot purge expired request ids");
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(
+                purged,
+                retention_hours = retention.as_secs() / 3600,
+                "purged expired request ids"
+            );
         }
     }
 }

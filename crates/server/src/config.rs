@@ -182,6 +182,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORT_ACCESS_DATABASE_KEEPALIVE", default_value = "30s", value_parser = parse_duration)]
     pub database_keepalive: std::time::Duration,
 
+    /// How long a request_id is remembered (AIP-155): a retry within this time replays the
+    /// first answer, after it the id is purged and counts as new. At least 24h.
+    #[arg(long, env = "SUPPORT_ACCESS_IDEMPOTENCY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub idempotency_retention: std::time::Duration,
+
     /// Caller authentication.
     #[command(flatten)]
     pub auth: crate::auth::AuthConfig,
@@ -275,6 +280,39 @@ mod tests {
             Ok(std::time::Duration::from_secs(7 * 86400))
         );
         assert!(parse_duration("2w").is_err());
+    }
+
+    #[test]
+    fn database_and_retention_defaults_are_the_stores() {
+        let Command::Serve(config) = Cli::try_parse_from(["support-access", "serve"])
+            .unwrap()
+            .command;
+        assert_eq!(
+            config.store_settings(),
+            support_access_store::StoreSettings::default()
+        );
+        assert_eq!(
+            config.idempotency_retention,
+            support_access_store::idempotency::DEFAULT_RETENTION
+        );
+        let Command::Serve(config) = Cli::try_parse_from([
+            "support-access",
+            "serve",
+            "--idempotency-retention",
+            "30d",
+            "--database-acquire-timeout",
+            "1500ms",
+        ])
+        .unwrap()
+        .command;
+        assert_eq!(
+            config.idempotency_retention,
+            std::time::Duration::from_secs(30 * 86400)
+        );
+        assert_eq!(
+            config.store_settings().acquire_timeout,
+            std::time::Duration::from_millis(1500)
+        );
     }
 
     #[test]

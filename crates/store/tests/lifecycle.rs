@@ -397,3 +397,61 @@ async fn a_released_claim_can_be_claimed_again_and_a_completed_one_stays(
     ));
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn expired_idempotency_keys_are_purged_in_bounded_batches(pool: PgPool) -> Result<()> {
+    use support_access_store::idempotency::{self, DEFAULT_RETENTION};
+    const METHOD: &str = "/supportaccess.v1.SupportAccessService/CreateDomain";
+    let request = idempotency::fingerprint(b"create");
+    let mut conn = pool.acquire().await?;
+    for (id, age_hours) in [
+        ("old-1", 24 * 9),
+        ("old-2", 24 * 8),
+        ("old-3", 24 * 7 + 1),
+        ("six-days", 24 * 6),
+        ("two-days", 48),
+        ("fresh", 0),
+    ] {
+        idempotency::claim(&mut conn, id, METHOD, &request).await?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET create_time = now() - $2 * interval '1 hour' \
+             WHERE request_id = $1",
+        )
+        .bind(id)
+        .bind(age_hours)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // Seven days by default, two keys per batch, oldest first.
+    assert_eq!(
+        idempotency::purge_expired(&mut conn, DEFAULT_RETENTION, 2).await?,
+        2
+    );
+    assert_eq!(
+        left(&mut conn).await?,
+        ["old-3", "six-days", "two-days", "fresh"]
+    );
+    assert_eq!(
+        idempotency::purge_expired(&mut conn, DEFAULT_RETENTION, 2).await?,
+        1
+    );
+    assert_eq!(
+        idempotency::purge_expired(&mut conn, DEFAULT_RETENTION, 2).await?,
+        0
+    );
+    // A retention below the 24-hour minimum is raised to it.
+    assert_eq!(
+        idempotency::purge_expired(&mut conn, Duration::from_secs(60), 100).await?,
+        2
+    );
+    assert_eq!(left(&mut conn).await?, ["fresh"]);
+    Ok(())
+}
+
+async fn left(conn: &mut sqlx::PgConnection) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT request_id FROM idempotency_keys ORDER BY create_time")
+            .fetch_all(conn)
+            .await?,
+    )
+}
