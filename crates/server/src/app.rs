@@ -176,8 +176,10 @@ impl Application {
             result = &mut server => result,
             () = shutdown => {
                 tracing::info!("shutting down: finishing in-flight requests");
-                // Stop new traffic first; liveness stays SERVING so the pod is not killed while
+                // Stop new traffic first (the supervisor goes first, so that its next ping cannot
+                // turn readiness back on); liveness stays SERVING so the pod is not killed while
                 // it drains.
+                supervisor_abort.abort();
                 set_readiness(&health_reporter, ServingStatus::NotServing).await;
                 let _ = stop_tx.send(());
                 match tokio::time::timeout(grace, &mut server).await {
