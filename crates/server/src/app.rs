@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use support_access_proto::google::longrunning::operations_server::OperationsServer;
 use support_access_proto::v1::support_access_service_server::SupportAccessServiceServer;
-use support_access_store::Store;
+use support_access_store::{Store, StoreSettings};
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -31,8 +31,26 @@ use tokio_util::sync::CancellationToken;
 /// Largest request message accepted, in bytes.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
-/// How often Postgres is pinged to keep the health status true.
+/// How often Postgres is pinged to keep the readiness status true.
 const HEALTH_PING_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest a readiness ping may take, on top of the pool's acquire timeout: a connection that
+/// was acquired and then hangs must not keep readiness SERVING.
+const HEALTH_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The gRPC health service name of liveness: SERVING while the process can still do its job
+/// without a restart (its runtime answers and its database supervisor runs), whether or not
+/// PostgreSQL answers. A Kubernetes livenessProbe asks for it, so a PostgreSQL outage does not
+/// restart every pod; only a wedged process is restarted.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
+/// The gRPC health service names of readiness: SERVING exactly while PostgreSQL answers (and not
+/// while shutting down). `""` is what a client asks by default; a Kubernetes readinessProbe asks
+/// for it, so a replica without its database gets no traffic.
+pub const READINESS_SERVICES: [&str; 3] = [
+    "",
+    crate::api::methods::SERVICE,
+    "google.longrunning.Operations",
+];
 
 /// A built service, bound to its listener but not yet serving.
 pub struct Application {
@@ -98,12 +116,17 @@ impl Application {
         let auth_layer =
             crate::auth::layer(&self.config.auth, self.config.listen, self.store.clone()).await?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        set_health(&health_reporter, ServingStatus::NotServing).await;
+        set_readiness(&health_reporter, ServingStatus::NotServing).await;
+        health_reporter
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
         let engine_shutdown = CancellationToken::new();
         let supervisor = tokio::spawn(supervise_database(
             self.config.database_url.clone(),
+            self.config.store_settings(),
+            self.config.idempotency_retention,
             self.store.clone(),
-            health_reporter,
+            health_reporter.clone(),
             EngineStart {
                 google: self.google.clone(),
                 config: engine_config(&self.config),
@@ -111,6 +134,21 @@ impl Application {
                 shutdown: engine_shutdown.clone(),
             },
         ));
+
+        // The supervisor never returns by itself: if it ends (a panic), nothing reconnects or
+        // keeps readiness true any more, and only a restart helps, so liveness says so.
+        let supervisor_abort = supervisor.abort_handle();
+        let liveness = health_reporter.clone();
+        tokio::spawn(async move {
+            if let Err(error) = supervisor.await
+                && !error.is_cancelled()
+            {
+                tracing::error!(error = %error, "the database supervisor died: liveness is NOT_SERVING");
+                liveness
+                    .set_service_status(LIVENESS_SERVICE, ServingStatus::NotServing)
+                    .await;
+            }
+        });
 
         let reflection = reflection_builder();
         let reflection_v1 = reflection_builder().build_v1()?;
@@ -138,6 +176,11 @@ impl Application {
             result = &mut server => result,
             () = shutdown => {
                 tracing::info!("shutting down: finishing in-flight requests");
+                // Stop new traffic first (the supervisor goes first, so that its next ping cannot
+                // turn readiness back on); liveness stays SERVING so the pod is not killed while
+                // it drains.
+                supervisor_abort.abort();
+                set_readiness(&health_reporter, ServingStatus::NotServing).await;
                 let _ = stop_tx.send(());
                 match tokio::time::timeout(grace, &mut server).await {
                     Ok(result) => result,
@@ -148,7 +191,7 @@ impl Application {
                 }
             }
         };
-        supervisor.abort();
+        supervisor_abort.abort();
         engine_shutdown.cancel();
         if let Some(emulator) = self.demo_emulator {
             emulator.shutdown().await;
@@ -163,18 +206,12 @@ fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
-    reporter.set_service_status("", status).await;
-    reporter
-        .set_service_status(crate::api::methods::SERVICE, status)
-        .await;
-    reporter
-        .set_service_status("google.longrunning.Operations", status)
-        .await;
+async fn set_readiness(reporter: &HealthReporter, status: ServingStatus) {
+    for service in READINESS_SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
 }
 
-/// Connects to Postgres (retrying until it answers), then keeps the health status in step with
-/// whether it still answers.
 /// What the database supervisor needs to start the engine once Postgres answers.
 struct EngineStart {
     google: Arc<GoogleAccess>,
@@ -183,15 +220,19 @@ struct EngineStart {
     shutdown: CancellationToken,
 }
 
+/// Connects to Postgres (retrying until it answers), starts the engine and the maintenance
+/// tasks, then keeps readiness in step with whether Postgres still answers.
 async fn supervise_database(
     database_url: String,
+    settings: StoreSettings,
+    idempotency_retention: Duration,
     store: Arc<OnceCell<Store>>,
     health: HealthReporter,
     engine: EngineStart,
 ) {
     let mut delay = Duration::from_millis(200);
     let connected = loop {
-        match Store::connect(&database_url).await {
+        match Store::connect_with_settings(&database_url, &settings).await {
             Ok(connected) => break connected,
             Err(error) => {
                 tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "postgres is not reachable yet");
@@ -204,22 +245,138 @@ async fn supervise_database(
     let _ = store.set(connected);
     let store = store.get().expect("just set");
     let started = Engine::new(store.clone(), engine.google, engine.config);
-    started.spawn(engine.shutdown);
+    started.spawn(engine.shutdown.clone());
     let _ = engine.cell.set(started);
+    tokio::spawn(sweep_stranded_operations(
+        store.clone(),
+        engine.shutdown.clone(),
+    ));
+    tokio::spawn(purge_idempotency_keys(
+        store.clone(),
+        idempotency_retention,
+        engine.shutdown,
+    ));
     let mut serving = None;
     loop {
-        let status = match store.ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(error) => {
+        let status = match tokio::time::timeout(
+            HEALTH_PING_TIMEOUT + settings.acquire_timeout,
+            store.ping(),
+        )
+        .await
+        {
+            Ok(Ok(())) => ServingStatus::Serving,
+            Ok(Err(error)) => {
                 tracing::warn!(error = %error, "postgres stopped answering");
+                ServingStatus::NotServing
+            }
+            Err(_) => {
+                tracing::warn!("postgres stopped answering (ping timed out)");
                 ServingStatus::NotServing
             }
         };
         if serving != Some(status) {
-            set_health(&health, status).await;
+            set_readiness(&health, status).await;
             serving = Some(status);
         }
         tokio::time::sleep(HEALTH_PING_INTERVAL).await;
+    }
+}
+
+/// How often every replica looks for operations stranded between their last release and their
+/// finish. Cheap (an index scan of unfinished operations), so often enough that `WaitOperation`
+/// callers hardly notice the crash that stranded one.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long after its last domain's release an operation counts as stranded: the releasing
+/// worker normally finishes it within milliseconds, and the sweep should not do that work twice.
+const SWEEP_GRACE: Duration = Duration::from_secs(10);
+/// Operations finished per sweep, so one sweep stays short after a long outage.
+const SWEEP_BATCH: i64 = 100;
+
+/// Finishes, from their journal and through the engine's own code, the operations whose domains
+/// are all finished but which were never finished themselves (the last release and the finish
+/// are separate transactions; an error between them is only logged by the worker). Every replica
+/// sweeps; finishing twice is harmless, the second finish sees the operation done.
+async fn sweep_stranded_operations(store: Store, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let stranded = match store.pool().acquire().await {
+            Ok(mut conn) => {
+                support_access_store::operations::stranded(&mut conn, SWEEP_GRACE, SWEEP_BATCH)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        let ids = match stranded {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot look for stranded operations");
+                continue;
+            }
+        };
+        for id in ids {
+            match crate::engine::outcome::finish_operation(&store, id).await {
+                Ok(()) => tracing::info!(operation = %id, "finished a stranded operation"),
+                Err(error) => {
+                    tracing::warn!(operation = %id, error = %error, "cannot finish a stranded operation")
+                }
+            }
+        }
+    }
+}
+
+/// How often every replica purges request ids past their retention.
+const PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// Request ids deleted per purge transaction: short transactions, short locks.
+const PURGE_BATCH: i64 = 1000;
+
+/// Deletes request ids older than the retention (AIP-155), in batches until none is left, every
+/// [`PURGE_INTERVAL`]. Every replica purges; batches skip each other's rows.
+async fn purge_idempotency_keys(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let mut purged = 0;
+        loop {
+            let batch = match store.pool().acquire().await {
+                Ok(mut conn) => {
+                    support_access_store::idempotency::purge_expired(
+                        &mut conn,
+                        retention,
+                        PURGE_BATCH,
+                    )
+                    .await
+                }
+                Err(error) => Err(error.into()),
+            };
+            match batch {
+                Ok(deleted) => {
+                    purged += deleted;
+                    if deleted < PURGE_BATCH as u64 || shutdown.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot purge expired request ids");
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(
+                purged,
+                retention_hours = retention.as_secs() / 3600,
+                "purged expired request ids"
+            );
+        }
     }
 }
 

@@ -163,6 +163,35 @@ pub struct ServeConfig {
     )]
     pub mass_change_limit_percent: u32,
 
+    /// Connections to PostgreSQL in this replica's main pool (RPCs and engine work); lease
+    /// heartbeats have two more of their own.
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    pub database_max_connections: u32,
+
+    /// Longest wait for a database connection (opening one and checking it included); when
+    /// PostgreSQL is down or hangs, RPCs answer UNAVAILABLE after this instead of hanging.
+    #[arg(long, env = "SUPPORT_ACCESS_DATABASE_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub database_acquire_timeout: std::time::Duration,
+
+    /// PostgreSQL `statement_timeout` of every connection (a transaction left idle is ended
+    /// after twice this).
+    #[arg(long, env = "SUPPORT_ACCESS_DATABASE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub database_statement_timeout: std::time::Duration,
+
+    /// Idle time before TCP keepalive probes on every database connection (then every third
+    /// of it, 3 probes), so a vanished peer is noticed and its locks are released.
+    #[arg(long, env = "SUPPORT_ACCESS_DATABASE_KEEPALIVE", default_value = "30s", value_parser = parse_duration)]
+    pub database_keepalive: std::time::Duration,
+
+    /// How long a request_id is remembered (AIP-155): a retry within this time replays the
+    /// first answer, after it the id is purged and counts as new. At least 24h.
+    #[arg(long, env = "SUPPORT_ACCESS_IDEMPOTENCY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub idempotency_retention: std::time::Duration,
+
     /// Caller authentication.
     #[command(flatten)]
     pub auth: crate::auth::AuthConfig,
@@ -172,6 +201,19 @@ impl ServeConfig {
     /// Whether the service runs against the built-in emulator.
     pub fn demo_mode(&self) -> bool {
         self.demo || self.credentials.is_empty()
+    }
+
+    /// How the store connects to PostgreSQL.
+    pub fn store_settings(&self) -> support_access_store::StoreSettings {
+        support_access_store::StoreSettings {
+            max_connections: self.database_max_connections.max(1),
+            acquire_timeout: self
+                .database_acquire_timeout
+                .max(std::time::Duration::from_millis(100)),
+            statement_timeout: self.database_statement_timeout,
+            keepalive_idle: self.database_keepalive,
+            ..support_access_store::StoreSettings::default()
+        }
     }
 
     /// The configured keys by name.
@@ -190,7 +232,7 @@ fn parse_credential(raw: &str) -> Result<(String, PathBuf), String> {
     Ok((name.to_owned(), PathBuf::from(path.trim())))
 }
 
-/// Parses `500ms`, `30s`, `5m` or a plain number of seconds.
+/// Parses `500ms`, `30s`, `5m`, `12h`, `7d` or a plain number of seconds.
 pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
     let (number, unit) = raw
@@ -199,12 +241,21 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("invalid duration {raw:?}"))?;
-    match unit {
-        "ms" => Ok(std::time::Duration::from_millis(n)),
-        "s" => Ok(std::time::Duration::from_secs(n)),
-        "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        _ => Err(format!("invalid duration unit in {raw:?}: use ms, s or m")),
-    }
+    let seconds_per_unit = match unit {
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {raw:?}: use ms, s, m, h or d"
+            ));
+        }
+    };
+    n.checked_mul(seconds_per_unit)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("duration {raw:?} is too long"))
 }
 
 #[cfg(test)]
@@ -225,7 +276,48 @@ mod tests {
             parse_duration("2m"),
             Ok(std::time::Duration::from_secs(120))
         );
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(
+            parse_duration("2h"),
+            Ok(std::time::Duration::from_secs(7200))
+        );
+        assert_eq!(
+            parse_duration("7d"),
+            Ok(std::time::Duration::from_secs(7 * 86400))
+        );
+        assert!(parse_duration("2w").is_err());
+    }
+
+    #[test]
+    fn database_and_retention_defaults_are_the_stores() {
+        let Command::Serve(config) = Cli::try_parse_from(["support-access", "serve"])
+            .unwrap()
+            .command;
+        assert_eq!(
+            config.store_settings(),
+            support_access_store::StoreSettings::default()
+        );
+        assert_eq!(
+            config.idempotency_retention,
+            support_access_store::idempotency::DEFAULT_RETENTION
+        );
+        let Command::Serve(config) = Cli::try_parse_from([
+            "support-access",
+            "serve",
+            "--idempotency-retention",
+            "30d",
+            "--database-acquire-timeout",
+            "1500ms",
+        ])
+        .unwrap()
+        .command;
+        assert_eq!(
+            config.idempotency_retention,
+            std::time::Duration::from_secs(30 * 86400)
+        );
+        assert_eq!(
+            config.store_settings().acquire_timeout,
+            std::time::Duration::from_millis(1500)
+        );
     }
 
     #[test]

@@ -1,24 +1,29 @@
 //! `google.longrunning.Operations` over the operations journal in Postgres: get, list (newest
-//! first, filtered by `done` and `kind`), wait (until done or the timeout) and cancel (workers
-//! stop before their next step and the operation ends CANCELLED with a consistent journal).
+//! first, filtered by `done` and `kind`), wait (until done or the timeout) and cancel (an
+//! operation no worker holds a lease on ends CANCELLED at once; otherwise the worker stops before
+//! its next step, and the operation ends CANCELLED with a consistent journal either way).
 //! Operations are kept as history: DeleteOperation is not offered.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use prost::Message;
 use support_access_proto::google::longrunning::operations_server::Operations;
 use support_access_proto::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
     ListOperationsResponse, Operation, WaitOperationRequest,
 };
+use support_access_proto::google::rpc;
 use support_access_store::StoreError;
-use support_access_store::operations::{self, OperationFilter, OperationKind, OperationRecord};
+use support_access_store::operations::{
+    self, Cancellation, OperationFilter, OperationKind, OperationRecord, Outcome,
+};
 use tonic::{Request, Response, Status};
 
 use crate::api::page_token;
 use crate::auth::{self, Principal};
 use crate::engine::OperationRequest;
-use crate::engine::outcome::operation_view;
+use crate::engine::outcome::{operation_view, result_from_journal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -53,6 +58,47 @@ impl OperationsApi {
         let mut conn = self.state.conn().await?;
         Ok(operation_view(&mut conn, record).await?)
     }
+}
+
+fn database(error: sqlx::Error) -> ApiError {
+    ApiError::from(StoreError::Database(error))
+}
+
+/// The encoded error of an operation cancelled before any worker got to it, read from the
+/// journal in the cancelling transaction: CANCELLED, with the operation's result (every account
+/// and step, as far as they got) in its details, as the engine's finish writes it for a cancel.
+async fn cancelled_outcome(
+    conn: &mut sqlx::PgConnection,
+    record: &OperationRecord,
+) -> Result<Vec<u8>, ApiError> {
+    let request: OperationRequest =
+        serde_json::from_value(record.request.clone()).unwrap_or(OperationRequest {
+            domains: Vec::new(),
+            staff_members: Vec::new(),
+            revoke: None,
+        });
+    let usernames = support_access_store::staff::get_many(&mut *conn, &request.staff_members)
+        .await?
+        .into_iter()
+        .map(|member| (member.id, member.username))
+        .collect();
+    let steps = operations::steps(&mut *conn, record.id).await?;
+    let notes = operations::domains(&mut *conn, record.id)
+        .await?
+        .into_iter()
+        .filter(|d| !d.message.is_empty())
+        .map(|d| format!("{}: {}", d.domain_name, d.message))
+        .collect();
+    let result = result_from_journal(&request, &usernames, &steps, notes);
+    Ok(rpc::Status {
+        code: tonic::Code::Cancelled as i32,
+        message: "the operation was cancelled".into(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/supportaccess.v1.OperationResult".into(),
+            value: result.encode_to_vec(),
+        }],
+    }
+    .encode_to_vec())
 }
 
 fn parse_name(name: &str) -> Result<uuid::Uuid, ApiError> {
@@ -189,14 +235,25 @@ impl Operations for OperationsApi {
         let principal = auth::principal(request.extensions())?;
         let name = request.get_ref().name.clone();
         let record = self.load(&principal, &name).await?;
-        let mut conn = self.state.conn().await?;
-        match operations::request_cancel(&mut conn, record.id).await {
-            Ok(_) => {}
+        let store = self.state.store()?;
+        // One transaction: the cancellation, the operation's outcome when it ends at once, and
+        // the audit event.
+        let mut tx = store.pool().begin().await.map_err(database)?;
+        let detail = format!("cancelled by {}", principal.id);
+        match operations::cancel_now_or_flag(&mut tx, record.id, &detail).await {
+            Ok(Cancellation::Cancelled(record)) => {
+                let error = cancelled_outcome(&mut tx, &record).await?;
+                operations::finish(&mut tx, record.id, Outcome::Cancelled(&error))
+                    .await
+                    .map_err(ApiError::from)?;
+            }
+            // A worker holds a lease: it stops before its next write and closes the steps.
+            Ok(Cancellation::Flagged(_) | Cancellation::AlreadyDone(_)) => {}
             Err(StoreError::NotFound) => return Err(not_found(&name).into()),
             Err(e) => return Err(ApiError::from(e).into()),
         }
         support_access_store::audit::append(
-            &mut conn,
+            &mut tx,
             &support_access_store::audit::NewAuditEvent {
                 principal: principal.id.clone(),
                 method: "/google.longrunning.Operations/CancelOperation".into(),
@@ -209,6 +266,7 @@ impl Operations for OperationsApi {
         )
         .await
         .map_err(ApiError::from)?;
+        tx.commit().await.map_err(database)?;
         self.state.wake_engine();
         Ok(Response::new(()))
     }

@@ -6,6 +6,10 @@
 //! Two concurrent calls with one id: the second `INSERT` waits on the unique index until the
 //! first transaction ends, then sees its committed row (replay) or, after a rollback, inserts
 //! its own (new).
+//!
+//! Keys are kept for a documented retention ([`DEFAULT_RETENTION`], seven days, configurable but
+//! never below [`MIN_RETENTION`]) and then purged in bounded batches ([`purge_expired`]); a
+//! request id reused after its purge counts as new.
 
 use std::time::Duration;
 
@@ -16,6 +20,11 @@ use crate::{Result, StoreError, millis};
 
 /// Keys younger than this are never purged, whatever age the caller asks for.
 pub const MIN_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long keys are kept by default (AIP-155 asks for a documented retention): seven days, so a
+/// client that retries after a weekend or a long incident still gets its first answer replayed,
+/// while the table stays small (one row per mutating call).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// What a claim found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +121,30 @@ pub async fn complete(conn: &mut PgConnection, request_id: &str, response: &[u8]
     }
 }
 
+/// Gives back a claim that has no response yet: the call that claimed `request_id` (with this
+/// method and request) failed without an effect, so a retry with the same id may run as new. For
+/// methods that claim in a short transaction of their own and make their effect outside it (an
+/// external call that must not hold a transaction open). Returns whether a claim was removed; a
+/// completed claim, or one of another call, is left alone.
+pub async fn release(
+    conn: &mut PgConnection,
+    request_id: &str,
+    method: &str,
+    fingerprint: &str,
+) -> Result<bool> {
+    let deleted = sqlx::query(
+        "DELETE FROM idempotency_keys \
+         WHERE request_id = $1 AND method = $2 AND request_fingerprint = $3 \
+           AND response IS NULL",
+    )
+    .bind(request_id)
+    .bind(method)
+    .bind(fingerprint)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
 /// Deletes keys claimed more than `age` ago (at least [`MIN_RETENTION`]); returns how many.
 pub async fn purge_older_than(conn: &mut PgConnection, age: Duration) -> Result<u64> {
     let age = age.max(MIN_RETENTION);
@@ -119,6 +152,29 @@ pub async fn purge_older_than(conn: &mut PgConnection, age: Duration) -> Result<
         "DELETE FROM idempotency_keys WHERE create_time < now() - $1 * interval '1 millisecond'",
     )
     .bind(millis(age))
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
+/// Deletes at most `limit` of the keys claimed more than `retention` ago (at least
+/// [`MIN_RETENTION`]), oldest first; returns how many. Call it again while it returns `limit`:
+/// small batches keep each transaction and its locks short, and replicas purging at the same time
+/// skip each other's rows instead of waiting.
+pub async fn purge_expired(
+    conn: &mut PgConnection,
+    retention: Duration,
+    limit: i64,
+) -> Result<u64> {
+    let retention = retention.max(MIN_RETENTION);
+    let deleted = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE request_id IN ( \
+             SELECT request_id FROM idempotency_keys \
+             WHERE create_time < now() - $1 * interval '1 millisecond' \
+             ORDER BY create_time LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(millis(retention))
+    .bind(limit.max(1))
     .execute(conn)
     .await?;
     Ok(deleted.rows_affected())

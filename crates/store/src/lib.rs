@@ -45,10 +45,70 @@ const DATABASE_EXISTS: &str = "42P04";
 /// `unique_violation`: two concurrent `CREATE DATABASE` of one name can collide on the catalog.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Handle to the database: a connection pool. Cheap to clone; every clone shares the pool.
+/// How the store connects: pool sizes, how long a caller waits for a connection, and the
+/// session settings every connection gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Connections of the main pool (RPCs, engine work).
+    pub max_connections: u32,
+    /// Connections of the heartbeat pool ([`Store::heartbeat_pool`]), kept apart so that lease
+    /// renewals never queue behind RPCs and engine work on the main pool.
+    pub heartbeat_connections: u32,
+    /// Longest wait for a pooled connection, including the liveness check (`SELECT 1`-like ping)
+    /// of an idle one and the opening of a new one. When Postgres is down or hangs, every caller
+    /// fails with [`sqlx::Error::PoolTimedOut`] after this (RPCs answer UNAVAILABLE) instead of
+    /// waiting on TCP's own timeouts (minutes).
+    pub acquire_timeout: Duration,
+    /// Postgres `statement_timeout` of every connection of the main pool: no statement runs
+    /// longer (a lock wait included). `idle_in_transaction_session_timeout` is twice this, so a
+    /// transaction left open by a paused or partitioned process releases its locks.
+    pub statement_timeout: Duration,
+    /// Idle time before Postgres sends TCP keepalive probes on a connection, then every
+    /// `keepalive_idle / 3` (at least 1 s), giving up after 3 unanswered probes. Set as the
+    /// session's `tcp_keepalives_*` settings: the server side of every connection drops a client
+    /// that vanished (crash, VM freeze, lost network) and ends its transactions and locks.
+    pub keepalive_idle: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            max_connections: 10,
+            heartbeat_connections: 2,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(30),
+            keepalive_idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `statement_timeout` of the heartbeat pool: a lease renewal is one indexed `UPDATE`; one that
+/// takes longer than this is failing, and the worker must learn it well within its lease.
+pub const HEARTBEAT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl StoreSettings {
+    /// The connection options of `database_url` with the session settings of this pool.
+    fn session(&self, options: &PgConnectOptions, statement_timeout: Duration) -> PgConnectOptions {
+        let keepalive = self.keepalive_idle.as_secs().max(1);
+        options.clone().options([
+            ("statement_timeout", millis(statement_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                millis(self.statement_timeout.saturating_mul(2)),
+            ),
+            ("tcp_keepalives_idle", keepalive as i64),
+            ("tcp_keepalives_interval", (keepalive / 3).max(1) as i64),
+            ("tcp_keepalives_count", 3),
+        ])
+    }
+}
+
+/// Handle to the database: a connection pool, and a small pool of its own for lease heartbeats.
+/// Cheap to clone; every clone shares the pools.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    heartbeat: PgPool,
 }
 
 /// Shows the pool's size only: connection options may hold a password.
@@ -57,40 +117,78 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("connections", &self.pool.size())
             .field("idle", &self.pool.num_idle())
+            .field("heartbeat_connections", &self.heartbeat.size())
             .finish()
     }
 }
 
 impl Store {
-    /// Connects with default pool settings (10 connections, 5 s acquire timeout); see
-    /// [`Store::connect_with`].
+    /// Connects with [`StoreSettings::default`]; see [`Store::connect_with_settings`].
     pub async fn connect(database_url: &str) -> Result<Store> {
-        let pool_options = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5));
-        Self::connect_with(database_url, pool_options).await
+        Self::connect_with_settings(database_url, &StoreSettings::default()).await
     }
 
     /// Creates the database named in `database_url` when it is missing (through the `postgres`
-    /// database of the same server; a concurrent creation by another replica is fine), opens a
-    /// pool and applies the pending migrations under sqlx's advisory lock, so replicas starting
+    /// database of the same server; a concurrent creation by another replica is fine), opens the
+    /// pools and applies the pending migrations under sqlx's advisory lock, so replicas starting
     /// together migrate once.
+    pub async fn connect_with_settings(
+        database_url: &str,
+        settings: &StoreSettings,
+    ) -> Result<Store> {
+        let options: PgConnectOptions = database_url.parse()?;
+        create_database_if_missing(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(settings.session(&options, settings.statement_timeout))
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        // Lazy: its connections open on the first heartbeat, after the migrations.
+        let heartbeat = PgPoolOptions::new()
+            .max_connections(settings.heartbeat_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(settings.session(
+                &options,
+                settings.statement_timeout.min(HEARTBEAT_STATEMENT_TIMEOUT),
+            ));
+        Ok(Store { pool, heartbeat })
+    }
+
+    /// Like [`Store::connect_with_settings`] with pool options of the caller's for the main pool
+    /// (no session settings are added to it); the heartbeat pool gets the default settings.
     pub async fn connect_with(database_url: &str, pool_options: PgPoolOptions) -> Result<Store> {
         let options: PgConnectOptions = database_url.parse()?;
         create_database_if_missing(&options).await?;
-        let pool = pool_options.connect_with(options).await?;
+        let pool = pool_options.connect_with(options.clone()).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        let settings = StoreSettings::default();
+        let heartbeat = PgPoolOptions::new()
+            .max_connections(settings.heartbeat_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(settings.session(&options, HEARTBEAT_STATEMENT_TIMEOUT));
+        Ok(Store { pool, heartbeat })
     }
 
     /// Wraps an existing pool whose database is already migrated (as `#[sqlx::test]` gives).
+    /// Heartbeats share that pool.
     pub fn from_pool(pool: PgPool) -> Store {
-        Store { pool }
+        Store {
+            heartbeat: pool.clone(),
+            pool,
+        }
     }
 
     /// The pool, to begin transactions or acquire connections.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool of lease heartbeats (`operations::renew_lease`) only: a few connections no RPC
+    /// or engine work can take, so a busy or starved main pool never lets a lease lapse. Keep
+    /// each use to one short statement.
+    pub fn heartbeat_pool(&self) -> &PgPool {
+        &self.heartbeat
     }
 
     /// Checks that the database answers (`SELECT 1`), for health reporting.

@@ -1033,3 +1033,121 @@ async fn check_fence_locked(conn: &mut PgConnection, lease: &Lease) -> Result<()
     .await?;
     found.map(|_| ()).ok_or_else(fenced)
 }
+
+/// Operations left unfinished although every work item is finished: the worker that released
+/// the last domain failed (crash, lost connection) before it finished the operation, which is a
+/// separate transaction. Without a sweep such an operation would stay undone forever and
+/// `WaitOperation` would never complete. Returns up to `limit` ids, oldest first, whose last work
+/// item changed more than `grace` ago, so that a sweep does not race the worker that is finishing
+/// the operation right now (finishing twice is harmless, only wasted work).
+pub async fn stranded(conn: &mut PgConnection, grace: Duration, limit: i64) -> Result<Vec<Uuid>> {
+    let ids = sqlx::query_scalar(
+        "SELECT o.id FROM operations o \
+         WHERE NOT o.done \
+           AND EXISTS (SELECT 1 FROM operation_domains od WHERE od.operation_id = o.id) \
+           AND NOT EXISTS (SELECT 1 FROM operation_domains od \
+                           WHERE od.operation_id = o.id \
+                             AND (od.state IN ('PENDING', 'RUNNING') \
+                                  OR od.update_time > now() - $1 * interval '1 millisecond')) \
+         ORDER BY o.seq LIMIT $2",
+    )
+    .bind(millis(grace))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
+
+/// What [`cancel_now_or_flag`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cancellation {
+    /// The operation was already finished: nothing changed.
+    AlreadyDone(OperationRecord),
+    /// A worker holds a live lease on one of its domains: only `cancel_requested` was set, and
+    /// that worker stops before its next write.
+    Flagged(OperationRecord),
+    /// No worker held a live lease: every unfinished domain and every pending or running step
+    /// is now CANCELLED in the caller's transaction, and `cancel_requested` is set. The caller
+    /// finishes the operation ([`finish`] with [`Outcome::Cancelled`]) in the same transaction.
+    Cancelled(OperationRecord),
+}
+
+/// Cancels an operation: at once when none of its domains is leased right now, else by setting
+/// `cancel_requested` for the worker that holds the lease. Run it in a transaction and, on
+/// [`Cancellation::Cancelled`], finish the operation before committing, so that nobody ever sees
+/// cancelled domains under an unfinished operation (the sweep of [`stranded`] covers a crash in
+/// between anyway). [`StoreError::NotFound`] for an unknown id.
+///
+/// Waiting for a worker would let a cancel hang behind a domain that is waiting to retry, or
+/// behind an older operation on the same domain. A lapsed lease that nobody took over counts as
+/// not running: its holder is paused or gone, so its claim is dropped and its fencing token
+/// raised, and any write it still tries is refused as fenced.
+pub async fn cancel_now_or_flag(
+    conn: &mut PgConnection,
+    id: Uuid,
+    detail: &str,
+) -> Result<Cancellation> {
+    let mut tx = conn.begin().await?;
+    // Lock order of the module: work items, then the operation, then steps. The item locks wait
+    // for a journal write in flight (it holds a share lock) and keep claimers away until commit.
+    let live_leases: Vec<bool> = sqlx::query_scalar(
+        "SELECT lease_owner IS NOT NULL AND lease_expires_at > clock_timestamp() \
+         FROM operation_domains WHERE operation_id = $1 ORDER BY domain_name FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(record) = sqlx::query_as::<_, OperationRecord>(
+        "SELECT * FROM operations WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Err(StoreError::NotFound);
+    };
+    if record.done {
+        tx.commit().await?;
+        return Ok(Cancellation::AlreadyDone(record));
+    }
+    let running = live_leases.iter().any(|live| *live);
+    let closed = if running {
+        0
+    } else {
+        sqlx::query(
+            "UPDATE operation_domains SET state = 'CANCELLED', message = $2, \
+                 fencing_token = fencing_token + CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END, \
+                 lease_owner = NULL, lease_expires_at = NULL, not_before = NULL, \
+                 update_time = now() \
+             WHERE operation_id = $1 AND state IN ('PENDING', 'RUNNING')",
+        )
+        .bind(id)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    };
+    let record: OperationRecord = sqlx::query_as(
+        "UPDATE operations SET cancel_requested = true, update_time = now() \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if closed == 0 {
+        // Running, or every domain already finished (an operation waiting for its finish, which
+        // the worker or the sweep of `stranded` completes from the journal).
+        tx.commit().await?;
+        return Ok(Cancellation::Flagged(record));
+    }
+    sqlx::query(
+        "UPDATE steps SET state = 'CANCELLED', detail = $2, updated_at = now() \
+         WHERE operation_id = $1 AND state IN ('PENDING', 'RUNNING')",
+    )
+    .bind(id)
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Cancellation::Cancelled(record))
+}

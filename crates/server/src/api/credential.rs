@@ -5,7 +5,9 @@
 //! `changePasswordAtNextLogin`, and handed to the caller in the response. It lives in a
 //! redacting [`SecretString`] until then; it is never stored, logged or audited. Because it
 //! cannot be shown twice, the request id is not replayed: it is claimed (so a reused id is
-//! refused with ALREADY_EXISTS) but no response is kept for it.
+//! refused with ALREADY_EXISTS) but no response is kept for it. No database transaction is open
+//! while Google is called: the id is claimed in one short transaction and the outcome recorded
+//! in another.
 //!
 //! Only a declared, not revoked, support account is touched, and only when Google shows it as
 //! what this service made: not a super administrator, inside the domain's support org unit. The
@@ -95,13 +97,22 @@ pub async fn issue_sign_in_credential(
         record
     };
 
-    // The claim stays uncommitted while Google is called: a concurrent call with the same id
-    // waits for it, and a failed call leaves the id free for a retry.
-    let mut tx = store.pool().begin().await.map_err(database)?;
+    // No transaction is open while Google is called (a call may take minutes, and connections
+    // are shared with the engine): the request id is claimed and committed first, Google is
+    // called, and the outcome is recorded afterwards. A concurrent call with the same id is
+    // refused at once instead of waiting; a call that fails gives its id back, so it can be
+    // retried under the same id. If the process dies in between, the id stays claimed and a
+    // retry is refused: whether the password changed is unknown, and a new id issues a new one.
+    let fingerprint = idempotency::fingerprint(&request.encode_to_vec());
     if let Some(id) = &request_id {
-        let fingerprint = idempotency::fingerprint(&request.encode_to_vec());
-        match idempotency::claim(&mut tx, id.as_str(), ISSUE_SIGN_IN_CREDENTIAL, &fingerprint)
-            .await?
+        let mut conn = state.conn().await?;
+        match idempotency::claim(
+            &mut conn,
+            id.as_str(),
+            ISSUE_SIGN_IN_CREDENTIAL,
+            &fingerprint,
+        )
+        .await?
         {
             idempotency::Claim::New => {}
             idempotency::Claim::Pending | idempotency::Claim::Replay { .. } => {
@@ -140,15 +151,16 @@ pub async fn issue_sign_in_credential(
     };
     match set_password(state, &record, &email).await {
         Ok(password) => {
+            // The claim stays (without a response: a credential is never replayed).
+            let mut conn = state.conn().await?;
             audit::append(
-                &mut tx,
+                &mut conn,
                 &event(
                     "OK",
                     "new password set in Google as a SHA-512 crypt hash; change required at next sign-in".into(),
                 ),
             )
             .await?;
-            tx.commit().await.map_err(database)?;
             tracing::info!(account = %email, principal = %principal.id, "sign-in credential issued");
             Ok(v1::IssueSignInCredentialResponse {
                 email,
@@ -156,16 +168,27 @@ pub async fn issue_sign_in_credential(
             })
         }
         Err(error) => {
-            // Roll the claim back, then audit the refusal on its own.
-            drop(tx);
+            // Give the id back and audit the refusal, together.
             let refusal = event(observation::audit_outcome(&error), error.to_string());
-            let audited = match state.conn().await {
-                Ok(mut conn) => audit::append(&mut conn, &refusal).await.map(|_| ()),
-                Err(e) => Err(StoreError::Conflict(e.to_string())),
-            };
-            if let Err(audit_error) = audited {
-                // The caller needs the reason it failed more than the audit failure.
-                tracing::warn!(error = %audit_error, target = %request.name, "cannot audit a refused sign-in credential");
+            let recorded = async {
+                let mut tx = store.pool().begin().await?;
+                if let Some(id) = &request_id {
+                    idempotency::release(
+                        &mut tx,
+                        id.as_str(),
+                        ISSUE_SIGN_IN_CREDENTIAL,
+                        &fingerprint,
+                    )
+                    .await?;
+                }
+                audit::append(&mut tx, &refusal).await?;
+                tx.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            if let Err(record_error) = recorded {
+                // The caller needs the reason it failed more than the bookkeeping failure.
+                tracing::warn!(error = %record_error, target = %request.name, "cannot release the request id or audit a refused sign-in credential");
             }
             Err(error)
         }
@@ -229,10 +252,6 @@ async fn set_password(
         .await
         .map_err(|e| observation::google_error(&record.domain_name, e))?;
     Ok(password)
-}
-
-fn database(error: sqlx::Error) -> ApiError {
-    ApiError::from(StoreError::Database(error))
 }
 
 #[cfg(test)]
