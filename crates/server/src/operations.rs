@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 use crate::api::page_token;
 use crate::auth::{self, Principal};
 use crate::engine::OperationRequest;
-use crate::engine::outcome::{operation_view, result_from_journal};
+use crate::engine::outcome::operation_view;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -71,25 +71,7 @@ async fn cancelled_outcome(
     conn: &mut sqlx::PgConnection,
     record: &OperationRecord,
 ) -> Result<Vec<u8>, ApiError> {
-    let request: OperationRequest =
-        serde_json::from_value(record.request.clone()).unwrap_or(OperationRequest {
-            domains: Vec::new(),
-            staff_members: Vec::new(),
-            revoke: None,
-        });
-    let usernames = support_access_store::staff::get_many(&mut *conn, &request.staff_members)
-        .await?
-        .into_iter()
-        .map(|member| (member.id, member.username))
-        .collect();
-    let steps = operations::steps(&mut *conn, record.id).await?;
-    let notes = operations::domains(&mut *conn, record.id)
-        .await?
-        .into_iter()
-        .filter(|d| !d.message.is_empty())
-        .map(|d| format!("{}: {}", d.domain_name, d.message))
-        .collect();
-    let result = result_from_journal(&request, &usernames, &steps, notes);
+    let (result, _) = crate::engine::outcome::journal_result(conn, record).await?;
     Ok(rpc::Status {
         code: tonic::Code::Cancelled as i32,
         message: "the operation was cancelled".into(),

@@ -129,7 +129,8 @@ pub async fn keep_lease(
         }
         let sent = Instant::now();
         let renewed = tokio::time::timeout(period, async {
-            let mut conn = store.pool().acquire().await?;
+            // A pool of its own: work that holds every connection cannot starve the heartbeat.
+            let mut conn = store.heartbeat_pool().acquire().await?;
             operations::renew_lease(&mut conn, &mut lease, duration).await?;
             operations::cancel_requested(&mut conn, lease.operation_id).await
         })

@@ -92,7 +92,7 @@ impl Default for EngineConfig {
 }
 
 /// What an operation asks for, as stored in `operations.request`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OperationRequest {
     /// Bare domain names.
     pub domains: Vec<String>,

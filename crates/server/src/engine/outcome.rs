@@ -236,6 +236,30 @@ pub fn step_state(state: StepState) -> v1::StepState {
     }
 }
 
+/// The result of `record` as its journal and domains tell it now, with the domains.
+pub async fn journal_result(
+    conn: &mut sqlx::PgConnection,
+    record: &OperationRecord,
+) -> Result<(v1::OperationResult, Vec<DomainWorkRecord>), StoreError> {
+    let request: OperationRequest =
+        serde_json::from_value(record.request.clone()).unwrap_or_default();
+    let usernames: BTreeMap<String, String> =
+        support_access_store::staff::get_many(&mut *conn, &request.staff_members)
+            .await?
+            .into_iter()
+            .map(|member| (member.id, member.username))
+            .collect();
+    let steps = operations::steps(&mut *conn, record.id).await?;
+    let domains = operations::domains(&mut *conn, record.id).await?;
+    let notes: Vec<String> = domains
+        .iter()
+        .filter(|d| !d.message.is_empty())
+        .map(|d| format!("{}: {}", d.domain_name, d.message))
+        .collect();
+    let result = result_from_journal(&request, &usernames, &steps, &domains, notes);
+    Ok((result, domains))
+}
+
 /// Finishes an operation whose domains are all finished: the response lists every account; a
 /// domain that failed makes the operation fail with a status whose details carry that same
 /// result, so the caller sees both what failed and what was done.
@@ -247,26 +271,7 @@ pub async fn finish_operation(store: &Store, id: uuid::Uuid) -> Result<(), Store
     if record.done {
         return Ok(());
     }
-    let request: OperationRequest =
-        serde_json::from_value(record.request.clone()).unwrap_or(OperationRequest {
-            domains: Vec::new(),
-            staff_members: Vec::new(),
-            revoke: None,
-        });
-    let usernames: BTreeMap<String, String> =
-        support_access_store::staff::get_many(&mut conn, &request.staff_members)
-            .await?
-            .into_iter()
-            .map(|member| (member.id, member.username))
-            .collect();
-    let steps = operations::steps(&mut conn, id).await?;
-    let domains = operations::domains(&mut conn, id).await?;
-    let notes: Vec<String> = domains
-        .iter()
-        .filter(|d| !d.message.is_empty())
-        .map(|d| format!("{}: {}", d.domain_name, d.message))
-        .collect();
-    let result = result_from_journal(&request, &usernames, &steps, &domains, notes);
+    let (result, domains) = journal_result(&mut conn, &record).await?;
     let failed: Vec<&str> = domains
         .iter()
         .filter(|d| d.state == RunState::Failed)
