@@ -169,6 +169,13 @@ where
 /// assignment after the revoke. Proves: the revoke's effect stands (no portal role in Google), the
 /// stale replica sends nothing once resumed, and in ledger order no role assignment is created
 /// after the revoke's deletion.
+///
+/// Why a hang rather than latency on the method: with latency, the emulator applies the call
+/// when the latency ends, frozen sender or not (as Google would), so a call sent under a valid
+/// lease can land after the takeover — no client-side fence can recall a request Google already
+/// holds; the engine bounds it only by giving each request a deadline inside the lease. The hang
+/// leaves the frozen replica one way to write after the takeover: sending again once resumed,
+/// which is what the lease guard must refuse.
 #[tokio::test]
 async fn stale_replica_resumed_after_sigstop_cannot_undo_a_revoke() {
     const LEASE: Duration = Duration::from_secs(3);
@@ -253,6 +260,7 @@ async fn stale_replica_resumed_after_sigstop_cannot_undo_a_revoke() {
         "{:?}",
         outcome(&provisioned).0
     );
+    let provisioned_after = stopped.elapsed();
     assert_provisioned(&emulator, DOMAIN_A, 1).await;
     let mut survivor_client = survivor.client().await.unwrap();
     let revoked = revoke(
@@ -262,6 +270,7 @@ async fn stale_replica_resumed_after_sigstop_cannot_undo_a_revoke() {
         v1::RevokeMode::RemoveRole,
     )
     .await;
+    let revoke_mark = emulator.mark().await.unwrap();
     let revoked = wait_done(survivor, &revoked.name, Duration::from_secs(60)).await;
     assert_eq!(is_error(&revoked), None, "{:?}", outcome(&revoked).0);
     let email = account(0, DOMAIN_A.0);
@@ -302,14 +311,16 @@ async fn stale_replica_resumed_after_sigstop_cannot_undo_a_revoke() {
     let between = window(stop_mark.seq, takeover_mark.seq);
     let frozen = window(stop_mark.seq, cont_mark.seq);
     println!(
-        "sigstop: lease {LEASE:?}; takeover {takeover_after:?} after SIGSTOP; provision and revoke \
-         done {revoke_done_after:?} after SIGSTOP; frozen {stopped_for:?}; ledger marks: stop \
-         #{} {}ms, takeover #{} {}ms, cont #{} {}ms\nwrites while frozen:\n{}\n\
-         writes after SIGCONT:\n{}",
+        "sigstop: lease {LEASE:?}; after SIGSTOP: takeover {takeover_after:?}, provisioning \
+         done {provisioned_after:?}, revoke done {revoke_done_after:?}; frozen {stopped_for:?}; \
+         ledger marks: stop #{} {}ms, takeover #{} {}ms, revoke asked #{} {}ms, cont #{} {}ms\n\
+         writes while frozen:\n{}\nwrites after SIGCONT:\n{}",
         stop_mark.seq,
         stop_mark.at_ms,
         takeover_mark.seq,
         takeover_mark.at_ms,
+        revoke_mark.seq,
+        revoke_mark.at_ms,
         cont_mark.seq,
         cont_mark.at_ms,
         writes_text(&frozen),
@@ -467,6 +478,16 @@ async fn cancel_in_the_middle_of_a_delete_revoke_stops_every_chain() {
         deleted.len(),
         writes_after_ack.len()
     );
+    if std::env::var_os("FAULTS_DEBUG").is_some() {
+        println!(
+            "pre-mark #{} {}ms, ack-mark #{} {}ms\n{}",
+            pre_mark.seq,
+            pre_mark.at_ms,
+            ack_mark.seq,
+            ack_mark.at_ms,
+            writes_text(&ledger)
+        );
+    }
     assert!(
         sent_after_ack <= CHAINS,
         "{sent_after_ack} users.delete sent after the cancel was acknowledged (at most one per \
