@@ -515,6 +515,9 @@ pub struct LedgerEntry {
     pub outcome: String,
     /// For side effects: `site license`, `automatic licensing`, `user deleted`.
     pub cause: Option<String>,
+    /// For effects: `seq` of the call that caused it.
+    #[serde(default)]
+    pub call_seq: Option<u64>,
 }
 
 impl LedgerEntry {

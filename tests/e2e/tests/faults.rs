@@ -373,6 +373,114 @@ async fn stale_replica_resumed_after_sigstop_cannot_undo_a_revoke() {
     );
 }
 
+/// The limit of fencing on the client side, measured: the same two replicas and 3 s leases, but
+/// the frozen replica's `roleAssignments.insert` is slow rather than hung — the emulator holds it
+/// 12 s and then applies it, as Google applies a request it accepted whatever became of the
+/// sender. The latency is switched off once the replica is frozen, so the survivor's own calls
+/// are fast: it takes over, finishes, and the revoke removes the role well before the frozen
+/// replica's call lands. Proves, once it passes: a request sent under a valid lease but applied
+/// by Google after the takeover cannot undo a later revoke (the role is absent at the end).
+#[tokio::test]
+#[ignore = "residual risk of issue 11 defect 1, for the lead: a call Google holds past the \
+            lease lands after the takeover (here 12 s later, after the revoke) and re-creates \
+            the revoked role; a client-side lease guard cannot recall it"]
+async fn call_applied_by_google_after_the_takeover_cannot_undo_a_revoke() {
+    const HELD_MS: u64 = 12_000;
+    let flags = ["--lease", "3s", "--reconcile-interval", "0s"];
+    let emulator = Emulator::start(&seed_path("resellers.yaml"), &[])
+        .await
+        .unwrap();
+    let key = emulator.keygen(SERVICE_ACCOUNT).unwrap();
+    let db = fresh_database();
+    let replica_a = replica(&emulator, &key, &db, "replica-a", &flags).await;
+    let replica_b = replica(&emulator, &key, &db, "replica-b", &flags).await;
+    let mut client = replica_a.client().await.unwrap();
+    declare(&mut client, &[DOMAIN_A.0], 1).await;
+    emulator
+        .patch_knobs(
+            json!({"latency": {"per_method_ms": {"directory.roleAssignments.insert": HELD_MS}}}),
+        )
+        .await
+        .unwrap();
+    let staff = [staff_id(0)];
+    let operation = provision(&mut client, &[DOMAIN_A.0], &staff, &request_id()).await;
+    let pool = database(&replica_a).await;
+    let owner: String = poll(Duration::from_secs(30), "ASSIGN_ROLE started", || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar(
+                "SELECT od.lease_owner FROM steps s \
+                 JOIN operation_domains od USING (operation_id, domain_name) \
+                 WHERE s.action = 'ASSIGN_ROLE' AND s.state = 'RUNNING' \
+                   AND od.lease_owner IS NOT NULL",
+            )
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stale, survivor) = if owner.starts_with("replica-a") {
+        (&replica_a, &replica_b)
+    } else {
+        (&replica_b, &replica_a)
+    };
+    stale.signal("STOP").unwrap();
+    let stopped = Instant::now();
+    let stop_mark = emulator.mark().await.unwrap();
+    emulator
+        .patch_knobs(json!({"latency": {"per_method_ms": {"directory.roleAssignments.insert": 0}}}))
+        .await
+        .unwrap();
+    let provisioned = wait_done(survivor, &operation.name, Duration::from_secs(60)).await;
+    assert_eq!(is_error(&provisioned), None);
+    let mut survivor_client = survivor.client().await.unwrap();
+    let revoked = revoke(
+        &mut survivor_client,
+        &[DOMAIN_A.0],
+        &staff,
+        v1::RevokeMode::RemoveRole,
+    )
+    .await;
+    let revoked = wait_done(survivor, &revoked.name, Duration::from_secs(60)).await;
+    assert_eq!(is_error(&revoked), None);
+    let revoke_done_after = stopped.elapsed();
+    // Past the frozen replica's held call, then resume it.
+    let held = Duration::from_millis(HELD_MS + 1000);
+    if stopped.elapsed() < held {
+        tokio::time::sleep(held - stopped.elapsed()).await;
+    }
+    stale.signal("CONT").unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let ledger = emulator.ledger_after(stop_mark.seq).await.unwrap();
+    let email = account(0, DOMAIN_A.0);
+    let roles = accounts_in_google(&emulator, DOMAIN_A.1).await[&email]
+        .roles
+        .clone();
+    println!(
+        "held call: revoke done {revoke_done_after:?} after SIGSTOP; role effects after SIGSTOP \
+         (stop mark #{} {}ms):\n{}\nroles at the end: {roles:?}",
+        stop_mark.seq,
+        stop_mark.at_ms,
+        ledger
+            .entries
+            .iter()
+            .filter(|e| !e.is_call() && e.resource.as_deref() == Some("roleAssignment"))
+            .map(|e| format!(
+                "  #{} {}ms {} {} (call #{})",
+                e.seq,
+                e.at_ms,
+                e.natural_key.as_deref().unwrap_or("-"),
+                e.outcome,
+                e.call_seq.map(|s| s.to_string()).unwrap_or_default()
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(roles.is_empty(), "the revoke was undone: {roles:?}");
+}
+
 /// A forced DELETE revoke of 20 accounts, 4 chains at once, 300 ms per `users.delete`, cancelled
 /// as soon as the ledger shows the first delete. (20 rather than the issue's 50: with 4 chains
 /// the first delete lands after ~300 ms, when 16 of 20 accounts are still untouched, which is
