@@ -25,6 +25,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+pub mod stack;
+
 /// The PostgreSQL server the tests use (its `postgres` database is used for admin work).
 pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -72,6 +74,17 @@ impl Service {
         database_name: &str,
         extra_args: &[&str],
     ) -> anyhow::Result<Service> {
+        Service::start_with_database_env(database_name, extra_args, &[]).await
+    }
+
+    /// [`Service::start_with_database`] with extra environment variables (for example
+    /// `HOSTNAME`, which the engine puts in front of its lease owner names, so that a test can
+    /// tell replicas apart in `operation_domains.lease_owner`).
+    pub async fn start_with_database_env(
+        database_name: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Service> {
         let database_name = database_name.to_owned();
         let database_url = database_url_for(&database_name);
         let port = free_port();
@@ -89,6 +102,7 @@ impl Service {
             .args(["--database-url", &database_url])
             .args(extra_args)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -103,6 +117,23 @@ impl Service {
         };
         service.wait_until_serving(Duration::from_secs(60)).await?;
         Ok(service)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `KILL`…) to the process with `kill(1)`.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} {} failed: {status}", self.child.id());
+        }
+        Ok(())
     }
 
     /// The name of the service's database.
@@ -406,6 +437,31 @@ impl Emulator {
         Ok(())
     }
 
+    /// Leaves a mark in the ledger, now: an unauthenticated `users.list` that the emulator
+    /// refuses (401) and records with its own clock. Returns the mark's entry, whose `seq` and
+    /// `at_ms` place a moment of the test among the calls the servers made.
+    pub async fn mark(&self) -> anyhow::Result<LedgerEntry> {
+        let before = self.ledger().await?.last_seq();
+        let response = self
+            .http
+            .get(format!(
+                "{}admin/directory/v1/users?customer=my_customer",
+                self.base_url
+            ))
+            .send()
+            .await
+            .context("ledger mark")?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            bail!("ledger mark: expected 401, got {}", response.status());
+        }
+        self.ledger_after(before)
+            .await?
+            .entries
+            .into_iter()
+            .find(|e| e.is_call() && e.subject.is_none() && e.outcome.starts_with("401"))
+            .context("the mark is not in the ledger")
+    }
+
     /// Turns automatic licensing on or off for an org unit of a customer (Google offers no API
     /// for it; here it is the emulator's control API).
     pub async fn set_automatic_licensing(
@@ -478,6 +534,9 @@ pub struct LedgerEntry {
     pub outcome: String,
     /// For side effects: `site license`, `automatic licensing`, `user deleted`.
     pub cause: Option<String>,
+    /// For effects: `seq` of the call that caused it.
+    #[serde(default)]
+    pub call_seq: Option<u64>,
 }
 
 impl LedgerEntry {
