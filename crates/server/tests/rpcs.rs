@@ -1452,7 +1452,7 @@ async fn mass_change_counts_owned_active_accounts_and_the_window() {
         second.message().contains("2 of the 10")
             && second
                 .message()
-                .contains("1 of them revoked within the last 24 h"),
+                .contains("revoked within 24h (1 of them already were)"),
         "{}",
         second.message()
     );

@@ -184,6 +184,20 @@ impl Engine {
             let shutdown = shutdown.clone();
             tokio::spawn(async move { engine.worker_loop(worker, shutdown).await });
         }
+        if let Some(interval) = self.config.reconcile_interval {
+            // A task of its own: busy workers never delay a domain's reconciliation.
+            let engine = self.clone();
+            let shutdown = shutdown.clone();
+            let tick = (interval / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(tick) => engine.schedule_reconciles().await,
+                    }
+                }
+            });
+        }
         let engine = self.clone();
         tokio::spawn(async move { engine.listen(shutdown).await });
     }
@@ -244,11 +258,7 @@ impl Engine {
                     self.work_on(lease, claimed_at).await;
                     continue;
                 }
-                Ok(None) => {
-                    if worker == 0 {
-                        self.schedule_reconciles().await;
-                    }
-                }
+                Ok(None) => {}
                 Err(error) => tracing::warn!(error = %error, "cannot claim work"),
             }
             tokio::select! {
@@ -319,7 +329,7 @@ impl Engine {
         tracing::info!(operation = %lease.operation_id, domain = %lease.domain_name, state = state.as_str(), "domain released");
     }
 
-    /// Starts the reconcile operations that are due (one worker per replica asks, when idle).
+    /// Starts the reconcile operations that are due.
     async fn schedule_reconciles(&self) {
         let Some(interval) = self.config.reconcile_interval else {
             return;
@@ -509,10 +519,10 @@ impl Engine {
                     (plan.steps, blocked)
                 }
                 OperationKind::Reconcile => {
+                    // Every pass: a change made behind the service's back while this
+                    // reconciliation runs is recorded before the pass repairs it.
                     let drift = detect_drift(&desired, &observed, access);
-                    if pass == 0 {
-                        self.record_drift(&record.domain_name, &drift).await?;
-                    }
+                    self.record_drift(&record.domain_name, &drift).await?;
                     if record.repair_policy == RepairPolicy::ReportOnly {
                         (Vec::new(), None)
                     } else {
