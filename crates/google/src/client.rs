@@ -597,9 +597,13 @@ impl DomainClient {
                     .penalize(*retry_after);
                 shared.metrics.quota_penalty(method.api());
             }
-            // A repeated delete that finds nothing means an earlier attempt did the work.
-            if *error.class() == ErrorClass::NotFound
-                && method.retry_safety() == RetrySafety::Delete
+            // A repeated delete that finds nothing means an earlier attempt did the work (a 404
+            // about a user this process created moments ago reads as "not yet consistent", but
+            // after an ambiguous attempt it is the same answer: the thing is gone).
+            if matches!(
+                error.class(),
+                ErrorClass::NotFound | ErrorClass::NotYetConsistent
+            ) && method.retry_safety() == RetrySafety::Delete
                 && ambiguous
             {
                 shared.metrics.call_finished(method, None);

@@ -1111,9 +1111,6 @@ async fn fault_matrix_on_every_write_method_converges_without_duplicates() {
 /// ambiguous delete as done and finishes promptly (within 15 s), with at most 3 delete calls per
 /// license.
 #[tokio::test]
-#[ignore = "adapter defect (reported to the lead): after an ambiguous licenseAssignments.delete, \
-            Licensing's 404 is classified not_yet_consistent and retried with backoff for about a \
-            minute instead of being taken as already done"]
 async fn ambiguous_license_delete_is_recognised_as_done() {
     const STAFF: usize = 2;
     let stack = Stack::start(&["--reconcile-interval", "0s"]).await;
