@@ -61,7 +61,7 @@ pub struct Application {
     google: Arc<GoogleAccess>,
     engine: Arc<OnceCell<Arc<Engine>>>,
     /// The in-process Google emulator of demo mode, kept alive with the service.
-    demo_emulator: Option<support_access_emulator::EmulatorHandle>,
+    demo_emulator: Option<DemoEmulator>,
 }
 
 impl Application {
@@ -381,37 +381,70 @@ async fn purge_idempotency_keys(store: Store, retention: Duration, shutdown: Can
 }
 
 /// The service account of the demo seed.
+#[cfg(feature = "demo")]
 const DEMO_SERVICE_ACCOUNT: &str = "support-access@demo-project.iam.gserviceaccount.com";
+
+/// The built-in emulator of a demo.
+#[cfg(feature = "demo")]
+type DemoEmulator = support_access_emulator::EmulatorHandle;
+
+/// Builds without the `demo` feature have no emulator: nothing can hold one.
+#[cfg(not(feature = "demo"))]
+enum DemoEmulator {}
+
+#[cfg(not(feature = "demo"))]
+impl DemoEmulator {
+    fn base_url(&self) -> String {
+        match *self {}
+    }
+
+    async fn shutdown(self) {
+        match self {}
+    }
+}
+
+/// The built-in emulator for `--demo`.
+#[cfg(feature = "demo")]
+async fn demo_google(config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
+    let listener = TcpListener::bind(config.emulator_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the demo emulator",
+                config.emulator_listen
+            )
+        })?;
+    let emulator =
+        support_access_emulator::start(listener, support_access_emulator::Seed::demo()).await?;
+    let key = emulator.service_account_key_json(DEMO_SERVICE_ACCOUNT)?;
+    let credential = ServiceAccountCredential::from_json(&key)?;
+    let base = url::Url::parse(&emulator.base_url())?;
+    let client = GoogleClient::new(GoogleConfig::all_apis_at(&base))?;
+    tracing::info!(emulator = %emulator.base_url(), "demo mode: Google is the built-in emulator (domains reseller-one.example and reseller-two.example, credential \"default\")");
+    let credentials = [("default".to_owned(), Arc::new(credential))].into();
+    Ok((Arc::new(GoogleAccess::new(client, credentials)), emulator))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_google(_config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
+    anyhow::bail!(
+        "this build of support-access has no built-in emulator (it was built without the `demo` feature): configure a service-account key with --credential NAME=PATH"
+    )
+}
 
 /// Google access from configuration: real Google with the configured keys, or (demo mode) the
 /// built-in emulator seeded with two reseller domains, its key named `default`.
 async fn google_access(
     config: &ServeConfig,
-) -> anyhow::Result<(
-    Arc<GoogleAccess>,
-    Option<support_access_emulator::EmulatorHandle>,
-)> {
+) -> anyhow::Result<(Arc<GoogleAccess>, Option<DemoEmulator>)> {
     if config.demo_mode() {
-        let listener = TcpListener::bind(config.emulator_listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} for the demo emulator",
-                    config.emulator_listen
-                )
-            })?;
-        let emulator =
-            support_access_emulator::start(listener, support_access_emulator::Seed::demo()).await?;
-        let key = emulator.service_account_key_json(DEMO_SERVICE_ACCOUNT)?;
-        let credential = ServiceAccountCredential::from_json(&key)?;
-        let base = url::Url::parse(&emulator.base_url())?;
-        let client = GoogleClient::new(GoogleConfig::all_apis_at(&base))?;
-        tracing::info!(emulator = %emulator.base_url(), "demo mode: Google is the built-in emulator (domains reseller-one.example and reseller-two.example, credential \"default\")");
-        let credentials = [("default".to_owned(), Arc::new(credential))].into();
-        return Ok((
-            Arc::new(GoogleAccess::new(client, credentials)),
-            Some(emulator),
-        ));
+        let (google, emulator) = demo_google(config).await?;
+        return Ok((google, Some(emulator)));
+    }
+    if config.credentials.is_empty() {
+        anyhow::bail!(
+            "no service-account key is configured, and support-access never falls back to a fake Google on its own: give the key with --credential NAME=PATH (or SUPPORT_ACCESS_CREDENTIALS=NAME=PATH), or run the demo against the built-in emulator with --demo"
+        );
     }
     let google_config = GoogleConfig {
         directory_base_url: url::Url::parse(&config.directory_root).context("--directory-root")?,

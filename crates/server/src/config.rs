@@ -50,8 +50,8 @@ pub struct ServeConfig {
     pub database_url: String,
 
     /// A service-account key with domain-wide delegation, as NAME=PATH (repeatable, or
-    /// comma-separated in the environment). Domains name the key they use. Without any key the
-    /// service runs in demo mode against the built-in emulator.
+    /// comma-separated in the environment). Domains name the key they use. Required, unless
+    /// `--demo` is given.
     #[arg(
         long = "credential",
         env = "SUPPORT_ACCESS_CREDENTIALS",
@@ -60,8 +60,9 @@ pub struct ServeConfig {
     )]
     pub credentials: Vec<(String, PathBuf)>,
 
-    /// Run against the built-in Google emulator seeded with two example reseller domains
-    /// (implied when no credential is configured).
+    /// Run the demo: against the built-in Google emulator seeded with two example reseller
+    /// domains, never against Google (an explicit choice; builds without the `demo` feature
+    /// refuse it).
     #[arg(long, env = "SUPPORT_ACCESS_DEMO")]
     pub demo: bool,
 
@@ -200,7 +201,7 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// Whether the service runs against the built-in emulator.
     pub fn demo_mode(&self) -> bool {
-        self.demo || self.credentials.is_empty()
+        self.demo
     }
 
     /// How the store connects to PostgreSQL.

@@ -29,7 +29,9 @@ fn domain(name: &str) -> v1::Domain {
 
 #[tokio::test]
 async fn grpcurl_lists_and_describes_the_documented_api() {
-    let service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     let list = stdout(&service.grpcurl(&[], &["list"]).unwrap());
     for expected in [
         "supportaccess.v1.SupportAccessService",
@@ -69,7 +71,9 @@ async fn grpcurl_lists_and_describes_the_documented_api() {
 
 #[tokio::test]
 async fn grpcurl_crud_with_request_id_replay() {
-    let service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     let create = format!(
         r#"{{"domain":{{"domainName":"Reseller-One.example","credential":"default","delegatedAdmin":"admin@reseller-one.example"}},"requestId":"{REQUEST_ID}"}}"#
     );
@@ -137,7 +141,9 @@ async fn grpcurl_crud_with_request_id_replay() {
 
 #[tokio::test]
 async fn domains_and_staff_page_through_every_item_once() {
-    let service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     let mut client = service.client().await.unwrap();
     for i in 0..7 {
         client
@@ -216,7 +222,9 @@ async fn domains_and_staff_page_through_every_item_once() {
 
 #[tokio::test]
 async fn bad_input_is_refused_with_field_violations_and_writes_nothing() {
-    let service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     let mut client = service.client().await.unwrap();
 
     let error = client
@@ -370,7 +378,9 @@ async fn bad_input_is_refused_with_field_violations_and_writes_nothing() {
 
 #[tokio::test]
 async fn stale_etag_is_aborted() {
-    let service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     let mut client = service.client().await.unwrap();
     let created = client
         .create_domain(v1::CreateDomainRequest {
@@ -414,6 +424,7 @@ async fn health_is_not_serving_while_postgres_is_unreachable() {
     let mut child = std::process::Command::new(binary)
         .args([
             "serve",
+            "--demo",
             "--insecure-dev-mode",
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -462,6 +473,30 @@ async fn health_is_not_serving_while_postgres_is_unreachable() {
 
 #[tokio::test]
 async fn sigterm_stops_the_service_cleanly() {
-    let mut service = Service::start(&["--insecure-dev-mode"]).await.unwrap();
+    let mut service = Service::start(&["--demo", "--insecure-dev-mode"])
+        .await
+        .unwrap();
     assert!(service.terminate().unwrap(), "exit status 0 after SIGTERM");
+}
+
+/// A production start without a service-account key refuses at once and names both ways out:
+/// the key, or the demo chosen explicitly. It never falls back to a fake Google.
+#[tokio::test]
+async fn serve_without_a_key_refuses_and_names_the_key_and_the_demo() {
+    let binary = support_access_e2e::workspace_binary("support-access");
+    let output = std::process::Command::new(binary)
+        .args(["serve", "--insecure-dev-mode", "--listen", "127.0.0.1:0"])
+        .env_remove("SUPPORT_ACCESS_CREDENTIALS")
+        .env_remove("SUPPORT_ACCESS_DEMO")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no service-account key is configured")
+            && stderr.contains("--credential NAME=PATH")
+            && stderr.contains("--demo"),
+        "{stderr}"
+    );
 }

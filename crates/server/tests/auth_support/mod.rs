@@ -247,6 +247,11 @@ impl TestServer {
                 .map(str::to_owned),
             );
         }
+        // Without a key of its own, a test server runs the demo (chosen explicitly, as the
+        // binary requires).
+        if !options.extra_args.iter().any(|a| a == "--credential") {
+            args.push("--demo".into());
+        }
         args.extend(options.extra_args);
         let app = Application::build(serve_config(&args))
             .await
