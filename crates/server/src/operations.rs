@@ -111,7 +111,7 @@ fn request_domains(record: &OperationRecord) -> Vec<String> {
 }
 
 /// Parses the `filter` of ListOperations: `done=true`, `done=false`, `kind=PROVISION`,
-/// `kind=REVOKE`, joined with ` AND `.
+/// `kind=REVOKE`, `kind=RECONCILE`, joined with ` AND `.
 fn parse_filter(filter: &str) -> Result<OperationFilter, ApiError> {
     let mut parsed = OperationFilter::default();
     for term in filter
@@ -122,7 +122,7 @@ fn parse_filter(filter: &str) -> Result<OperationFilter, ApiError> {
         let (key, value) = term
             .split_once('=')
             .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
-            .ok_or_else(|| ApiError::invalid("filter", format!("cannot read {term:?}: use done=true|false and kind=PROVISION|REVOKE joined with AND")))?;
+            .ok_or_else(|| ApiError::invalid("filter", format!("cannot read {term:?}: use done=true|false and kind=PROVISION|REVOKE|RECONCILE joined with AND")))?;
         match (key, value) {
             ("done", "true") => parsed.done = Some(true),
             ("done", "false") => parsed.done = Some(false),
@@ -132,11 +132,14 @@ fn parse_filter(filter: &str) -> Result<OperationFilter, ApiError> {
             ("kind", "REVOKE" | "OPERATION_KIND_REVOKE") => {
                 parsed.kind = Some(OperationKind::Revoke)
             }
+            ("kind", "RECONCILE" | "OPERATION_KIND_RECONCILE") => {
+                parsed.kind = Some(OperationKind::Reconcile)
+            }
             _ => {
                 return Err(ApiError::invalid(
                     "filter",
                     format!(
-                        "unsupported term {term:?}: use done=true|false and kind=PROVISION|REVOKE joined with AND"
+                        "unsupported term {term:?}: use done=true|false and kind=PROVISION|REVOKE|RECONCILE joined with AND"
                     ),
                 ));
             }
@@ -285,6 +288,10 @@ mod tests {
 
     #[test]
     fn filters_parse() {
+        assert_eq!(
+            parse_filter("kind=RECONCILE").unwrap().kind,
+            Some(OperationKind::Reconcile)
+        );
         let f = parse_filter("done=false AND kind=REVOKE").unwrap();
         assert_eq!(f.done, Some(false));
         assert_eq!(f.kind, Some(OperationKind::Revoke));

@@ -684,7 +684,11 @@ async fn refuses_to_start_unauthenticated_or_in_dev_mode_off_loopback() {
     ];
     for (flags, expected) in cases {
         let mut args: Vec<String> = flags.iter().map(|s| (*s).to_owned()).collect();
-        args.extend(["--database-url".to_owned(), unused_database.clone()]);
+        args.extend([
+            "--demo".to_owned(),
+            "--database-url".to_owned(),
+            unused_database.clone(),
+        ]);
         let app = Application::build(serve_config(&args))
             .await
             .expect("binds");
