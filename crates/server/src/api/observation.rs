@@ -47,17 +47,13 @@ pub async fn present_accounts(
         .collect())
 }
 
-/// The desired state of the domain with its ACTIVE support accounts.
+/// The desired state of the domain as its stored decisions say (ACTIVE and REVOKED accounts,
+/// with what the service owns), as the engine's reconciliation sees it.
 pub async fn desired_domain(
     conn: &mut PgConnection,
     record: &DomainRecord,
 ) -> Result<DesiredDomain, ApiError> {
-    let staff: Vec<String> = present_accounts(conn, &record.domain_name)
-        .await?
-        .into_iter()
-        .map(|a| a.staff_member_id)
-        .collect();
-    desired::desired_domain(conn, record, &staff)
+    desired::from_decisions(conn, record, desired::Scope::Reconcile, &[])
         .await
         .map_err(|e| match e {
             DesiredError::Store(e) => e.into(),

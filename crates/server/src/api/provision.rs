@@ -485,8 +485,12 @@ pub async fn check_mass_change(
     Ok(())
 }
 
-/// `validate_only`: observes every domain now and returns the plan as a finished operation.
-/// Nothing is written to Google or Postgres.
+/// `validate_only`: the plan the operation would run, from the same decisions and the same
+/// pipeline as the worker. The request's decision is applied to the stored decisions in a
+/// transaction that is rolled back (so the desired state is exactly what the real request would
+/// record), then Google is observed, with no transaction open, and
+/// [`pipeline::plan_pass`](crate::engine::pipeline::plan_pass) plans each domain. Nothing is
+/// written to Google or Postgres.
 pub async fn plan_only(
     state: &AppState,
     kind: OperationKind,
@@ -497,25 +501,54 @@ pub async fn plan_only(
     let planner = state.planner();
     let mut steps = Vec::new();
     let mut notes = Vec::new();
+    let staff_ids: Vec<String> = scope.staff.iter().map(|s| s.id.clone()).collect();
+    let desired_scope = match kind {
+        OperationKind::Revoke => desired::Scope::Revoke,
+        OperationKind::Reconcile => desired::Scope::Reconcile,
+        OperationKind::Provision => desired::Scope::Provision,
+    };
+    let mut planned_domains = Vec::new();
+    {
+        let store = state.store()?;
+        let mut tx = store
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+        let decision = accounts::Decision {
+            principal: "validate-only",
+            reason: "",
+        };
+        match revoke {
+            Some(options) => {
+                accounts::revoke(
+                    &mut tx,
+                    &scope.pairs(),
+                    store_revoke_mode(options.mode),
+                    decision,
+                )
+                .await?;
+            }
+            None => {
+                accounts::declare_active(&mut tx, &scope.pairs(), decision).await?;
+            }
+        }
+        for record in &scope.domains {
+            match desired::from_decisions(&mut tx, record, desired_scope, &staff_ids).await {
+                Ok(desired) => planned_domains.push((record, desired)),
+                Err(desired::DesiredError::Store(e)) => return Err(e.into()),
+                Err(desired::DesiredError::Invalid(message)) => {
+                    notes.push(format!("{}: {message}", record.domain_name));
+                }
+            }
+        }
+        tx.rollback()
+            .await
+            .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    }
     let mut conn = state.conn().await?;
-    for record in &scope.domains {
+    for (record, desired) in planned_domains {
         let domain = format!("domains/{}", record.domain_name);
-        let staff_ids: Vec<String> = match kind {
-            OperationKind::Provision | OperationKind::Reconcile => {
-                scope.staff.iter().map(|s| s.id.clone()).collect()
-            }
-            OperationKind::Revoke => {
-                revoke_population(&mut conn, &record.domain_name, &scope.staff).await?
-            }
-        };
-        let desired = match desired::desired_domain(&mut conn, record, &staff_ids).await {
-            Ok(desired) => desired,
-            Err(desired::DesiredError::Store(e)) => return Err(e.into()),
-            Err(desired::DesiredError::Invalid(message)) => {
-                notes.push(format!("{}: {message}", record.domain_name));
-                continue;
-            }
-        };
         let client = match google.domain(record).await {
             Ok(client) => client,
             Err(e) => {
@@ -543,38 +576,24 @@ pub async fn plan_only(
                 continue;
             }
         };
-        let planned = match (kind, revoke) {
-            (OperationKind::Revoke, Some(options)) => {
-                let staff: Vec<StaffMemberId> = scope
-                    .staff
-                    .iter()
-                    .filter_map(|s| StaffMemberId::parse(&s.id).ok())
-                    .collect();
-                let plan = support_access_domain::revoke::plan_revoke(
-                    &desired,
-                    &staff,
-                    &observed,
-                    &options,
-                    &planner.access,
-                );
-                notes.extend(
-                    plan.notes
-                        .iter()
-                        .map(|n| format!("{}: {n}", record.domain_name)),
-                );
-                plan.steps
-            }
-            _ => {
-                let plan = support_access_domain::plan::plan_domain(&desired, &observed, planner);
-                notes.extend(
-                    plan.explain()
-                        .into_iter()
-                        .map(|line| format!("{}: {line}", record.domain_name)),
-                );
-                plan.steps
-            }
-        };
-        steps.extend(planned.into_iter().map(|p| {
+        let pass = crate::engine::pipeline::plan_pass(
+            kind,
+            &desired,
+            &observed,
+            planner,
+            record.repair_policy,
+        );
+        let name = &record.domain_name;
+        notes.extend(pass.blocked.iter().map(|b| format!("{name}: blocked: {b}")));
+        notes.extend(pass.verdicts.iter().map(|(account, verdict)| {
+            format!(
+                "{name}: {account}: {}: {}",
+                verdict["result"].as_str().unwrap_or_default(),
+                verdict["detail"].as_str().unwrap_or_default()
+            )
+        }));
+        notes.extend(pass.notes.iter().map(|n| format!("{name}: {n}")));
+        steps.extend(pass.steps.into_iter().map(|p| {
             v1::PlannedStep {
                 domain: domain.clone(),
                 account: p
@@ -618,24 +637,4 @@ pub async fn plan_only(
             value: result.encode_to_vec(),
         })),
     })
-}
-
-/// The staff whose accounts a revocation in `domain` weighs against: every declared account
-/// of the domain, plus the ones being revoked.
-pub async fn revoke_population(
-    conn: &mut sqlx::PgConnection,
-    domain: &str,
-    revoked: &[staff::StaffRecord],
-) -> Result<Vec<String>, ApiError> {
-    let mut ids: Vec<String> = accounts::list_by_domain(conn, domain)
-        .await?
-        .into_iter()
-        .map(|a| a.staff_member_id)
-        .collect();
-    for s in revoked {
-        if !ids.contains(&s.id) {
-            ids.push(s.id.clone());
-        }
-    }
-    Ok(ids)
 }

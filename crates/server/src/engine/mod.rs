@@ -20,6 +20,7 @@ pub mod google_access;
 pub mod lease;
 pub mod observe;
 pub mod outcome;
+pub mod pipeline;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -33,10 +34,9 @@ use support_access_domain::ownership::{
     AccountOwnership, classify as classify_ownership, marker_value,
 };
 use support_access_domain::plan::Step;
-use support_access_domain::plan::{BlockerKind, PlannedStep, PlannerConfig, StepKind, plan_domain};
-use support_access_domain::revoke::{RevokeOptions, plan_revoked_accounts};
+use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind};
+use support_access_domain::revoke::RevokeOptions;
 use support_access_store::accounts::Ownership;
-use support_access_store::domains::RepairPolicy;
 use support_access_store::operations::{
     self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
     StepUpdate,
@@ -421,9 +421,8 @@ impl Engine {
         let mut failed_accounts: BTreeMap<String, String> = BTreeMap::new();
         let mut notes: Vec<String> = Vec::new();
         // What became of accounts that no step tells about (conflicts, blockers, revoked).
-        let mut verdicts: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut verdicts: BTreeMap<String, serde_json::Value>;
         for pass in 0..self.config.max_passes {
-            verdicts.clear();
             // The decisions are read again every pass: a revocation decided while this
             // operation runs takes effect at once, and is never undone by it.
             let desired = {
@@ -471,68 +470,22 @@ impl Engine {
                 .await?;
 
             let access = &self.config.planner.access;
-            let domain_plan = plan_domain(&desired, &observed, &self.config.planner);
-            for blocker in domain_plan.blockers.iter() {
-                if let Some(account) = &blocker.account {
-                    let result = if matches!(blocker.kind, BlockerKind::Conflict { .. }) {
-                        "CONFLICT"
-                    } else {
-                        "BLOCKED"
-                    };
-                    verdicts.insert(
-                        account.as_str().to_owned(),
-                        serde_json::json!({ "result": result, "detail": blocker.to_string() }),
-                    );
-                }
+            let pass_plan = pipeline::plan_pass(
+                operation.kind,
+                &desired,
+                &observed,
+                &self.config.planner,
+                record.repair_policy,
+            );
+            // A reconciliation records drift every pass, before the pass repairs it: a change
+            // made behind the service's back while it runs is not lost.
+            if operation.kind == OperationKind::Reconcile {
+                self.record_drift(&record.domain_name, &pass_plan.drift)
+                    .await?;
             }
-            let (steps, blocked) = match operation.kind {
-                OperationKind::Provision => {
-                    for (account, _) in desired.revoked() {
-                        verdicts.insert(
-                            account.email().as_str().to_owned(),
-                            serde_json::json!({
-                                "result": "SKIPPED_REVOKED",
-                                "detail": format!("access of staff member {} was revoked: provisioning leaves {} alone; RegrantSupportAccess gives it back", account.staff_member(), account.email()),
-                            }),
-                        );
-                    }
-                    push_new(&mut notes, &domain_plan.notes);
-                    (domain_plan.steps.clone(), domain_plan.blocked_message())
-                }
-                OperationKind::Revoke => {
-                    let plan = plan_revoked_accounts(&desired, &observed, access);
-                    push_new(&mut notes, &plan.notes);
-                    for (account, _) in desired.revoked() {
-                        if let Some(conflict) =
-                            classify_ownership(account, &observed, desired.delegated_admin())
-                                .conflict()
-                        {
-                            verdicts.insert(
-                                account.email().as_str().to_owned(),
-                                serde_json::json!({ "result": "CONFLICT", "detail": conflict.to_string() }),
-                            );
-                        }
-                    }
-                    let blocked = (!observed.admin_is_usable())
-                        .then(|| domain_plan.blocked_message())
-                        .flatten();
-                    (plan.steps, blocked)
-                }
-                OperationKind::Reconcile => {
-                    // Every pass: a change made behind the service's back while this
-                    // reconciliation runs is recorded before the pass repairs it.
-                    let drift = detect_drift(&desired, &observed, access);
-                    self.record_drift(&record.domain_name, &drift).await?;
-                    if record.repair_policy == RepairPolicy::ReportOnly {
-                        (Vec::new(), None)
-                    } else {
-                        let revocations = plan_revoked_accounts(&desired, &observed, access);
-                        let mut steps = domain_plan.steps.clone();
-                        steps.extend(revocations.steps);
-                        (steps, domain_plan.blocked_message())
-                    }
-                }
-            };
+            push_new(&mut notes, &pass_plan.notes);
+            verdicts = pass_plan.verdicts;
+            let (steps, blocked) = (pass_plan.steps, pass_plan.blocked);
 
             let mut conn = self.store.pool().acquire().await?;
             operations::record_account_results(
