@@ -8,106 +8,24 @@
 //! Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
 mod rpcs_support;
+// The proxy of the end-to-end harness, shared as a file: this crate cannot depend on that one.
+#[allow(dead_code)]
+#[path = "../../../tests/e2e/src/proxy.rs"]
+mod proxy;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use proxy::{PostgresProxy, database_url_via, postgres_addr};
 use rpcs_support::admin_database_url;
 use support_access_proto::google::longrunning::ListOperationsRequest;
 use support_access_proto::google::longrunning::operations_client::OperationsClient;
 use support_access_server::app::{Application, LIVENESS_SERVICE, READINESS_SERVICES};
 use support_access_server::auth::principals::token_sha256_hex;
 use support_access_server::config::{Cli, Command};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-/// A TCP proxy to PostgreSQL that can be frozen: while frozen, nothing is forwarded in either
-/// direction and new connections wait, as if the server had stopped answering.
-struct FreezingProxy {
-    addr: SocketAddr,
-    frozen: watch::Sender<bool>,
-}
-
-impl FreezingProxy {
-    async fn start(upstream: SocketAddr) -> FreezingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let (frozen, _) = watch::channel(false);
-        let gate = frozen.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let gate = gate.subscribe();
-                tokio::spawn(async move {
-                    let mut open = gate.clone();
-                    if open.wait_for(|frozen| !*frozen).await.is_err() {
-                        return;
-                    }
-                    let Ok(server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let (client_read, client_write) = client.into_split();
-                    let (server_read, server_write) = server.into_split();
-                    tokio::spawn(pump(client_read, server_write, gate.clone()));
-                    tokio::spawn(pump(server_read, client_write, gate));
-                });
-            }
-        });
-        FreezingProxy { addr, frozen }
-    }
-
-    fn freeze(&self, frozen: bool) {
-        self.frozen.send_replace(frozen);
-    }
-}
-
-/// Copies bytes one way, holding each chunk while the proxy is frozen.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut gate: watch::Receiver<bool>,
-) {
-    let mut buffer = vec![0; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if gate.wait_for(|frozen| !*frozen).await.is_err() {
-            return;
-        }
-        if to.write_all(&buffer[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// The PostgreSQL server of `DATABASE_URL`, as a socket address.
-fn postgres_addr() -> SocketAddr {
-    let url = url::Url::parse(&admin_database_url()).expect("DATABASE_URL");
-    let host = url.host_str().unwrap_or("127.0.0.1");
-    let host = if host == "localhost" {
-        "127.0.0.1"
-    } else {
-        host
-    };
-    format!("{host}:{}", url.port().unwrap_or(5432))
-        .parse()
-        .expect("DATABASE_URL names a numeric host")
-}
-
-/// `DATABASE_URL` pointed at `addr` and at database `name`.
-fn database_url_at(addr: SocketAddr, name: &str) -> String {
-    let mut url = url::Url::parse(&admin_database_url()).expect("DATABASE_URL");
-    url.set_host(Some(&addr.ip().to_string())).expect("host");
-    url.set_port(Some(addr.port())).expect("port");
-    url.set_path(&format!("/{name}"));
-    url.to_string()
-}
 
 async fn status(channel: &Channel, service: &str) -> Result<ServingStatus, tonic::Status> {
     HealthClient::new(channel.clone())
@@ -135,7 +53,7 @@ async fn wait_for(channel: &Channel, service: &str, wanted: ServingStatus) -> Du
 
 #[tokio::test]
 async fn readiness_follows_postgres_while_liveness_does_not() {
-    let proxy = FreezingProxy::start(postgres_addr()).await;
+    let proxy = PostgresProxy::start(postgres_addr(&admin_database_url())).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let token = format!("health-{}", uuid::Uuid::new_v4().simple());
     let principals = dir.path().join("principals.yaml");
@@ -155,7 +73,7 @@ async fn readiness_follows_postgres_while_liveness_does_not() {
         "--listen",
         "127.0.0.1:0",
         "--database-url",
-        &database_url_at(proxy.addr, &database),
+        &database_url_via(&admin_database_url(), proxy.addr(), &database),
         "--principals-file",
         &principals.display().to_string(),
     ];

@@ -25,6 +25,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+pub mod proxy;
 pub mod stack;
 
 /// The PostgreSQL server the tests use (its `postgres` database is used for admin work).
@@ -85,6 +86,19 @@ impl Service {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Service> {
+        let database_url = database_url_for(database_name);
+        Service::start_reaching_database(database_name, &database_url, extra_args, env).await
+    }
+
+    /// [`Service::start_with_database_env`] with the service reaching database `database_name`
+    /// at `server_database_url` (through a [`proxy::PostgresProxy`], say); the harness's
+    /// [`Service::database_url`] stays the direct one, for the test's own queries.
+    pub async fn start_reaching_database(
+        database_name: &str,
+        server_database_url: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Service> {
         let database_name = database_name.to_owned();
         let database_url = database_url_for(&database_name);
         let port = free_port();
@@ -99,7 +113,7 @@ impl Service {
         let child = Command::new(&binary)
             .arg("serve")
             .args(["--listen", &address])
-            .args(["--database-url", &database_url])
+            .args(["--database-url", server_database_url])
             .args(extra_args)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
