@@ -305,7 +305,8 @@ impl Engine {
             }
             Err(Interrupted::Cancelled) => unreachable!("handled above"),
             Err(Interrupted::Store(error)) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the lease will lapse and the work resume");
+                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the domain is handed back as soon as postgres answers");
+                self.hand_back(&lease, &guard).await;
                 return;
             }
         };
@@ -346,6 +347,35 @@ impl Engine {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "cannot schedule reconciliation"),
+        }
+    }
+
+    /// After Postgres failed mid-claim: gives the domain back as soon as Postgres answers again
+    /// (claimable at once), instead of leaving it idle until the lease lapses. Gives up when the
+    /// lease lapses anyway (then anyone may claim it).
+    async fn hand_back(&self, lease: &Lease, guard: &lease::LeaseGuard) {
+        let retry = (self.config.lease / 30).max(Duration::from_millis(200));
+        while tokio::time::Instant::now() < guard.valid_until() {
+            let released = async {
+                let mut conn = self.store.pool().acquire().await?;
+                operations::release(
+                    &mut conn,
+                    lease,
+                    RunState::Running,
+                    "postgres failed while working; resumed",
+                    Some(Duration::ZERO),
+                )
+                .await
+            }
+            .await;
+            match released {
+                Ok(_) => {
+                    self.wake();
+                    return;
+                }
+                Err(StoreError::Conflict(message)) if message == operations::FENCED => return,
+                Err(_) => tokio::time::sleep(retry).await,
+            }
         }
     }
 
