@@ -73,8 +73,9 @@ fn target(step: &Step) -> String {
     }
 }
 
-/// Records one write attempt. A failure to audit is logged, never fatal to the step: the
-/// journal already holds the same facts.
+/// Audits one Google write of the engine (its intent before the call, its outcome after), in
+/// the name of the operation's caller. Failing to audit is logged, never fatal: the journal
+/// holds the same facts.
 pub async fn record_google_write(
     store: &Store,
     authors: &OperationAuthors,
@@ -83,28 +84,8 @@ pub async fn record_google_write(
     outcome: &str,
     detail: &str,
 ) {
-    let written = async {
-        let (principal, request_id) = authors.of(store, lease.operation_id).await?;
-        let mut conn = store.pool().acquire().await?;
-        audit::append(
-            &mut conn,
-            &NewAuditEvent {
-                principal,
-                method: format!("google:{}", google_method(step.kind())),
-                request_id,
-                domain_name: Some(lease.domain_name.clone()),
-                target: target(step),
-                outcome: outcome.to_owned(),
-                detail: format!("operations/{}: {detail}", lease.operation_id),
-            },
-        )
-        .await?;
-        Ok::<_, StoreError>(())
-    }
-    .await;
-    if let Err(error) = written {
-        tracing::warn!(error = %error, "cannot audit a Google write");
-    }
+    let method = format!("google:{}", google_method(step.kind()));
+    append(store, authors, lease, method, target(step), outcome, detail).await;
 }
 
 /// Audits a change of what the service owns that no Google write made (an account found again
@@ -118,6 +99,20 @@ pub async fn record_ownership(
     outcome: &str,
     detail: &str,
 ) {
+    let method = "engine:RecordOwnership".to_owned();
+    append(store, authors, lease, method, account.to_owned(), outcome, detail).await;
+}
+
+/// Appends one event of the leased operation.
+async fn append(
+    store: &Store,
+    authors: &OperationAuthors,
+    lease: &Lease,
+    method: String,
+    target: String,
+    outcome: &str,
+    detail: &str,
+) {
     let written = async {
         let (principal, request_id) = authors.of(store, lease.operation_id).await?;
         let mut conn = store.pool().acquire().await?;
@@ -125,10 +120,10 @@ pub async fn record_ownership(
             &mut conn,
             &NewAuditEvent {
                 principal,
-                method: "engine:RecordOwnership".to_owned(),
+                method,
                 request_id,
                 domain_name: Some(lease.domain_name.clone()),
-                target: account.to_owned(),
+                target,
                 outcome: outcome.to_owned(),
                 detail: format!("operations/{}: {detail}", lease.operation_id),
             },
@@ -138,6 +133,6 @@ pub async fn record_ownership(
     }
     .await;
     if let Err(error) = written {
-        tracing::warn!(error = %error, "cannot audit an ownership change");
+        tracing::warn!(error = %error, "cannot audit an engine event");
     }
 }
