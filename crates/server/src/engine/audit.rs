@@ -100,7 +100,16 @@ pub async fn record_ownership(
     detail: &str,
 ) {
     let method = "engine:RecordOwnership".to_owned();
-    append(store, authors, lease, method, account.to_owned(), outcome, detail).await;
+    append(
+        store,
+        authors,
+        lease,
+        method,
+        account.to_owned(),
+        outcome,
+        detail,
+    )
+    .await;
 }
 
 /// Appends one event of the leased operation.

@@ -162,3 +162,45 @@ pub async fn keep_lease(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_permitted_only_while_the_lease_outlives_its_deadline() {
+        let guard = LeaseGuard::new(Instant::now(), LEASE);
+        let deadline = guard.permit(GoogleMethod::UsersUpdate).unwrap();
+        // The attempt must be over a margin before the lease lapses.
+        assert_eq!(deadline, guard.valid_until() - LEASE / 6);
+
+        // A worker paused past its lease wakes up refused, whatever its heartbeat knows.
+        tokio::time::advance(LEASE).await;
+        let refused = guard.permit(GoogleMethod::UsersUpdate).unwrap_err();
+        assert!(refused.contains("lapse"), "{refused}");
+        assert!(guard.permit(GoogleMethod::UsersGet).is_err());
+
+        // A renewal sent now extends it again; an older one never shortens it.
+        guard.extend(Instant::now() + LEASE);
+        guard.extend(Instant::now());
+        assert!(guard.permit(GoogleMethod::UsersUpdate).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_operation_sends_no_write_and_a_lost_lease_nothing() {
+        let guard = LeaseGuard::new(Instant::now(), LEASE);
+        guard.cancel();
+        let refused = guard.permit(GoogleMethod::UsersUpdate).unwrap_err();
+        assert!(refused.contains("cancelled"), "{refused}");
+        assert!(
+            guard.permit(GoogleMethod::UsersGet).is_ok(),
+            "reads may finish"
+        );
+
+        guard.trip();
+        assert!(guard.is_lost());
+        assert!(guard.permit(GoogleMethod::UsersGet).is_err());
+    }
+}
