@@ -20,6 +20,26 @@ npx --yes @bufbuild/buf@1.75.0 lint proto
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== unused dependencies"
+# cargo-machete reads the sources, not the build: under a second, no compilation. Installed once
+# (about a minute on two cores), then reused from ~/.cargo/bin.
+if ! command -v cargo-machete >/dev/null 2>&1; then
+  cargo install cargo-machete --version 0.9.2 --locked --quiet
+fi
+cargo machete
+# cargo-machete checks each crate's own [dependencies]; a [workspace.dependencies] entry that no
+# crate takes is caught here.
+unused_workspace_deps=""
+for dep in $(sed -n '/^\[workspace\.dependencies\]/,/^\[/p' Cargo.toml | sed -n 's/^\([A-Za-z0-9_-]*\) *=.*/\1/p'); do
+  if ! grep -qE "^${dep} *= *\{[^}]*workspace *= *true" crates/*/Cargo.toml tests/*/Cargo.toml; then
+    unused_workspace_deps="$unused_workspace_deps $dep"
+  fi
+done
+if [ -n "$unused_workspace_deps" ]; then
+  echo "unused [workspace.dependencies] in Cargo.toml:$unused_workspace_deps" >&2
+  exit 1
+fi
+
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 

@@ -25,14 +25,15 @@ use yup_oauth2::{
 
 use crate::error::{AuthFailure, ErrorClass, GoogleError};
 use crate::method::{GoogleMethod, scopes};
-use crate::secret::{Secret, SecretString};
+use secrecy::SecretString;
 
 type Connector = <DefaultHyperClientBuilder as HyperClientBuilder>::Connector;
 
-/// A service-account key. `Debug` shows who it is, never the private key.
+/// A service-account key. `Debug` shows who it is, never the private key (yup-oauth2's key type
+/// cannot be zeroed, so it is kept as is and only this type's `Debug` is ever reachable).
 #[derive(Clone)]
 pub struct ServiceAccountCredential {
-    key: Secret<ServiceAccountKey>,
+    key: ServiceAccountKey,
 }
 
 impl fmt::Debug for ServiceAccountCredential {
@@ -77,9 +78,7 @@ impl ServiceAccountCredential {
                 key.client_email
             )));
         }
-        Ok(Self {
-            key: Secret::new(key),
-        })
+        Ok(Self { key })
     }
 
     /// Reads and parses a key file.
@@ -96,22 +95,22 @@ impl ServiceAccountCredential {
 
     /// The service account's address.
     pub fn client_email(&self) -> &str {
-        &self.key.expose().client_email
+        &self.key.client_email
     }
 
     /// The numeric client id an admin enters in the domain-wide delegation grant.
     pub fn client_id(&self) -> Option<&str> {
-        self.key.expose().client_id.as_deref()
+        self.key.client_id.as_deref()
     }
 
     /// The Cloud project the key belongs to (quota buckets are per project).
     pub fn project_id(&self) -> Option<&str> {
-        self.key.expose().project_id.as_deref()
+        self.key.project_id.as_deref()
     }
 
     /// Where tokens are requested.
     pub fn token_uri(&self) -> &str {
-        &self.key.expose().token_uri
+        &self.key.token_uri
     }
 }
 
@@ -133,7 +132,7 @@ impl DelegatedAuth {
         subject: &str,
         timeout: Duration,
     ) -> Result<Self, GoogleError> {
-        let authenticator = ServiceAccountAuthenticator::builder(credential.key.expose().clone())
+        let authenticator = ServiceAccountAuthenticator::builder(credential.key.clone())
             .subject(subject)
             .with_timeout(timeout)
             .build()
@@ -171,7 +170,7 @@ impl DelegatedAuth {
         };
         match result {
             Ok(token) => match token.token() {
-                Some(t) if !t.is_empty() => Ok(SecretString::new(t.to_owned())),
+                Some(t) if !t.is_empty() => Ok(SecretString::from(t.to_owned())),
                 _ => Err(self.failure(
                     method,
                     AuthFailure::TokenEndpointRejected,

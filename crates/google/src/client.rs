@@ -27,7 +27,7 @@ use crate::model::*;
 use crate::paging::Pages;
 use crate::ratelimit::{BucketKey, DomainBuckets, QuotaBuckets};
 use crate::request::{self, ApiRequest, RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery};
-use crate::secret::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The customer alias Google accepts for "the delegated admin's own customer" in Directory calls.
 pub const MY_CUSTOMER: &str = "my_customer";
@@ -756,7 +756,7 @@ impl DomainClient {
 
 /// `Authorization: Bearer …`, marked sensitive so HTTP debug output hides it.
 fn bearer(token: &SecretString) -> HeaderValue {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
         .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token"));
     value.set_sensitive(true);
     value

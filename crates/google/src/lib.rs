@@ -73,7 +73,6 @@ mod paging;
 pub mod portal;
 mod ratelimit;
 pub mod request;
-mod secret;
 
 pub use auth::ServiceAccountCredential;
 pub use client::{DomainClient, DomainSpec, GoogleClient, MY_CUSTOMER, SendGuard};
@@ -83,7 +82,7 @@ pub use method::{Api, GoogleMethod, RetrySafety};
 pub use metrics::{Counted, GoogleMetrics, MetricsSnapshot, QuotaCounters};
 pub use paging::Pages;
 pub use request::{RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery};
-pub use secret::{Secret, SecretString};
+pub use secrecy::{ExposeSecret, SecretString};
 
 /// Product and SKU ids the service uses (facts section b.1).
 pub mod products {

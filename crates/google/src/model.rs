@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 // ---------------------------------------------------------------- Directory: users
 
@@ -161,6 +161,7 @@ pub struct NewUser {
     /// Given and family name (both required).
     pub name: NewUserName,
     /// The password, clear or hashed per `hash_function` (required; never logged).
+    #[serde(serialize_with = "expose")]
     pub password: SecretString,
     /// Encoding of `password`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +186,23 @@ pub struct NewUser {
     pub external_ids: Vec<ExternalId>,
 }
 
+/// Serialises a secret into a request body, the one place its value is written out (request
+/// bodies are never logged by this crate).
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+/// [`expose`] of an optional secret.
+fn expose_optional<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// `name` on insert: both parts required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -206,7 +224,10 @@ pub struct UserChanges {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<NewUserName>,
     /// New password (never logged).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_optional"
+    )]
     pub password: Option<SecretString>,
     /// Encoding of `password`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -704,3 +725,17 @@ list_envelope!(Roles, Role, items);
 list_envelope!(RoleAssignments, RoleAssignment, items);
 list_envelope!(LicenseAssignmentList, LicenseAssignment, items);
 list_envelope!(Subscriptions, Subscription, subscriptions);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_value() {
+        let secret = SecretString::from("hunter2-canary".to_owned());
+        let printed = format!("{secret:?} {:?}", Some(&secret));
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[REDACTED]"));
+        assert_eq!(secret.expose_secret(), "hunter2-canary");
+    }
+}

@@ -488,7 +488,7 @@ mod tests {
                 given_name: "A".into(),
                 family_name: "B".into(),
             },
-            password: crate::secret::SecretString::new("pw-canary".into()),
+            password: crate::SecretString::new("pw-canary".into()),
             hash_function: None,
             change_password_at_next_login: Some(true),
             org_unit_path: None,

@@ -20,7 +20,7 @@ use support_access_domain::names::RequestId;
 use support_access_domain::validation::Violations;
 use support_access_domain::{OrgUnitPath, parse_support_account_resource};
 use support_access_google::model::{HashFunction, UserChanges};
-use support_access_google::{ErrorClass, SecretString};
+use support_access_google::{ErrorClass, ExposeSecret, SecretString};
 use support_access_proto::v1;
 use support_access_store::accounts::{self, Desired};
 use support_access_store::domains::DomainRecord;
@@ -59,7 +59,7 @@ pub fn new_password() -> SecretString {
         chars.push(all[rng.random_range(0..all.len())]);
     }
     chars.shuffle(&mut rng);
-    SecretString::new(chars.into_iter().map(char::from).collect())
+    SecretString::from(chars.into_iter().map(char::from).collect::<String>())
 }
 
 /// `IssueSignInCredential`.
@@ -164,7 +164,7 @@ pub async fn issue_sign_in_credential(
             tracing::info!(account = %email, principal = %principal.id, "sign-in credential issued");
             Ok(v1::IssueSignInCredentialResponse {
                 email,
-                password: password.expose().clone(),
+                password: password.expose_secret().to_owned(),
             })
         }
         Err(error) => {
@@ -242,7 +242,9 @@ async fn set_password(
     }
     let password = new_password();
     let changes = UserChanges {
-        password: Some(SecretString::new(sha512_crypt::hash(password.expose()))),
+        password: Some(SecretString::from(sha512_crypt::hash(
+            password.expose_secret(),
+        ))),
         hash_function: Some(HashFunction::Crypt),
         change_password_at_next_login: Some(true),
         ..UserChanges::default()
@@ -263,7 +265,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
             let password = new_password();
-            let text = password.expose();
+            let text = password.expose_secret();
             assert_eq!(text.chars().count(), PASSWORD_LENGTH);
             for class in [LOWER, UPPER, DIGITS, SYMBOLS] {
                 assert!(
@@ -272,7 +274,7 @@ mod tests {
                 );
             }
             assert!(text.is_ascii());
-            assert!(seen.insert(text.clone()), "a password repeated");
+            assert!(seen.insert(text.to_owned()), "a password repeated");
         }
     }
 
@@ -280,14 +282,16 @@ mod tests {
     fn passwords_never_print() {
         let password = new_password();
         let printed = format!("{password:?}");
-        assert!(!printed.contains(password.expose().as_str()));
+        assert!(!printed.contains(password.expose_secret()));
     }
 
     #[test]
     fn the_update_sends_only_a_crypt_hash() {
         let password = new_password();
         let changes = UserChanges {
-            password: Some(SecretString::new(sha512_crypt::hash(password.expose()))),
+            password: Some(SecretString::from(sha512_crypt::hash(
+                password.expose_secret(),
+            ))),
             hash_function: Some(HashFunction::Crypt),
             change_password_at_next_login: Some(true),
             ..UserChanges::default()
@@ -297,8 +301,8 @@ mod tests {
         assert_eq!(body["changePasswordAtNextLogin"], true);
         let sent = body["password"].as_str().unwrap();
         assert!(sent.starts_with("$6$"));
-        assert!(!sent.contains(password.expose().as_str()));
-        assert!(sha512_crypt::verify(password.expose(), sent));
+        assert!(!sent.contains(password.expose_secret()));
+        assert!(sha512_crypt::verify(password.expose_secret(), sent));
         assert_eq!(body.as_object().unwrap().len(), 3, "{body}");
     }
 }

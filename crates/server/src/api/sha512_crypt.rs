@@ -3,17 +3,19 @@
 //! and SHA-1 (`hashFunction: "crypt"`, at most 10,000 rounds). `IssueSignInCredential` sends
 //! Google this hash, never the password itself.
 //!
-//! Built on `sha2`; checked against the specification's test vectors and OpenSSL's
-//! `passwd -6`.
+//! The digest and the check are RustCrypto's `sha-crypt`; this module writes the crypt string as
+//! glibc does (`rounds=` only when not the default, the salt as given), which `sha-crypt`'s own
+//! hasher does not. Checked against the specification's test vectors, OpenSSL's `passwd -6` and
+//! glibc.
 
-use sha2::{Digest, Sha512};
+use sha_crypt::{Params, PasswordVerifier, ShaCrypt};
 
 /// Rounds when a hash names none; also what [`hash`] uses (Google accepts at most 10,000).
-pub const DEFAULT_ROUNDS: u32 = 5_000;
+pub const DEFAULT_ROUNDS: u32 = Params::RECOMMENDED_ROUNDS;
 /// Fewest rounds the scheme allows (smaller requests are raised to it).
-pub const MIN_ROUNDS: u32 = 1_000;
+pub const MIN_ROUNDS: u32 = Params::ROUNDS_MIN;
 /// Most rounds the scheme allows.
-pub const MAX_ROUNDS: u32 = 999_999_999;
+pub const MAX_ROUNDS: u32 = Params::ROUNDS_MAX;
 /// Longest salt used; longer salts are cut.
 pub const MAX_SALT_LEN: usize = 16;
 
@@ -64,7 +66,8 @@ pub fn hash(password: &str) -> String {
 pub fn hash_with(password: &[u8], salt: &str, rounds: u32) -> String {
     let salt = &salt.as_bytes()[..salt.len().min(MAX_SALT_LEN)];
     let rounds = rounds.clamp(MIN_ROUNDS, MAX_ROUNDS);
-    let digest = digest(password, salt, rounds);
+    let params = Params::new(rounds).expect("rounds clamped to the scheme's range");
+    let digest = sha_crypt::sha512_crypt(password, salt, params);
     let mut out = String::from("$6$");
     if rounds != DEFAULT_ROUNDS {
         out.push_str(&format!("rounds={rounds}$"));
@@ -78,105 +81,22 @@ pub fn hash_with(password: &[u8], salt: &str, rounds: u32) -> String {
     out
 }
 
-/// Whether `password` matches the crypt string `hashed` (`$6$[rounds=N$]salt$digest`).
+/// Whether `password` matches the crypt string `hashed` (`$6$[rounds=N$]salt$digest`); the
+/// digests are compared in constant time.
 pub fn verify(password: &str, hashed: &str) -> bool {
-    let Some(rest) = hashed.strip_prefix("$6$") else {
-        return false;
-    };
-    let (rounds, rest) = match rest.strip_prefix("rounds=") {
-        Some(with_rounds) => {
-            let Some((number, rest)) = with_rounds.split_once('$') else {
-                return false;
-            };
-            let Ok(rounds) = number.parse::<u32>() else {
-                return false;
-            };
-            (rounds, rest)
-        }
-        None => (DEFAULT_ROUNDS, rest),
-    };
-    let Some((salt, _)) = rest.split_once('$') else {
-        return false;
-    };
-    let expected = hash_with(password.as_bytes(), salt, rounds);
-    // Compare in constant time: the digests are equal length when the salts agree.
-    expected.len() == hashed.len()
-        && expected
-            .bytes()
-            .zip(hashed.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+    hashed.starts_with("$6$")
+        && ShaCrypt::SHA512
+            .verify_password(password.as_bytes(), hashed)
+            .is_ok()
 }
 
+/// Four (or, for the last byte, two) characters of [`ITOA64`] for three digest bytes.
 fn encode24(out: &mut String, b2: u8, b1: u8, b0: u8, chars: usize) {
     let mut w = (u32::from(b2) << 16) | (u32::from(b1) << 8) | u32::from(b0);
     for _ in 0..chars {
         out.push(char::from(ITOA64[(w & 0x3f) as usize]));
         w >>= 6;
     }
-}
-
-/// `bytes` repeated to fill `len` bytes.
-fn repeat_to(bytes: &[u8], len: usize) -> Vec<u8> {
-    bytes.iter().copied().cycle().take(len).collect()
-}
-
-/// The scheme's 64-byte digest.
-fn digest(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 64] {
-    let alternate = Sha512::new()
-        .chain_update(password)
-        .chain_update(salt)
-        .chain_update(password)
-        .finalize();
-
-    let mut a = Sha512::new();
-    a.update(password);
-    a.update(salt);
-    a.update(repeat_to(&alternate, password.len()));
-    let mut n = password.len();
-    while n > 0 {
-        if n & 1 == 1 {
-            a.update(alternate);
-        } else {
-            a.update(password);
-        }
-        n >>= 1;
-    }
-    let mut current = a.finalize();
-
-    let mut dp = Sha512::new();
-    for _ in 0..password.len() {
-        dp.update(password);
-    }
-    let p_bytes = repeat_to(&dp.finalize(), password.len());
-
-    let mut ds = Sha512::new();
-    for _ in 0..16 + usize::from(current[0]) {
-        ds.update(salt);
-    }
-    let s_bytes = repeat_to(&ds.finalize(), salt.len());
-
-    for round in 0..rounds {
-        let mut c = Sha512::new();
-        if round % 2 == 1 {
-            c.update(&p_bytes);
-        } else {
-            c.update(current);
-        }
-        if round % 3 != 0 {
-            c.update(&s_bytes);
-        }
-        if round % 7 != 0 {
-            c.update(&p_bytes);
-        }
-        if round % 2 == 1 {
-            c.update(current);
-        } else {
-            c.update(&p_bytes);
-        }
-        current = c.finalize();
-    }
-    current.into()
 }
 
 #[cfg(test)]

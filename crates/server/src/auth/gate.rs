@@ -2,8 +2,9 @@
 //! enforces the method's policy (role, domains) and hands the request on with its [`Principal`],
 //! or answers the refusal itself so that no handler runs.
 //!
-//! Order of checks: route (health open; reflection open unless disabled), in-flight limit,
-//! credentials, policy exists, role, domains. For a method whose domains are named in the
+//! Order of checks: route (health open; reflection open unless disabled), in-flight limit
+//! (tower's global concurrency limit under its load shedder: no slot left means RESOURCE_EXHAUSTED
+//! at once, never a queue), credentials, policy exists, role, domains. For a method whose domains are named in the
 //! request, a principal limited to some domains has its request message read here (at most
 //! [`MAX_REQUEST_BYTES`]) and decoded with the same types the handler uses; the message then goes
 //! on unchanged. The `authorization` header is removed before the handler sees the request.
@@ -16,17 +17,19 @@ use std::task::{Context, Poll};
 use http::header::AUTHORIZATION;
 use http_body_util::{BodyExt, Full, Limited};
 use support_access_store::audit::NewAuditEvent;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::body::Body;
 use tonic::codegen::Bytes;
+use tower::ServiceExt;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 
 use super::denials::{Denials, UNAUTHENTICATED_PRINCIPAL};
 use super::jwt::JwtVerifier;
 use super::policy::{self, DomainRule, Policy, RequestFacts, Route, Touches};
 use super::principals::Principals;
-use super::secret::Redacted;
 use super::{Denial, Principal, tls};
 use crate::app::MAX_REQUEST_BYTES;
+use secrecy::{ExposeSecret, SecretString};
 
 /// gRPC's message prefix: a compression flag and a 4-byte length.
 const GRPC_FRAME_HEADER: usize = 5;
@@ -37,8 +40,9 @@ pub struct Gate {
     jwt: Option<Arc<JwtVerifier>>,
     dev_mode: bool,
     reflection: bool,
-    /// One permit per RPC being served; none left means refuse at once (load shedding).
-    in_flight: Arc<Semaphore>,
+    /// One slot per API call being served, held until its response is ready; shared by every
+    /// connection.
+    in_flight: GlobalConcurrencyLimitLayer,
     max_in_flight: usize,
     denials: Denials,
 }
@@ -58,7 +62,7 @@ impl Gate {
             jwt,
             dev_mode,
             reflection,
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            in_flight: GlobalConcurrencyLimitLayer::new(max_in_flight),
             max_in_flight,
             denials,
         }
@@ -97,12 +101,6 @@ pub struct AuthService<S> {
     gate: Arc<Gate>,
 }
 
-/// A request let through, with the in-flight permit held until its response is ready.
-struct Admitted {
-    request: http::Request<Body>,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
 impl<S> tower::Service<http::Request<Body>> for AuthService<S>
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
@@ -125,10 +123,53 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let gate = self.gate.clone();
+        let max_in_flight = gate.max_in_flight;
         Box::pin(async move {
-            match gate.admit(request).await {
-                Ok(Admitted { request, _permit }) => inner.call(request).await,
-                Err(denial) => Ok(denial.into_http()),
+            let method = request.uri().path().to_owned();
+            let policy = match policy::route(&method) {
+                Route::Health => return inner.call(request).await,
+                Route::Reflection if gate.reflection => return inner.call(request).await,
+                Route::Reflection => {
+                    return Ok(Denial::Unimplemented(
+                        "server reflection is disabled on this server".into(),
+                    )
+                    .into_http());
+                }
+                Route::Api(policy) => policy,
+            };
+            // The call holds an in-flight slot from here until its response is ready; the load
+            // shedder refuses it when none is free. What runs in the slot never fails (a refusal
+            // is a response), so the only error out of the stack is the shedder's.
+            let limits = tower::ServiceBuilder::new()
+                .layer(LoadShedLayer::new())
+                .layer(gate.in_flight.clone());
+            // The inner service polled ready for this call goes into the slot (called once).
+            let mut ready_inner = Some(inner);
+            let admitted = limits.service_fn(move |request| {
+                let gate = gate.clone();
+                let method = method.clone();
+                let inner = ready_inner.take();
+                async move {
+                    let Some(mut inner) = inner else {
+                        unreachable!("oneshot calls the service once");
+                    };
+                    let response = match gate.admit(request, &method, policy).await {
+                        Ok(request) => inner.call(request).await,
+                        Err(denial) => Ok(denial.into_http()),
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            match admitted.oneshot(request).await {
+                Ok(response) => response,
+                Err(_overloaded) => Ok(Denial::ResourceExhausted {
+                    reason: "OVERLOADED",
+                    message: format!(
+                        "the server is already serving {} requests: retry shortly",
+                        max_in_flight
+                    ),
+                }
+                .into_http()),
             }
         })
     }
@@ -143,35 +184,17 @@ struct Attempt {
 }
 
 impl Gate {
-    async fn admit(&self, request: http::Request<Body>) -> Result<Admitted, Denial> {
-        let method = request.uri().path().to_owned();
-        let policy = match policy::route(&method) {
-            Route::Health => return Ok(open(request)),
-            Route::Reflection if self.reflection => return Ok(open(request)),
-            Route::Reflection => {
-                return Err(Denial::Unimplemented(
-                    "server reflection is disabled on this server".into(),
-                ));
-            }
-            Route::Api(policy) => policy,
-        };
-        let permit =
-            self.in_flight
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| Denial::ResourceExhausted {
-                    reason: "OVERLOADED",
-                    message: format!(
-                        "the server is already serving {} requests: retry shortly",
-                        self.max_in_flight
-                    ),
-                })?;
+    /// An API call holding an in-flight slot: authorized and handed on, or refused (logged, and
+    /// audited when the method mutates).
+    async fn admit(
+        &self,
+        request: http::Request<Body>,
+        method: &str,
+        policy: Option<&'static Policy>,
+    ) -> Result<http::Request<Body>, Denial> {
         let mut attempt = Attempt::default();
-        match self.authorize(request, &method, policy, &mut attempt).await {
-            Ok(request) => Ok(Admitted {
-                request,
-                _permit: Some(permit),
-            }),
+        match self.authorize(request, method, policy, &mut attempt).await {
+            Ok(request) => Ok(request),
             Err(denial) => {
                 tracing::info!(
                     method,
@@ -184,7 +207,8 @@ impl Gate {
                     "call refused"
                 );
                 if policy.is_some_and(Policy::mutates) {
-                    self.denials.record(refusal_event(method, attempt, &denial));
+                    self.denials
+                        .record(refusal_event(method.to_owned(), attempt, &denial));
                 }
                 Err(denial)
             }
@@ -271,8 +295,8 @@ impl Gate {
         ))
     }
 
-    fn principal_for_token(&self, token: &Redacted<String>) -> Result<Principal, Denial> {
-        let token = token.expose();
+    fn principal_for_token(&self, token: &SecretString) -> Result<Principal, Denial> {
+        let token = token.expose_secret();
         if let Some(principal) = self.principals.as_ref().and_then(|p| p.by_token(token)) {
             return Ok(principal.clone());
         }
@@ -330,14 +354,7 @@ impl Gate {
     }
 }
 
-fn open(request: http::Request<Body>) -> Admitted {
-    Admitted {
-        request,
-        _permit: None,
-    }
-}
-
-fn bearer_token(value: &http::HeaderValue) -> Result<Redacted<String>, Denial> {
+fn bearer_token(value: &http::HeaderValue) -> Result<SecretString, Denial> {
     let malformed = || {
         Denial::unauthenticated(
             "CREDENTIALS_MALFORMED",
@@ -350,7 +367,7 @@ fn bearer_token(value: &http::HeaderValue) -> Result<Redacted<String>, Denial> {
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(malformed());
     }
-    Ok(Redacted::new(token.to_owned()))
+    Ok(SecretString::from(token))
 }
 
 /// Three base64url segments separated by dots.
@@ -467,10 +484,19 @@ fn refusal_event(method: String, attempt: Attempt, denial: &Denial) -> NewAuditE
 mod tests {
     use super::*;
 
+    /// Moved from the auth layer's own redacting wrapper, now `secrecy`'s `SecretString`.
+    #[test]
+    fn debug_hides_the_value() {
+        let token = SecretString::from("canary-token-value".to_owned());
+        let printed = format!("{token:?} {:?}", Some(&token));
+        assert!(!printed.contains("canary"), "{printed}");
+        assert_eq!(token.expose_secret(), "canary-token-value");
+    }
+
     #[test]
     fn bearer_tokens_parse_strictly_and_stay_redacted() {
         let token = bearer_token(&http::HeaderValue::from_static("Bearer abc.def")).unwrap();
-        assert_eq!(token.expose(), "abc.def");
+        assert_eq!(token.expose_secret(), "abc.def");
         assert!(!format!("{token:?}").contains("abc"));
         assert!(bearer_token(&http::HeaderValue::from_static("bearer  x ")).is_ok());
         for bad in ["Basic abc", "Bearer", "Bearer   ", "abc"] {

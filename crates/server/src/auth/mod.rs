@@ -18,7 +18,6 @@ mod gate;
 pub mod jwt;
 pub mod policy;
 pub mod principals;
-mod secret;
 pub mod tls;
 
 use std::collections::BTreeSet;

@@ -9,7 +9,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use super::AuthConfig;
-use super::secret::Redacted;
+use secrecy::{ExposeSecret, SecretSlice};
 
 /// The server's TLS settings, or `None` to serve plaintext.
 pub fn server_tls_config(config: &AuthConfig) -> anyhow::Result<Option<ServerTlsConfig>> {
@@ -19,9 +19,9 @@ pub fn server_tls_config(config: &AuthConfig) -> anyhow::Result<Option<ServerTls
     // tonic builds rustls from the process default provider: make it aws-lc-rs, explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cert = read_pem(cert_path, "TLS certificate")?;
-    let key = Redacted::new(read_pem(key_path, "TLS private key")?);
+    let key = SecretSlice::from(read_pem(key_path, "TLS private key")?);
     let mut tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(cert, key.expose()))
+        .identity(Identity::from_pem(cert, key.expose_secret()))
         .timeout(config.tls_handshake_timeout);
     if let Some(ca_path) = &config.tls_client_ca {
         let ca = read_pem(ca_path, "client CA certificate")?;

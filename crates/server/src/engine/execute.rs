@@ -373,7 +373,7 @@ fn throwaway_password() -> SecretString {
         .take(32)
         .map(char::from)
         .collect();
-    SecretString::new(password)
+    SecretString::from(password)
 }
 
 /// The user id in a step's effect, if any.
