@@ -17,8 +17,12 @@ pub enum StoreError {
     /// The caller's etag does not match the row's current etag (or cannot be parsed).
     #[error("etag mismatch")]
     EtagMismatch,
-    /// The write conflicts with the row's state: a stale fencing token (`fenced`), an operation
-    /// that is already finished, a lease that is not held.
+    /// The lease presented is no longer held: another worker took the item over (its fencing
+    /// token is newer), or the item was released.
+    #[error("fenced: the lease is no longer held")]
+    Fenced,
+    /// The write conflicts with the row's state: an operation that is already finished, a
+    /// request id already completed.
     #[error("conflict: {0}")]
     Conflict(String),
     /// A CHECK or NOT NULL constraint refused a value; holds the constraint (or column) name.

@@ -7,7 +7,7 @@
 //! A domain is worked on by one lease at a time, across operations, in operation order. A worker
 //! that stalls past its lease loses the item to the next claimer, and every later write it makes
 //! with its old token ([`record_step`], [`append_steps`], [`renew_lease`], [`release`]) fails with
-//! [`StoreError::Conflict`]`("fenced")`. Journal writes take a share lock on the work item, so a
+//! [`StoreError::Fenced`]. Journal writes take a share lock on the work item, so a
 //! takeover waits for a write in flight and a write never lands after a takeover.
 //!
 //! Lock order, to stay free of deadlocks: work item, then operation, then steps.
@@ -21,9 +21,6 @@ use uuid::Uuid;
 
 use crate::text_enum::text_enum;
 use crate::{Page, Result, StoreError, fetch_limit, into_page, millis};
-
-/// The message of [`StoreError::Conflict`] for a write with a stale fencing token.
-pub const FENCED: &str = "fenced";
 
 /// Claims tried per call of [`claim_next_domain`] before giving up for now (each skips a domain
 /// that another worker is claiming at the same moment).
@@ -592,7 +589,7 @@ pub async fn claim_next_domain(
 }
 
 /// Extends the lease by `lease_duration` from now and records the new expiry in `lease`.
-/// [`StoreError::Conflict`]`("fenced")` when another worker took the item over (or it was
+/// [`StoreError::Fenced`] when another worker took the item over (or it was
 /// released).
 pub async fn renew_lease(
     conn: &mut PgConnection,
@@ -667,7 +664,7 @@ pub async fn release(
     Ok(all_finished && state.is_terminal())
 }
 
-/// Records what became of step `seq` of the leased domain. [`StoreError::Conflict`]`("fenced")`
+/// Records what became of step `seq` of the leased domain. [`StoreError::Fenced`]
 /// when the lease was taken over or released; [`StoreError::NotFound`] when the domain has no
 /// such step. A lease that lapsed but was not taken over still writes.
 pub async fn record_step(
@@ -721,7 +718,7 @@ pub enum StepStart {
 /// Journals step `seq` RUNNING right before its Google call, only when the lease is still held,
 /// will not lapse within `min_remaining` (by the database's clock), and the operation was not
 /// cancelled: the check and the journal write are one statement, so a cancel acknowledged before
-/// it stops this write. [`StoreError::Conflict`]`("fenced")` when the lease was taken over.
+/// it stops this write. [`StoreError::Fenced`] when the lease was taken over.
 pub async fn start_step(
     conn: &mut PgConnection,
     lease: &Lease,
@@ -999,7 +996,7 @@ pub async fn progress(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec
 }
 
 fn fenced() -> StoreError {
-    StoreError::Conflict(FENCED.to_owned())
+    StoreError::Fenced
 }
 
 /// Fails with `fenced` unless `lease` still holds the item: its token is the current one and the

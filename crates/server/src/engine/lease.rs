@@ -142,7 +142,7 @@ pub async fn keep_lease(
                     guard.cancel();
                 }
             }
-            Ok(Err(StoreError::Conflict(message))) if message == operations::FENCED => {
+            Ok(Err(StoreError::Fenced)) => {
                 tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: another worker took the domain over");
                 guard.trip();
                 return;

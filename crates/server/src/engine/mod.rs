@@ -147,7 +147,7 @@ enum Interrupted {
 impl From<StoreError> for Interrupted {
     fn from(error: StoreError) -> Self {
         match &error {
-            StoreError::Conflict(message) if message == operations::FENCED => Interrupted::Fenced,
+            StoreError::Fenced => Interrupted::Fenced,
             _ => Interrupted::Store(error),
         }
     }

@@ -144,7 +144,7 @@ impl Engine {
                     self.wake();
                     return;
                 }
-                Err(StoreError::Conflict(message)) if message == operations::FENCED => return,
+                Err(StoreError::Fenced) => return,
                 Err(_) => tokio::time::sleep(retry).await,
             }
         }

@@ -68,7 +68,7 @@ fn done_update(detail: &str) -> StepUpdate<'_> {
 
 fn assert_fenced<T: std::fmt::Debug>(result: Result<T>) {
     assert!(
-        matches!(&result, Err(StoreError::Conflict(m)) if m == operations::FENCED),
+        matches!(&result, Err(StoreError::Fenced)),
         "expected fenced, got {result:?}"
     );
 }
