@@ -705,10 +705,10 @@ pub async fn record_step(
 }
 
 /// What [`start_step`] found.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepStart {
     /// The step is journaled RUNNING (one more attempt): its Google call may be sent.
-    Started(Box<StepRecord>),
+    Started,
     /// The operation was cancelled: no further write may be sent.
     Cancelled,
     /// The lease lapses within `min_remaining`: a request started now could outlive it.
@@ -748,17 +748,20 @@ pub async fn start_step(
         Some((_, true)) => StepStart::Cancelled,
         Some((false, false)) => StepStart::LeaseTooShort,
         Some((true, false)) => {
-            let step: Option<StepRecord> = sqlx::query_as(
+            let started = sqlx::query(
                 "UPDATE steps SET state = 'RUNNING', detail = 'calling Google', \
                                   attempts = attempts + 1, updated_at = now() \
-                 WHERE operation_id = $1 AND domain_name = $2 AND seq = $3 RETURNING *",
+                 WHERE operation_id = $1 AND domain_name = $2 AND seq = $3",
             )
             .bind(lease.operation_id)
             .bind(&lease.domain_name)
             .bind(seq)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-            StepStart::Started(Box::new(step.ok_or(StoreError::NotFound)?))
+            if started.rows_affected() != 1 {
+                return Err(StoreError::NotFound);
+            }
+            StepStart::Started
         }
     };
     tx.commit().await?;

@@ -16,7 +16,6 @@
 use prost::Message;
 use rand::Rng;
 use rand::seq::SliceRandom;
-use support_access_domain::names::RequestId;
 use support_access_domain::validation::Violations;
 use support_access_domain::{OrgUnitPath, parse_support_account_resource};
 use support_access_google::model::{HashFunction, UserChanges};
@@ -70,11 +69,9 @@ pub async fn issue_sign_in_credential(
 ) -> Result<v1::IssueSignInCredentialResponse, ApiError> {
     let mut v = Violations::default();
     let target = v.check("name", parse_support_account_resource(&request.name));
-    let request_id = if request.request_id.is_empty() {
-        None
-    } else {
-        v.check("request_id", RequestId::parse(&request.request_id))
-    };
+    let request_id = v
+        .check("request_id", super::parse_request_id(&request.request_id))
+        .flatten();
     v.finish().map_err(ApiError::InvalidArgument)?;
     let Some((domain, username)) = target else {
         unreachable!("violations were reported above");

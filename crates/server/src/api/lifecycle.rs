@@ -192,11 +192,9 @@ pub async fn adopt_support_account(
         &request.reason,
         "the service may manage the account",
     );
-    let request_id = if request.request_id.is_empty() {
-        None
-    } else {
-        v.check("request_id", RequestId::parse(&request.request_id))
-    };
+    let request_id = v
+        .check("request_id", super::parse_request_id(&request.request_id))
+        .flatten();
     v.finish().map_err(ApiError::InvalidArgument)?;
     let Some((domain, username)) = target else {
         unreachable!("violations were reported above");
@@ -208,7 +206,26 @@ pub async fn adopt_support_account(
         name: request.name.clone(),
     };
 
-    if request.validate_only {
+    let store = state.store()?;
+    let begin = || {
+        Mutation::begin(
+            store,
+            principal.clone(),
+            methods::ADOPT_SUPPORT_ACCOUNT,
+            request_id.clone(),
+            request,
+        )
+    };
+    // A replay answers before anything is read (the domain may be gone since); the claim taken
+    // here is rolled back with its transaction, and taken again below.
+    if !request.validate_only
+        && request_id.is_some()
+        && let Begin::Replay(operation) = begin().await?
+    {
+        return Ok(operation);
+    }
+    // Google is read with no transaction open.
+    let (member, user_id) = {
         let mut conn = state.conn().await?;
         let record = observation::domain_record(&mut conn, domain.as_str()).await?;
         let member = staff::get_by_username(&mut conn, username.as_str())
@@ -218,31 +235,19 @@ pub async fn adopt_support_account(
         drop(conn);
         let user_id =
             check_adoptable(state, &record, existing.as_ref(), &email, &request.name).await?;
+        (member, user_id)
+    };
+    if request.validate_only {
         return Ok(validated(format!(
             "{domain}: {email} (Google user {user_id}) may be adopted for staffMembers/{}",
             member.id
         )));
     }
 
-    let store = state.store()?;
-    let mut m = match Mutation::begin(
-        store,
-        principal.clone(),
-        methods::ADOPT_SUPPORT_ACCOUNT,
-        request_id.clone(),
-        request,
-    )
-    .await?
-    {
+    let mut m = match begin().await? {
         Begin::Replay(operation) => return Ok(operation),
         Begin::Proceed(m) => m,
     };
-    let record = observation::domain_record(m.conn(), domain.as_str()).await?;
-    let member = staff::get_by_username(m.conn(), username.as_str())
-        .await?
-        .ok_or_else(not_found)?;
-    let existing = accounts::get(m.conn(), domain.as_str(), &member.id).await?;
-    let user_id = check_adoptable(state, &record, existing.as_ref(), &email, &request.name).await?;
     let reason = request.reason.trim();
     accounts::approve_adoption(
         m.conn(),

@@ -5,7 +5,7 @@
 //! next status report and plan read it from the store.
 
 use support_access_domain::validation::Violations;
-use support_access_domain::{RequestId, parse_domain_resource, parse_staff_member_resource};
+use support_access_domain::{parse_domain_resource, parse_staff_member_resource};
 use support_access_proto::v1;
 use support_access_store::manual::{self, ConfirmationRecord, ManualStep, NewConfirmation};
 
@@ -63,11 +63,9 @@ pub async fn confirm_manual_step(
             format!("must be at most {MAX_NOTE_CHARS} characters, got {note_chars}"),
         );
     }
-    let request_id = if request.request_id.is_empty() {
-        None
-    } else {
-        v.check("request_id", RequestId::parse(&request.request_id))
-    };
+    let request_id = v
+        .check("request_id", super::parse_request_id(&request.request_id))
+        .flatten();
     v.finish().map_err(ApiError::InvalidArgument)?;
     let (Some(domain), Some(step)) = (domain, step) else {
         unreachable!("violations were reported above");

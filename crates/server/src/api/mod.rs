@@ -76,7 +76,7 @@ impl SupportAccessApi {
 type RpcResult<T> = Result<Response<T>, Status>;
 
 /// Parses an optional AIP-155 request id.
-fn parse_request_id(raw: &str) -> Result<Option<RequestId>, InvalidValue> {
+pub(super) fn parse_request_id(raw: &str) -> Result<Option<RequestId>, InvalidValue> {
     if raw.is_empty() {
         Ok(None)
     } else {

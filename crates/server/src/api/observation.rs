@@ -11,10 +11,9 @@ use support_access_domain::observed::{ManualConfirmation, ObservedDomain};
 use support_access_domain::plan::Step;
 use support_access_domain::status::{Activity, FailedStep};
 use support_access_google::{DomainClient, ErrorClass, GoogleError};
-use support_access_store::accounts::{self, AccountRecord, Desired};
 use support_access_store::domains::{self, DomainRecord};
 use support_access_store::observations;
-use support_access_store::operations::{self, OperationFilter, StepState};
+use support_access_store::operations::{self, OperationFilter, OperationKind, StepState};
 
 use crate::engine::desired::{self, DesiredError};
 use crate::engine::google_access::AccessError;
@@ -35,25 +34,13 @@ pub async fn domain_record(
         })
 }
 
-/// The declared support accounts of the domain that should exist (not revoked), by e-mail.
-pub async fn present_accounts(
-    conn: &mut PgConnection,
-    domain: &str,
-) -> Result<Vec<AccountRecord>, ApiError> {
-    Ok(accounts::list_by_domain(conn, domain)
-        .await?
-        .into_iter()
-        .filter(|a| a.desired == Desired::Active)
-        .collect())
-}
-
 /// The desired state of the domain as its stored decisions say (ACTIVE and REVOKED accounts,
 /// with what the service owns), as the engine's reconciliation sees it.
 pub async fn desired_domain(
     conn: &mut PgConnection,
     record: &DomainRecord,
 ) -> Result<DesiredDomain, ApiError> {
-    desired::from_decisions(conn, record, desired::Scope::Reconcile, &[])
+    desired::from_decisions(conn, record, OperationKind::Reconcile, &[])
         .await
         .map_err(|e| match e {
             DesiredError::Store(e) => e.into(),

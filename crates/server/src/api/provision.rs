@@ -99,11 +99,9 @@ pub fn parse_scope(
     {
         v.add("staff_members", description);
     }
-    let request_id = if raw_request_id.is_empty() {
-        None
-    } else {
-        v.check("request_id", RequestId::parse(raw_request_id))
-    };
+    let request_id = v
+        .check("request_id", super::parse_request_id(raw_request_id))
+        .flatten();
     v.finish().map_err(ApiError::InvalidArgument)?;
     for d in &domain_names {
         principal.check_domain(d.as_str())?;
@@ -502,11 +500,6 @@ pub async fn plan_only(
     let mut steps = Vec::new();
     let mut notes = Vec::new();
     let staff_ids: Vec<String> = scope.staff.iter().map(|s| s.id.clone()).collect();
-    let desired_scope = match kind {
-        OperationKind::Revoke => desired::Scope::Revoke,
-        OperationKind::Reconcile => desired::Scope::Reconcile,
-        OperationKind::Provision => desired::Scope::Provision,
-    };
     let mut planned_domains = Vec::new();
     {
         let store = state.store()?;
@@ -534,7 +527,7 @@ pub async fn plan_only(
             }
         }
         for record in &scope.domains {
-            match desired::from_decisions(&mut tx, record, desired_scope, &staff_ids).await {
+            match desired::from_decisions(&mut tx, record, kind, &staff_ids).await {
                 Ok(desired) => planned_domains.push((record, desired)),
                 Err(desired::DesiredError::Store(e)) => return Err(e.into()),
                 Err(desired::DesiredError::Invalid(message)) => {

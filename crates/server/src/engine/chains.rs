@@ -224,13 +224,11 @@ impl Engine {
         // cancelled (one statement): a cancel acknowledged before this point stops the write.
         let start = {
             let mut conn = self.store.pool().acquire().await?;
-            let min_remaining =
-                lease::LeaseGuard::new(tokio::time::Instant::now(), self.config.lease)
-                    .min_remaining();
+            let min_remaining = lease::min_remaining(self.config.lease);
             operations::start_step(&mut conn, lease, seq, min_remaining).await?
         };
         match start {
-            StepStart::Started(_) => {}
+            StepStart::Started => {}
             StepStart::Cancelled => return Err(Interrupted::Cancelled),
             StepStart::LeaseTooShort => return Err(Interrupted::LeaseLapsing),
         }

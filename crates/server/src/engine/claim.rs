@@ -20,8 +20,7 @@ impl Engine {
             ));
         };
         if operation.cancel_requested {
-            operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled").await?;
-            return Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()));
+            return Err(Interrupted::Cancelled);
         }
         let request: OperationRequest = match serde_json::from_value(operation.request.clone()) {
             Ok(request) => request,
@@ -36,11 +35,6 @@ impl Engine {
             let message = "the domain was deleted while the operation ran".to_owned();
             fail_open_steps(&mut conn, lease, &message).await?;
             return Ok(ClaimEnd::Finished(RunState::Failed, message));
-        };
-        let scope = match operation.kind {
-            OperationKind::Provision => desired::Scope::Provision,
-            OperationKind::Revoke => desired::Scope::Revoke,
-            OperationKind::Reconcile => desired::Scope::Reconcile,
         };
         if lease.claims > self.config.max_claims {
             let last = operations::domains(&mut conn, lease.operation_id)
@@ -71,15 +65,18 @@ impl Engine {
         // Accounts that cannot go on in this operation, with why.
         let mut failed_accounts: BTreeMap<String, String> = BTreeMap::new();
         let mut notes: Vec<String> = Vec::new();
-        // What became of accounts that no step tells about (conflicts, blockers, revoked).
-        let mut verdicts: BTreeMap<String, serde_json::Value>;
         for pass in 0..self.config.max_passes {
             // The decisions are read again every pass: a revocation decided while this
             // operation runs takes effect at once, and is never undone by it.
             let desired = {
                 let mut conn = self.store.pool().acquire().await?;
-                match desired::from_decisions(&mut conn, &record, scope, &request.staff_members)
-                    .await
+                match desired::from_decisions(
+                    &mut conn,
+                    &record,
+                    operation.kind,
+                    &request.staff_members,
+                )
+                .await
                 {
                     Ok(desired) => desired,
                     Err(desired::DesiredError::Store(e)) => return Err(e.into()),
@@ -120,7 +117,6 @@ impl Engine {
             self.record_discovered_ownership(lease, &desired, &observed)
                 .await?;
 
-            let access = &self.config.planner.access;
             let pass_plan = pipeline::plan_pass(
                 operation.kind,
                 &desired,
@@ -135,16 +131,10 @@ impl Engine {
                     .await?;
             }
             push_new(&mut notes, &pass_plan.notes);
-            verdicts = pass_plan.verdicts;
-            let (steps, blocked) = (pass_plan.steps, pass_plan.blocked);
+            let (steps, blocked, drift) = (pass_plan.steps, pass_plan.blocked, pass_plan.drift);
+            let mut verdicts = pass_plan.verdicts;
 
             let mut conn = self.store.pool().acquire().await?;
-            operations::record_account_results(
-                &mut conn,
-                lease,
-                &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
-            )
-            .await?;
             let journal =
                 operations::domain_steps(&mut conn, lease.operation_id, &lease.domain_name).await?;
             let planned_keys: BTreeSet<String> = steps.iter().map(|s| s.step.key()).collect();
@@ -158,10 +148,6 @@ impl Engine {
             )
             .await?;
 
-            if let Some(message) = blocked {
-                fail_open_steps(&mut conn, lease, &message).await?;
-                return Ok(ClaimEnd::Finished(RunState::Failed, message));
-            }
             // Accounts that failed for good in this operation (in this claim or an earlier
             // one) are not tried again: a person has to act first.
             for record in journal.iter().filter(|r| r.state == StepState::Failed) {
@@ -179,7 +165,8 @@ impl Engine {
                         .is_none_or(|a| !failed_accounts.contains_key(a.as_str()))
                 })
                 .collect();
-            if runnable.is_empty() {
+            let converged = blocked.is_none() && runnable.is_empty();
+            if converged {
                 // Every account the operation worked towards that nothing else is said of is
                 // as desired now: Google shows it after this last observation.
                 let worked_on: Vec<&support_access_domain::desired::DesiredAccount> =
@@ -199,25 +186,32 @@ impl Engine {
                             .or_insert_with(|| serde_json::json!({ "result": "DONE" }));
                     }
                 }
-                operations::record_account_results(
-                    &mut conn,
-                    lease,
-                    &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
-                )
-                .await?;
-                // Conflicts and blockers need a person, like failed accounts.
-                let needs_person: Vec<String> = verdicts
-                    .iter()
-                    .filter(|(_, v)| matches!(v["result"].as_str(), Some("CONFLICT" | "BLOCKED")))
-                    .map(|(account, v)| {
-                        format!("{account}: {}", v["detail"].as_str().unwrap_or_default())
-                    })
-                    .collect();
-                // A reconciliation reports them as drift and status instead of failing.
-                let needs_person = if operation.kind == OperationKind::Reconcile {
+            }
+            operations::record_account_results(
+                &mut conn,
+                lease,
+                &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
+            )
+            .await?;
+            if let Some(message) = blocked {
+                fail_open_steps(&mut conn, lease, &message).await?;
+                return Ok(ClaimEnd::Finished(RunState::Failed, message));
+            }
+            if converged {
+                // Conflicts and blockers need a person, like failed accounts; a reconciliation
+                // reports them as drift and status instead of failing.
+                let needs_person: Vec<String> = if operation.kind == OperationKind::Reconcile {
                     Vec::new()
                 } else {
-                    needs_person
+                    verdicts
+                        .iter()
+                        .filter(|(_, v)| {
+                            matches!(v["result"].as_str(), Some("CONFLICT" | "BLOCKED"))
+                        })
+                        .map(|(account, v)| {
+                            format!("{account}: {}", v["detail"].as_str().unwrap_or_default())
+                        })
+                        .collect()
                 };
                 let state = if failed_accounts.is_empty() && needs_person.is_empty() {
                     RunState::Succeeded
@@ -241,7 +235,6 @@ impl Engine {
                     message.push_str(note);
                 }
                 if operation.kind == OperationKind::Reconcile {
-                    let drift = detect_drift(&desired, &observed, access);
                     let repaired = journal.iter().any(|r| r.state == StepState::Done);
                     self.close_drift(lease, &drift, repaired).await?;
                 }

@@ -44,8 +44,8 @@ impl LeaseGuard {
             valid_until: Mutex::new(claimed_at + duration),
             lost: CancellationToken::new(),
             cancelled: AtomicBool::new(false),
-            margin: duration / 6,
-            min_attempt: (duration / 10).min(Duration::from_secs(2)),
+            margin: margin(duration),
+            min_attempt: min_attempt(duration),
         }
     }
 
@@ -85,12 +85,23 @@ impl LeaseGuard {
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }
+}
 
-    /// How long the lease must still run, by the database's clock, for a step to start: the
-    /// margin and one shortest attempt.
-    pub fn min_remaining(&self) -> Duration {
-        self.margin + self.min_attempt
-    }
+/// Kept free at the end of a lease of `duration`: an attempt must be over this long before it
+/// lapses.
+fn margin(duration: Duration) -> Duration {
+    duration / 6
+}
+
+/// The shortest attempt worth sending under a lease of `duration`.
+fn min_attempt(duration: Duration) -> Duration {
+    (duration / 10).min(Duration::from_secs(2))
+}
+
+/// How long a lease of `duration` must still run, by the database's clock, for a step to start:
+/// the margin and one shortest attempt.
+pub fn min_remaining(duration: Duration) -> Duration {
+    margin(duration) + min_attempt(duration)
 }
 
 impl SendGuard for LeaseGuard {

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use support_access_domain::StaffMemberId;
-use support_access_domain::drift::{Drift, detect_drift};
+use support_access_domain::drift::Drift;
 use support_access_domain::ownership::{
     AccountOwnership, classify as classify_ownership, marker_value,
 };
