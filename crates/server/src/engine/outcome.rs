@@ -171,7 +171,12 @@ pub fn result_from_journal(
                     .and_then(|v| v["detail"].as_str())
                     .unwrap_or_default()
                     .to_owned();
-                outcome.state = v1::StepState::Failed as i32;
+                // A revoked account left alone on purpose is not a failure of the operation.
+                outcome.state = if result == v1::AccountResult::SkippedRevoked {
+                    v1::StepState::Skipped
+                } else {
+                    v1::StepState::Failed
+                } as i32;
                 result
             }
             (s, None) if s == v1::StepState::Done as i32 => match work.map(|d| d.state) {
@@ -193,10 +198,6 @@ pub fn result_from_journal(
             },
             _ => v1::AccountResult::Pending,
         } as i32;
-        if outcome.result == v1::AccountResult::SkippedRevoked as i32 {
-            // Left alone on purpose: not a failure of the operation.
-            outcome.state = v1::StepState::Skipped as i32;
-        }
     }
     v1::OperationResult {
         accounts: accounts.into_values().collect(),
