@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use support_access_domain::access::{PortalAccessKind, portal_access};
 use support_access_domain::parse_domain_resource;
-use support_access_google::{ErrorClass, UsersListQuery};
+use support_access_google::UsersListQuery;
 use support_access_proto::v1;
 use support_access_store::accounts::AccountRecord;
 
@@ -47,17 +47,12 @@ pub async fn list_portal_access(
     let client = observation::google_client(state, &record).await?;
     let mut entries: Vec<(String, v1::PortalAccessEntry)> = Vec::new();
     for entry in portal_access(&desired, &observed, access) {
-        // The observation holds the support org unit's users and the desired accounts; anyone
-        // else holding a portal role is looked up by id (few people hold such roles).
-        let (email, suspended) = match (&entry.email, entry.suspended) {
-            (Some(email), Some(suspended)) => (email.as_str().to_owned(), suspended),
-            _ => match client.users_get(entry.user_id.as_str()).await {
-                Ok(user) => (user.primary_email.to_ascii_lowercase(), user.suspended),
-                // Deleted since the role assignments were listed: no access left.
-                Err(e) if matches!(e.class(), ErrorClass::NotFound) => continue,
-                Err(e) => return Err(observation::google_error(domain.as_str(), e)),
-            },
+        // The observation holds every user who holds a portal role; one it does not know was
+        // deleted between the listing of users and of role assignments: no access left.
+        let (Some(email), Some(suspended)) = (&entry.email, entry.suspended) else {
+            continue;
         };
+        let email = email.as_str().to_owned();
         let reasons = access
             .portal_roles_of(&observed, &entry.user_id)
             .into_iter()
