@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use prost::Message;
+use support_access_e2e::stack::wait_done;
 use support_access_e2e::{Emulator, GoogleApi, Ledger, Service, drop_database, seed_path};
 use support_access_proto::google::longrunning::{Operation, WaitOperationRequest, operation};
 use support_access_proto::google::rpc;
@@ -189,36 +190,6 @@ async fn revoke(
         })
         .await
         .map(tonic::Response::into_inner)
-}
-
-/// Waits (with WaitOperation) until the operation is done.
-async fn wait_done(service: &Service, name: &str, limit: Duration) -> Operation {
-    let mut operations = service.operations().await.unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        let operation = operations
-            .wait_operation(WaitOperationRequest {
-                name: name.to_owned(),
-                timeout: Some(prost_types::Duration {
-                    seconds: 5,
-                    nanos: 0,
-                }),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if operation.done {
-            return operation;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} not done after {limit:?}; metadata: {:#?}",
-            operation
-                .metadata
-                .as_ref()
-                .map(|any| v1::OperationMetadata::decode(any.value.as_slice()))
-        );
-    }
 }
 
 /// Waits until the operation is done, or cancels it after `limit`: `None` when it did not finish
