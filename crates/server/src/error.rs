@@ -1,8 +1,9 @@
 //! The one closed set of errors the API returns, and their conversion to `tonic::Status`.
 //!
-//! Every handler returns [`ApiError`]; the conversion to a gRPC status with AIP-193 details
-//! (`google.rpc.BadRequest`, `ErrorInfo`, `RetryInfo`, `ResourceInfo`) happens here and nowhere
-//! else. Messages are lowercase without a trailing period and never carry secrets; internal
+//! Every handler returns [`ApiError`]; the authentication gate's refusals
+//! ([`Denial`](crate::auth::Denial)) and the resolver's typed errors convert into it. The
+//! conversion to a gRPC status with AIP-193 details (`google.rpc.BadRequest`, `ErrorInfo`,
+//! `RetryInfo`, `ResourceInfo`) happens here and nowhere else. Messages are lowercase without a trailing period and never carry secrets; internal
 //! errors are logged with their whole chain and reach the caller only as an opaque message.
 
 use std::collections::HashMap;
@@ -15,6 +16,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `ErrorInfo.domain` of every error this service raises.
 pub const ERROR_DOMAIN: &str = "supportaccess.googleapis.com";
 
+/// How long a caller refused for load should wait before retrying.
+const RESOURCE_EXHAUSTED_RETRY: Duration = Duration::from_secs(1);
+
 /// An API error, closed over what a caller can act upon.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,6 +30,15 @@ pub enum ApiError {
     NotFound {
         resource_type: &'static str,
         name: String,
+    },
+    /// Nothing matches what the caller named, for a reason worth its own `ErrorInfo.reason` and
+    /// a message that says what to check.
+    #[error("{message}")]
+    NotFoundBecause {
+        resource_type: &'static str,
+        name: String,
+        reason: &'static str,
+        message: String,
     },
     /// The resource already exists, or a request id was reused for another request.
     #[error("{message}")]
@@ -52,13 +65,24 @@ pub enum ApiError {
     PermissionDenied {
         reason: &'static str,
         message: String,
+        /// `ErrorInfo.metadata` (the role required, the domain refused).
+        metadata: Vec<(&'static str, String)>,
     },
     /// The caller is not authenticated.
+    #[error("{message}")]
+    Unauthenticated {
+        reason: &'static str,
+        message: String,
+    },
+    /// Too many requests at once, or a message too large; retrying later may succeed.
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
+    /// The method is in the contract but this server does not serve it.
     #[error("{0}")]
-    Unauthenticated(String),
-    /// The RPC exists in the contract but its issue has not landed yet.
-    #[error("{0} is not implemented yet")]
-    Unimplemented(&'static str),
+    Unimplemented(String),
     /// A dependency (Postgres, Google) is unavailable; retrying later may succeed.
     #[error("{message}")]
     Unavailable {
@@ -79,35 +103,49 @@ impl ApiError {
         }])
     }
 
+    /// PERMISSION_DENIED with a reason and no metadata.
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError::PermissionDenied {
+            reason,
+            message: message.into(),
+            metadata: Vec::new(),
+        }
+    }
+
     /// Wraps an unexpected failure.
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(error.into())
     }
 
-    fn reason(&self) -> &'static str {
+    /// The stable `ErrorInfo.reason`.
+    pub fn reason(&self) -> &'static str {
         match self {
             ApiError::InvalidArgument(_) => "INVALID_ARGUMENT",
             ApiError::NotFound { .. } => "NOT_FOUND",
+            ApiError::NotFoundBecause { reason, .. } => reason,
             ApiError::AlreadyExists { reason, .. } => reason,
             ApiError::EtagMismatch { .. } => "ETAG_MISMATCH",
             ApiError::FailedPrecondition { reason, .. } => reason,
             ApiError::PermissionDenied { reason, .. } => reason,
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Unauthenticated { reason, .. } => reason,
+            ApiError::ResourceExhausted { reason, .. } => reason,
             ApiError::Unimplemented(_) => "NOT_IMPLEMENTED",
             ApiError::Unavailable { .. } => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
 
-    fn code(&self) -> Code {
+    /// The gRPC code.
+    pub fn code(&self) -> Code {
         match self {
             ApiError::InvalidArgument(_) => Code::InvalidArgument,
-            ApiError::NotFound { .. } => Code::NotFound,
+            ApiError::NotFound { .. } | ApiError::NotFoundBecause { .. } => Code::NotFound,
             ApiError::AlreadyExists { .. } => Code::AlreadyExists,
             ApiError::EtagMismatch { .. } => Code::Aborted,
             ApiError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ApiError::PermissionDenied { .. } => Code::PermissionDenied,
-            ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::Unauthenticated { .. } => Code::Unauthenticated,
+            ApiError::ResourceExhausted { .. } => Code::ResourceExhausted,
             ApiError::Unimplemented(_) => Code::Unimplemented,
             ApiError::Unavailable { .. } => Code::Unavailable,
             ApiError::Internal(_) => Code::Internal,
@@ -118,7 +156,14 @@ impl ApiError {
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         let mut details = ErrorDetails::new();
-        details.set_error_info(error.reason(), ERROR_DOMAIN, HashMap::new());
+        let metadata: HashMap<String, String> = match &error {
+            ApiError::PermissionDenied { metadata, .. } => metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        details.set_error_info(error.reason(), ERROR_DOMAIN, metadata);
         let message = match &error {
             ApiError::InvalidArgument(violations) => {
                 for v in violations {
@@ -146,12 +191,22 @@ impl From<ApiError> for Status {
                 name,
                 message,
                 ..
+            }
+            | ApiError::NotFoundBecause {
+                resource_type,
+                name,
+                message,
+                ..
             } => {
                 details.set_resource_info(*resource_type, name.clone(), "", message.clone());
                 error.to_string()
             }
             ApiError::Unavailable { retry_after, .. } => {
                 details.set_retry_info(*retry_after);
+                error.to_string()
+            }
+            ApiError::ResourceExhausted { .. } => {
+                details.set_retry_info(Some(RESOURCE_EXHAUSTED_RETRY));
                 error.to_string()
             }
             ApiError::Internal(source) => {
@@ -166,6 +221,8 @@ impl From<ApiError> for Status {
 
 fn describe_violations(violations: &[FieldViolation], fields: &[&str]) -> String {
     match violations {
+        // A violation of the request as a whole (it cannot be decoded) names no field.
+        [one] if one.field.is_empty() => one.description.clone(),
         [one] => format!("{}: {}", one.field, one.description),
         _ => format!(
             "{} fields are invalid: {}",

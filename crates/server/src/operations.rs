@@ -207,10 +207,10 @@ impl Operations for OperationsApi {
         request: Request<DeleteOperationRequest>,
     ) -> Result<Response<()>, Status> {
         auth::principal(request.extensions())?;
-        Err(
-            ApiError::Unimplemented("DeleteOperation (operations are kept as the audit trail)")
-                .into(),
+        Err(ApiError::Unimplemented(
+            "DeleteOperation is not implemented: operations are kept as the audit trail".into(),
         )
+        .into())
     }
 
     async fn cancel_operation(

@@ -166,7 +166,7 @@ pub async fn issue_sign_in_credential(
         }
         Err(error) => {
             // Give the id back and audit the refusal, together.
-            let refusal = event(observation::audit_outcome(&error), error.to_string());
+            let refusal = event(error.reason(), error.to_string());
             let recorded = async {
                 let mut tx = store.pool().begin().await?;
                 if let Some(id) = &request_id {

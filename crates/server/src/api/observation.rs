@@ -192,19 +192,3 @@ pub fn google_error(domain: &str, error: GoogleError) -> ApiError {
         },
     }
 }
-
-/// The reason or code an error is audited with.
-pub fn audit_outcome(error: &ApiError) -> &'static str {
-    match error {
-        ApiError::InvalidArgument(_) => "INVALID_ARGUMENT",
-        ApiError::NotFound { .. } => "NOT_FOUND",
-        ApiError::AlreadyExists { reason, .. }
-        | ApiError::FailedPrecondition { reason, .. }
-        | ApiError::PermissionDenied { reason, .. } => reason,
-        ApiError::EtagMismatch { .. } => "ABORTED",
-        ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-        ApiError::Unimplemented(_) => "UNIMPLEMENTED",
-        ApiError::Unavailable { .. } => "UNAVAILABLE",
-        ApiError::Internal(_) => "INTERNAL",
-    }
-}

@@ -14,11 +14,10 @@ use support_access_domain::{DomainName, EmailAddress, parse_staff_member_resourc
 use support_access_google::{ErrorClass, SubscriptionsQuery};
 use support_access_proto::v1;
 use support_access_store::{domains, staff};
-use tonic::Status;
 
 use super::observation;
 use crate::auth::Principal;
-use crate::error::{ApiError, ERROR_DOMAIN};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Why a customer could not be resolved.
@@ -39,26 +38,16 @@ pub enum ResolveError {
     Api(#[from] ApiError),
 }
 
-impl From<ResolveError> for Status {
-    fn from(error: ResolveError) -> Status {
+impl From<ResolveError> for ApiError {
+    fn from(error: ResolveError) -> ApiError {
         match error {
-            ResolveError::Api(e) => e.into(),
-            ResolveError::NotResold { ref customer, .. } => {
-                use tonic_types::{ErrorDetails, StatusExt};
-                let mut details = ErrorDetails::new();
-                details.set_error_info(
-                    "CUSTOMER_NOT_RESOLD",
-                    ERROR_DOMAIN,
-                    std::collections::HashMap::new(),
-                );
-                details.set_resource_info(
-                    "supportaccess.googleapis.com/Customer",
-                    customer.clone(),
-                    "",
-                    error.to_string(),
-                );
-                Status::with_error_details(tonic::Code::NotFound, error.to_string(), details)
-            }
+            ResolveError::Api(e) => e,
+            ResolveError::NotResold { ref customer, .. } => ApiError::NotFoundBecause {
+                resource_type: "supportaccess.googleapis.com/Customer",
+                name: customer.clone(),
+                reason: "CUSTOMER_NOT_RESOLD",
+                message: error.to_string(),
+            },
         }
     }
 }
@@ -257,6 +246,8 @@ fn account_state(state: &AppState, observed: &ObservedDomain, email: &str) -> v1
 
 #[cfg(test)]
 mod tests {
+    use tonic::Status;
+
     use super::*;
 
     #[test]
@@ -276,11 +267,10 @@ mod tests {
 
     #[test]
     fn not_resold_is_not_found_with_the_domains_asked() {
-        let status: Status = ResolveError::NotResold {
+        let status = Status::from(ApiError::from(ResolveError::NotResold {
             customer: "unknown.example".into(),
             asked: "reseller-one.example, reseller-two.example".into(),
-        }
-        .into();
+        }));
         assert_eq!(status.code(), tonic::Code::NotFound);
         assert!(status.message().contains("unknown.example"));
         assert!(status.message().contains("reseller-two.example"));

@@ -3,13 +3,10 @@
 //! Messages say what to do and never carry a credential: not the token, not the JWT, not
 //! certificate bytes. Each carries a `google.rpc.ErrorInfo` with a stable reason.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
+use support_access_domain::validation::FieldViolation;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::ERROR_DOMAIN;
+use crate::error::ApiError;
 
 /// A refused call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +46,40 @@ pub enum Denial {
     /// The service is switched off (server reflection with `--disable-reflection`).
     #[error("{0}")]
     Unimplemented(String),
+}
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        match denial {
+            Denial::Unauthenticated { reason, message } => {
+                ApiError::Unauthenticated { reason, message }
+            }
+            Denial::PermissionDenied {
+                reason,
+                message,
+                metadata,
+            } => ApiError::PermissionDenied {
+                reason,
+                message,
+                metadata,
+            },
+            // The request as a whole is unreadable: a violation that names no field.
+            Denial::InvalidArgument(description) => {
+                ApiError::InvalidArgument(vec![FieldViolation {
+                    field: String::new(),
+                    description,
+                }])
+            }
+            Denial::ResourceExhausted { reason, message } => {
+                ApiError::ResourceExhausted { reason, message }
+            }
+            Denial::Unavailable(message) => ApiError::Unavailable {
+                message,
+                retry_after: Some(std::time::Duration::from_secs(1)),
+            },
+            Denial::Unimplemented(message) => ApiError::Unimplemented(message),
+        }
+    }
 }
 
 impl Denial {
@@ -105,24 +136,9 @@ impl Denial {
         }
     }
 
-    /// The status the caller receives.
+    /// The status the caller receives: through [`ApiError`], the one mapping to gRPC.
     pub fn to_status(&self) -> Status {
-        let metadata: HashMap<String, String> = match self {
-            Denial::PermissionDenied { metadata, .. } => metadata
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
-            _ => HashMap::new(),
-        };
-        let mut details = ErrorDetails::new();
-        details.set_error_info(self.reason(), ERROR_DOMAIN, metadata);
-        match self {
-            Denial::ResourceExhausted { .. } | Denial::Unavailable(_) => {
-                details.set_retry_info(Some(Duration::from_secs(1)));
-            }
-            _ => {}
-        }
-        Status::with_error_details(self.code(), self.to_string(), details)
+        ApiError::from(self.clone()).into()
     }
 
     /// The HTTP response carrying the status (a trailers-only gRPC response).
@@ -133,7 +149,10 @@ impl Denial {
 
 #[cfg(test)]
 mod tests {
+    use tonic_types::StatusExt;
+
     use super::*;
+    use crate::error::ERROR_DOMAIN;
 
     #[test]
     fn statuses_carry_code_reason_and_metadata() {

@@ -112,13 +112,13 @@ impl Principal {
         if self.may_access(domain_name) {
             Ok(())
         } else {
-            Err(ApiError::PermissionDenied {
-                reason: "DOMAIN_NOT_ALLOWED",
-                message: format!(
+            Err(ApiError::permission_denied(
+                "DOMAIN_NOT_ALLOWED",
+                format!(
                     "principal {:?} may not access domain {domain_name:?}",
                     self.id
                 ),
-            })
+            ))
         }
     }
 }
@@ -128,7 +128,10 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<Principal, ApiError> 
     extensions
         .get::<Principal>()
         .cloned()
-        .ok_or_else(|| ApiError::Unauthenticated("no credentials were presented".into()))
+        .ok_or_else(|| ApiError::Unauthenticated {
+            reason: "UNAUTHENTICATED",
+            message: "no credentials were presented".into(),
+        })
 }
 
 /// The authentication and authorization layer put in front of every service.
