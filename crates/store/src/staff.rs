@@ -177,6 +177,16 @@ pub async fn update(
     }
 }
 
+/// Locks a staff member's row until the transaction ends, so that what a check read about
+/// them (their access, the operations covering them) stays true until a deletion commits.
+pub async fn lock(conn: &mut PgConnection, id: &str) -> Result<()> {
+    sqlx::query("SELECT 1 FROM staff_members WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Forgets a staff member; the desired accounts and confirmations go with it. With
 /// `expected_etag`, only when it matches.
 pub async fn delete(conn: &mut PgConnection, id: &str, expected_etag: Option<&str>) -> Result<()> {

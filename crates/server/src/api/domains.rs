@@ -1,17 +1,23 @@
 //! Domain CRUD: validation of `supportaccess.v1.Domain` requests into store records, and back.
 
 use prost_types::FieldMask;
+use sqlx::PgConnection;
 use support_access_domain::names::{
     CredentialName, DisplayName, DomainName, EmailAddress, OrgUnitPath, RoleName,
 };
 use support_access_domain::validation::{InvalidValue, Violations};
 use support_access_domain::{domain_resource, parse_domain_resource, validate_delegated_admin};
 use support_access_proto::v1;
-use support_access_store::domains::{DomainChanges, DomainRecord, NewDomain, RepairPolicy};
+use support_access_store::StoreError;
+use support_access_store::domains::{
+    self as store, DomainChanges, DomainRecord, NewDomain, RepairPolicy,
+};
 
 use super::convert::{
     required, role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp,
 };
+use super::crud::Resource;
+use super::methods;
 use crate::error::ApiError;
 
 /// The resource type named in errors.
@@ -340,5 +346,85 @@ fn finish_err(v: Violations) -> ApiError {
     match v.finish() {
         Err(violations) => ApiError::InvalidArgument(violations),
         Ok(()) => ApiError::invalid("domain", "is invalid"),
+    }
+}
+
+/// Domains on the shared mutation path.
+pub struct DomainResource;
+
+impl Resource for DomainResource {
+    const TYPE: &'static str = RESOURCE_TYPE;
+    const KEY_FIELD: &'static str = "domain_name";
+    const CREATE_METHOD: &'static str = methods::CREATE_DOMAIN;
+    const UPDATE_METHOD: &'static str = methods::UPDATE_DOMAIN;
+    const DELETE_METHOD: &'static str = methods::DELETE_DOMAIN;
+
+    type Record = DomainRecord;
+    type New = NewDomain;
+    type Changes = DomainChanges;
+    type Proto = v1::Domain;
+
+    fn name(key: &str) -> String {
+        format!("domains/{key}")
+    }
+
+    fn key_of(new: &NewDomain) -> &str {
+        &new.domain_name
+    }
+
+    fn audit_domain(key: &str) -> Option<String> {
+        Some(key.to_owned())
+    }
+
+    fn etag(record: &DomainRecord) -> String {
+        record.etag()
+    }
+
+    fn to_proto(record: &DomainRecord) -> v1::Domain {
+        to_proto(record)
+    }
+
+    fn preview(new: &NewDomain) -> v1::Domain {
+        preview(new)
+    }
+
+    fn preview_update(record: DomainRecord, changes: &DomainChanges) -> v1::Domain {
+        let mut proto = to_proto(&apply_preview(record, changes));
+        proto.etag.clear();
+        proto
+    }
+
+    async fn get(conn: &mut PgConnection, key: &str) -> Result<Option<DomainRecord>, StoreError> {
+        store::get(conn, key).await
+    }
+
+    async fn insert(conn: &mut PgConnection, new: &NewDomain) -> Result<DomainRecord, StoreError> {
+        store::insert(conn, new).await
+    }
+
+    async fn update(
+        conn: &mut PgConnection,
+        key: &str,
+        expected_etag: Option<&str>,
+        changes: &DomainChanges,
+    ) -> Result<DomainRecord, StoreError> {
+        store::update(conn, key, expected_etag, changes).await
+    }
+
+    async fn delete(
+        conn: &mut PgConnection,
+        key: &str,
+        expected_etag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        store::delete(conn, key, expected_etag).await
+    }
+
+    /// A domain can always be deleted: the store forgets its accounts with it.
+    async fn check_deletable(
+        _conn: &mut PgConnection,
+        _key: &str,
+        _lock: bool,
+    ) -> Result<(), ApiError> {
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod convert;
 pub mod credential;
+pub mod crud;
 pub mod domains;
 pub mod drift;
 pub mod lifecycle;
@@ -27,14 +28,14 @@ use support_access_domain::validation::{FieldViolation, InvalidValue};
 use support_access_domain::{parse_domain_resource, parse_page_size, parse_staff_member_resource};
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_server::SupportAccessService;
-use support_access_store::StoreError;
 use support_access_store::operations::OperationKind;
 use tonic::{Request, Response, Status};
 
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-use mutation::{AuditTarget, Begin, Mutation};
+use domains::DomainResource;
+use staff::StaffResource;
 
 /// Full gRPC method names, as written in the audit log.
 pub mod methods {
@@ -70,6 +71,23 @@ impl SupportAccessApi {
     /// A service over the shared application state.
     pub fn new(state: Arc<AppState>) -> Self {
         SupportAccessApi { state }
+    }
+
+    /// One mutating call, for the shared mutation path.
+    fn call<'a, Req>(
+        &'a self,
+        principal: auth::Principal,
+        request_id: Option<RequestId>,
+        request: &'a Req,
+        validate_only: bool,
+    ) -> crud::Call<'a, Req> {
+        crud::Call {
+            state: &self.state,
+            principal,
+            request_id,
+            request,
+            validate_only,
+        }
     }
 }
 
@@ -122,61 +140,6 @@ fn domain_name_arg(field: &str, name: &str) -> Result<DomainName, ApiError> {
     parse_domain_resource(name).map_err(|e| ApiError::invalid(field, e.0))
 }
 
-fn domain_name_of(domain: &v1::Domain) -> String {
-    domain.domain_name.clone()
-}
-
-fn domain_not_found(name: &str) -> ApiError {
-    ApiError::NotFound {
-        resource_type: domains::RESOURCE_TYPE,
-        name: name.to_owned(),
-    }
-}
-
-fn staff_not_found(name: &str) -> ApiError {
-    ApiError::NotFound {
-        resource_type: staff::RESOURCE_TYPE,
-        name: name.to_owned(),
-    }
-}
-
-/// ABORTED when the caller named an etag that is no longer the resource's (a `validate_only`
-/// call checks what the write would check).
-fn check_etag(
-    expected: Option<&str>,
-    current: &str,
-    resource_type: &'static str,
-    name: &str,
-) -> Result<(), ApiError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(write_error(resource_type, name, StoreError::EtagMismatch))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Maps the store's outcome of a write on a named resource to the API's errors.
-fn write_error(resource_type: &'static str, name: &str, error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::NotFound {
-            resource_type,
-            name: name.to_owned(),
-        },
-        StoreError::AlreadyExists(what) => ApiError::AlreadyExists {
-            resource_type,
-            name: name.to_owned(),
-            reason: "RESOURCE_EXISTS",
-            message: format!("{name} already exists ({what})"),
-        },
-        StoreError::EtagMismatch => ApiError::EtagMismatch {
-            resource_type,
-            name: name.to_owned(),
-        },
-        other => other.into(),
-    }
-}
-
 #[tonic::async_trait]
 impl SupportAccessService for SupportAccessApi {
     async fn create_domain(
@@ -190,44 +153,10 @@ impl SupportAccessService for SupportAccessApi {
             domains::validate_new(req.domain.as_ref(), &|c| self.state.has_credential(c)),
         )?;
         principal.check_domain(&new.domain_name)?;
-        let name = format!("domains/{}", new.domain_name);
-        let store = self.state.store()?;
-        if req.validate_only {
-            let mut conn = self.state.conn().await?;
-            if support_access_store::domains::get(&mut conn, &new.domain_name)
-                .await
-                .map_err(ApiError::from)?
-                .is_some()
-            {
-                return Err(write_error(
-                    domains::RESOURCE_TYPE,
-                    &name,
-                    StoreError::AlreadyExists("domain_name".into()),
-                )
-                .into());
-            }
-            return Ok(Response::new(domains::preview(&new)));
-        }
-        let mut m =
-            match Mutation::begin(store, principal, methods::CREATE_DOMAIN, request_id, &req)
-                .await?
-            {
-                Begin::Replay(domain) => return Ok(Response::new(domain)),
-                Begin::Proceed(m) => m,
-            };
-        let record = support_access_store::domains::insert(m.conn(), &new)
-            .await
-            .map_err(|e| write_error(domains::RESOURCE_TYPE, &name, e))?;
-        let domain = domains::to_proto(&record);
-        m.commit(
-            &domain,
-            AuditTarget {
-                domain: Some(domain_name_of(&domain)),
-                target: name,
-            },
-        )
-        .await?;
-        Ok(Response::new(domain))
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        Ok(Response::new(
+            crud::create::<DomainResource, _>(call, new).await?,
+        ))
     }
 
     async fn get_domain(&self, request: Request<v1::GetDomainRequest>) -> RpcResult<v1::Domain> {
@@ -238,7 +167,7 @@ impl SupportAccessService for SupportAccessApi {
         let record = support_access_store::domains::get(&mut conn, domain_name.as_str())
             .await
             .map_err(ApiError::from)?
-            .ok_or_else(|| domain_not_found(&request.get_ref().name))?;
+            .ok_or_else(|| crud::not_found::<DomainResource>(&request.get_ref().name))?;
         Ok(Response::new(domains::to_proto(&record)))
     }
 
@@ -279,54 +208,17 @@ impl SupportAccessService for SupportAccessApi {
         let (request_id, domain_name) =
             with_request_id(&req.request_id, domains::update_target(&req))?;
         principal.check_domain(domain_name.as_str())?;
-        let name = format!("domains/{}", domain_name.as_str());
-        let store = self.state.store()?;
-        let current = {
-            let mut conn = self.state.conn().await?;
-            support_access_store::domains::get(&mut conn, domain_name.as_str())
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| domain_not_found(&name))?
-        };
-        let changes = domains::validate_update(&req, &current, &|c| self.state.has_credential(c))?;
         let expected_etag = req
             .domain
             .as_ref()
             .map(|d| d.etag.as_str())
             .filter(|e| !e.is_empty());
-        if req.validate_only {
-            check_etag(
-                expected_etag,
-                &current.etag(),
-                domains::RESOURCE_TYPE,
-                &name,
-            )?;
-            let mut preview = domains::to_proto(&domains::apply_preview(current, &changes));
-            preview.etag.clear();
-            return Ok(Response::new(preview));
-        }
-        let mut m =
-            match Mutation::begin(store, principal, methods::UPDATE_DOMAIN, request_id, &req)
-                .await?
-            {
-                Begin::Replay(domain) => return Ok(Response::new(domain)),
-                Begin::Proceed(m) => m,
-            };
-        let record = support_access_store::domains::update(
-            m.conn(),
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        let domain = crud::update::<DomainResource, _>(
+            call,
             domain_name.as_str(),
             expected_etag,
-            &changes,
-        )
-        .await
-        .map_err(|e| write_error(domains::RESOURCE_TYPE, &name, e))?;
-        let domain = domains::to_proto(&record);
-        m.commit(
-            &domain,
-            AuditTarget {
-                domain: Some(domain_name_of(&domain)),
-                target: name,
-            },
+            |current| domains::validate_update(&req, current, &|c| self.state.has_credential(c)),
         )
         .await?;
         Ok(Response::new(domain))
@@ -338,45 +230,9 @@ impl SupportAccessService for SupportAccessApi {
         let (request_id, domain_name) =
             with_request_id(&req.request_id, domain_name_arg("name", &req.name))?;
         principal.check_domain(domain_name.as_str())?;
-        let store = self.state.store()?;
         let expected_etag = Some(req.etag.as_str()).filter(|e| !e.is_empty());
-        if req.validate_only {
-            let mut conn = self.state.conn().await?;
-            let current = support_access_store::domains::get(&mut conn, domain_name.as_str())
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| domain_not_found(&req.name))?;
-            check_etag(
-                expected_etag,
-                &current.etag(),
-                domains::RESOURCE_TYPE,
-                &req.name,
-            )?;
-            return Ok(Response::new(()));
-        }
-        let mut m = match Mutation::begin::<_, ()>(
-            store,
-            principal,
-            methods::DELETE_DOMAIN,
-            request_id,
-            &req,
-        )
-        .await?
-        {
-            Begin::Replay(()) => return Ok(Response::new(())),
-            Begin::Proceed(m) => m,
-        };
-        support_access_store::domains::delete(m.conn(), domain_name.as_str(), expected_etag)
-            .await
-            .map_err(|e| write_error(domains::RESOURCE_TYPE, &req.name, e))?;
-        m.commit(
-            &(),
-            AuditTarget {
-                domain: Some(domain_name.as_str().to_owned()),
-                target: req.name.clone(),
-            },
-        )
-        .await?;
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        crud::delete::<DomainResource, _>(call, domain_name.as_str(), expected_etag).await?;
         Ok(Response::new(()))
     }
 
@@ -387,49 +243,10 @@ impl SupportAccessService for SupportAccessApi {
         let principal = auth::principal(request.extensions())?;
         let req = request.into_inner();
         let (request_id, new) = with_request_id(&req.request_id, staff::validate_new(&req))?;
-        let name = format!("staffMembers/{}", new.id);
-        let store = self.state.store()?;
-        if req.validate_only {
-            let mut conn = self.state.conn().await?;
-            if support_access_store::staff::get(&mut conn, &new.id)
-                .await
-                .map_err(ApiError::from)?
-                .is_some()
-            {
-                return Err(write_error(
-                    staff::RESOURCE_TYPE,
-                    &name,
-                    StoreError::AlreadyExists("staff_member_id".into()),
-                )
-                .into());
-            }
-            return Ok(Response::new(staff::preview(&new)));
-        }
-        let mut m = match Mutation::begin(
-            store,
-            principal,
-            methods::CREATE_STAFF_MEMBER,
-            request_id,
-            &req,
-        )
-        .await?
-        {
-            Begin::Replay(member) => return Ok(Response::new(member)),
-            Begin::Proceed(m) => m,
-        };
-        let record = support_access_store::staff::insert(m.conn(), &new)
-            .await
-            .map_err(|e| write_error(staff::RESOURCE_TYPE, &name, e))?;
-        let member = staff::to_proto(&record);
-        m.commit(
-            &member,
-            AuditTarget {
-                domain: None,
-                target: name,
-            },
-        )
-        .await?;
-        Ok(Response::new(member))
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        Ok(Response::new(
+            crud::create::<StaffResource, _>(call, new).await?,
+        ))
     }
 
     async fn get_staff_member(
@@ -443,7 +260,7 @@ impl SupportAccessService for SupportAccessApi {
         let record = support_access_store::staff::get(&mut conn, id.as_str())
             .await
             .map_err(ApiError::from)?
-            .ok_or_else(|| staff_not_found(name))?;
+            .ok_or_else(|| crud::not_found::<StaffResource>(name))?;
         Ok(Response::new(staff::to_proto(&record)))
     }
 
@@ -476,49 +293,15 @@ impl SupportAccessService for SupportAccessApi {
         let req = request.into_inner();
         let (request_id, id) = with_request_id(&req.request_id, staff::update_target(&req))?;
         let changes = staff::validate_update(&req)?;
-        let name = format!("staffMembers/{}", id.as_str());
-        let store = self.state.store()?;
         let expected_etag = req
             .staff_member
             .as_ref()
             .map(|s| s.etag.as_str())
             .filter(|e| !e.is_empty());
-        if req.validate_only {
-            let mut conn = self.state.conn().await?;
-            let current = support_access_store::staff::get(&mut conn, id.as_str())
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| staff_not_found(&name))?;
-            check_etag(expected_etag, &current.etag(), staff::RESOURCE_TYPE, &name)?;
-            let mut preview = staff::to_proto(&staff::apply_preview(current, &changes));
-            preview.etag.clear();
-            return Ok(Response::new(preview));
-        }
-        let mut m = match Mutation::begin(
-            store,
-            principal,
-            methods::UPDATE_STAFF_MEMBER,
-            request_id,
-            &req,
-        )
-        .await?
-        {
-            Begin::Replay(member) => return Ok(Response::new(member)),
-            Begin::Proceed(m) => m,
-        };
-        let record =
-            support_access_store::staff::update(m.conn(), id.as_str(), expected_etag, &changes)
-                .await
-                .map_err(|e| write_error(staff::RESOURCE_TYPE, &name, e))?;
-        let member = staff::to_proto(&record);
-        m.commit(
-            &member,
-            AuditTarget {
-                domain: None,
-                target: name,
-            },
-        )
-        .await?;
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        let member =
+            crud::update::<StaffResource, _>(call, id.as_str(), expected_etag, |_| Ok(changes))
+                .await?;
         Ok(Response::new(member))
     }
 
@@ -532,47 +315,9 @@ impl SupportAccessService for SupportAccessApi {
             &req.request_id,
             parse_staff_member_resource(&req.name).map_err(|e| ApiError::invalid("name", e.0)),
         )?;
-        let store = self.state.store()?;
         let expected_etag = Some(req.etag.as_str()).filter(|e| !e.is_empty());
-        if req.validate_only {
-            let mut conn = self.state.conn().await?;
-            let current = support_access_store::staff::get(&mut conn, id.as_str())
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| staff_not_found(&req.name))?;
-            check_etag(
-                expected_etag,
-                &current.etag(),
-                staff::RESOURCE_TYPE,
-                &req.name,
-            )?;
-            staff::check_deletable(&mut conn, id.as_str(), false).await?;
-            return Ok(Response::new(()));
-        }
-        let mut m = match Mutation::begin::<_, ()>(
-            store,
-            principal,
-            methods::DELETE_STAFF_MEMBER,
-            request_id,
-            &req,
-        )
-        .await?
-        {
-            Begin::Replay(()) => return Ok(Response::new(())),
-            Begin::Proceed(m) => m,
-        };
-        staff::check_deletable(m.conn(), id.as_str(), true).await?;
-        support_access_store::staff::delete(m.conn(), id.as_str(), expected_etag)
-            .await
-            .map_err(|e| write_error(staff::RESOURCE_TYPE, &req.name, e))?;
-        m.commit(
-            &(),
-            AuditTarget {
-                domain: None,
-                target: req.name.clone(),
-            },
-        )
-        .await?;
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        crud::delete::<StaffResource, _>(call, id.as_str(), expected_etag).await?;
         Ok(Response::new(()))
     }
 
@@ -718,8 +463,9 @@ impl SupportAccessService for SupportAccessApi {
         request: Request<v1::ResolveSupportAccountRequest>,
     ) -> RpcResult<v1::ResolveSupportAccountResponse> {
         let principal = auth::principal(request.extensions())?;
-        let response =
-            resolve::resolve_support_account(&self.state, &principal, request.get_ref()).await?;
+        let response = resolve::resolve_support_account(&self.state, &principal, request.get_ref())
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(response))
     }
 

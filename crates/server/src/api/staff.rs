@@ -1,14 +1,18 @@
 //! Staff member CRUD: validation of `supportaccess.v1.StaffMember` requests into store records,
 //! and back.
 
+use sqlx::PgConnection;
 use support_access_domain::names::{EmailAddress, PersonName, StaffMemberId, Username};
 use support_access_domain::validation::Violations;
 use support_access_domain::{parse_staff_member_resource, staff_member_resource};
 use support_access_proto::v1;
-use support_access_store::staff::{NewStaffMember, StaffChanges, StaffRecord};
+use support_access_store::StoreError;
+use support_access_store::staff::{self as store, NewStaffMember, StaffChanges, StaffRecord};
 
 use super::convert::{required, timestamp};
+use super::crud::Resource;
 use super::domains::{PopulatedFields, mask_paths};
+use super::methods;
 use crate::error::ApiError;
 
 /// The resource type named in errors.
@@ -186,11 +190,7 @@ pub async fn check_deletable(
     use support_access_store::accounts::{self, Desired};
     use support_access_store::operations::{self, OperationFilter};
     if lock {
-        sqlx::query("SELECT 1 FROM staff_members WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+        store::lock(conn, id).await?;
     }
     let active: Vec<String> = accounts::list_by_staff_member(conn, id)
         .await?
@@ -236,4 +236,87 @@ pub async fn check_deletable(
         });
     }
     Ok(())
+}
+
+/// Staff members on the shared mutation path.
+pub struct StaffResource;
+
+impl Resource for StaffResource {
+    const TYPE: &'static str = RESOURCE_TYPE;
+    const KEY_FIELD: &'static str = "staff_member_id";
+    const CREATE_METHOD: &'static str = methods::CREATE_STAFF_MEMBER;
+    const UPDATE_METHOD: &'static str = methods::UPDATE_STAFF_MEMBER;
+    const DELETE_METHOD: &'static str = methods::DELETE_STAFF_MEMBER;
+
+    type Record = StaffRecord;
+    type New = NewStaffMember;
+    type Changes = StaffChanges;
+    type Proto = v1::StaffMember;
+
+    fn name(key: &str) -> String {
+        format!("staffMembers/{key}")
+    }
+
+    fn key_of(new: &NewStaffMember) -> &str {
+        &new.id
+    }
+
+    /// Staff members belong to no one domain.
+    fn audit_domain(_key: &str) -> Option<String> {
+        None
+    }
+
+    fn etag(record: &StaffRecord) -> String {
+        record.etag()
+    }
+
+    fn to_proto(record: &StaffRecord) -> v1::StaffMember {
+        to_proto(record)
+    }
+
+    fn preview(new: &NewStaffMember) -> v1::StaffMember {
+        preview(new)
+    }
+
+    fn preview_update(record: StaffRecord, changes: &StaffChanges) -> v1::StaffMember {
+        let mut proto = to_proto(&apply_preview(record, changes));
+        proto.etag.clear();
+        proto
+    }
+
+    async fn get(conn: &mut PgConnection, key: &str) -> Result<Option<StaffRecord>, StoreError> {
+        store::get(conn, key).await
+    }
+
+    async fn insert(
+        conn: &mut PgConnection,
+        new: &NewStaffMember,
+    ) -> Result<StaffRecord, StoreError> {
+        store::insert(conn, new).await
+    }
+
+    async fn update(
+        conn: &mut PgConnection,
+        key: &str,
+        expected_etag: Option<&str>,
+        changes: &StaffChanges,
+    ) -> Result<StaffRecord, StoreError> {
+        store::update(conn, key, expected_etag, changes).await
+    }
+
+    async fn delete(
+        conn: &mut PgConnection,
+        key: &str,
+        expected_etag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        store::delete(conn, key, expected_etag).await
+    }
+
+    async fn check_deletable(
+        conn: &mut PgConnection,
+        key: &str,
+        lock: bool,
+    ) -> Result<(), ApiError> {
+        check_deletable(conn, key, lock).await
+    }
 }
