@@ -6,14 +6,12 @@
 //! methods are named after Google's (`users_insert`, `role_assignments_list`, …), take and return
 //! the typed bodies of [`model`], and fail with a [`GoogleError`] whose [`ErrorClass`] the
 //! engine switches on. Requests are built in [`request`] and checked against Google's discovery
-//! documents by the conformance test; [`portal`] finds the roles and privileges that open the
-//! Customer Care Portal, which Google does not document.
+//! documents by the conformance test.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //!
 //! use support_access_google::model::{NewRoleAssignment, ScopeType};
-//! use support_access_google::portal::PortalAccessMatchers;
 //! use support_access_google::{
 //!     DomainSpec, ErrorClass, GoogleClient, GoogleConfig, GoogleError, RoleAssignmentsQuery,
 //!     ServiceAccountCredential, UsersListQuery,
@@ -36,8 +34,8 @@
 //!     .users_list(UsersListQuery::in_org_unit("/Customer Care Portal"))
 //!     .collect_all()
 //!     .await?;
-//! let portal = domain.discover_portal_access(&PortalAccessMatchers::default()).await?;
-//! let role = portal.reseller_admin_role.expect("or take the custom-role path");
+//! let roles = domain.roles_list().collect_all().await?;
+//! let role = roles.into_iter().find(|r| r.role_name == "_RESELLER_ADMIN_ROLE").expect("listed");
 //! let holders = domain
 //!     .role_assignments_list(RoleAssignmentsQuery { role_id: Some(role.role_id.clone()), ..Default::default() })
 //!     .collect_all()
@@ -70,7 +68,6 @@ pub mod method;
 mod metrics;
 pub mod model;
 mod paging;
-pub mod portal;
 mod ratelimit;
 pub mod request;
 

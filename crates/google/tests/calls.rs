@@ -6,7 +6,6 @@ mod common;
 use common::{Harness, RESELLER_ONE, new_user};
 use futures::StreamExt;
 use support_access_google::model::*;
-use support_access_google::portal::PortalAccessMatchers;
 use support_access_google::products::{
     CLOUD_IDENTITY_FREE_PRODUCT, CLOUD_IDENTITY_FREE_SKU, GOOGLE_WORKSPACE_PRODUCT,
 };
@@ -112,28 +111,36 @@ async fn every_call_round_trips_against_the_emulator() {
         Some("Lovelace")
     );
 
-    // roles.list / privileges.list / roles.insert through portal discovery.
-    let discovery = google
-        .discover_portal_access(&PortalAccessMatchers::default())
-        .await
-        .expect("discovery");
-    let reseller_admin = discovery
-        .reseller_admin_role
-        .clone()
-        .expect("reseller admin role found");
+    // roles.list / privileges.list / roles.insert.
+    let roles = google.roles_list().collect_all().await.expect("roles.list");
+    let reseller_admin = roles
+        .iter()
+        .find(|role| role.role_name == "_RESELLER_ADMIN_ROLE")
+        .expect("reseller admin role listed");
     assert!(reseller_admin.is_system_role);
-    assert_eq!(discovery.legacy_roles.len(), 2, "{}", discovery.report());
-    let report = discovery.report();
-    for line in [
-        "reseller admin role: _RESELLER_ADMIN_ROLE",
-        "view customers privilege: RESELLER_VIEW_CUSTOMERS",
-        "      RESELLER_ACCESS_CUSTOMER_SUPPORT_CASES  service=reseller",
-    ] {
-        assert!(report.contains(line), "{line:?} not in:\n{report}");
+    let tree = google.privileges_list().await.expect("privileges.list");
+    fn flatten(tree: &[Privilege]) -> Vec<&Privilege> {
+        tree.iter()
+            .flat_map(|p| std::iter::once(p).chain(flatten(&p.child_privileges)))
+            .collect()
     }
-    let privileges = discovery
-        .custom_role_privileges()
-        .expect("both privileges found");
+    let every_privilege = flatten(&tree);
+    let privileges: Vec<RolePrivilege> = [
+        "RESELLER_VIEW_CUSTOMERS",
+        "RESELLER_ACCESS_CUSTOMER_SUPPORT_CASES",
+    ]
+    .into_iter()
+    .map(|name| {
+        let found = every_privilege
+            .iter()
+            .find(|p| p.privilege_name == name)
+            .unwrap_or_else(|| panic!("{name} in privileges.list"));
+        RolePrivilege {
+            privilege_name: found.privilege_name.clone(),
+            service_id: found.service_id.clone(),
+        }
+    })
+    .collect();
     let custom = google
         .roles_insert(&NewRole {
             role_name: "Customer Care Portal Access".into(),
