@@ -195,6 +195,54 @@ pub async fn create<R: Resource, Req: Message>(
     Ok(response)
 }
 
+/// Creates several records in one transaction, all or none (AIP-233). With `validate_only` the
+/// inserts run and are rolled back, so the preview meets every conflict a real call would.
+pub async fn create_batch<R: Resource, Req: Message, Resp: Message + Default>(
+    call: Call<'_, Req>,
+    method: &'static str,
+    news: Vec<R::New>,
+    respond: impl FnOnce(Vec<R::Proto>) -> Resp,
+) -> Result<Resp, ApiError> {
+    if call.validate_only {
+        let mut tx = call
+            .state
+            .store()?
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| ApiError::from(StoreError::Database(e)))?;
+        let mut previews = Vec::with_capacity(news.len());
+        for new in &news {
+            let key = R::key_of(new);
+            R::insert(&mut tx, new)
+                .await
+                .map_err(|e| write_error::<R>(&R::name(key), e))?;
+            previews.push(R::preview(new));
+        }
+        // Dropping the transaction rolls it back.
+        return Ok(respond(previews));
+    }
+    let mut m = match begin::<_, Resp>(call, method).await? {
+        Begin::Replay(response) => return Ok(response),
+        Begin::Proceed(m) => m,
+    };
+    let mut created = Vec::with_capacity(news.len());
+    for new in &news {
+        let key = R::key_of(new);
+        let record = R::insert(m.conn(), new)
+            .await
+            .map_err(|e| write_error::<R>(&R::name(key), e))?;
+        created.push(R::to_proto(&record));
+    }
+    let response = respond(created);
+    let targets: Vec<AuditTarget> = news
+        .iter()
+        .map(|new| audit_target::<R>(R::key_of(new)))
+        .collect();
+    m.commit_all(&response, targets).await?;
+    Ok(response)
+}
+
 /// Updates a record (or previews the result with `validate_only`). `changes` validates the
 /// request against the current record.
 pub async fn update<R: Resource, Req: Message>(

@@ -51,6 +51,7 @@ pub mod methods {
     method!(UPDATE_DOMAIN, "UpdateDomain");
     method!(DELETE_DOMAIN, "DeleteDomain");
     method!(CREATE_STAFF_MEMBER, "CreateStaffMember");
+    method!(BATCH_CREATE_STAFF_MEMBERS, "BatchCreateStaffMembers");
     method!(UPDATE_STAFF_MEMBER, "UpdateStaffMember");
     method!(DELETE_STAFF_MEMBER, "DeleteStaffMember");
     method!(PROVISION_SUPPORT_ACCESS, "ProvisionSupportAccess");
@@ -247,6 +248,24 @@ impl SupportAccessService for SupportAccessApi {
         Ok(Response::new(
             crud::create::<StaffResource, _>(call, new).await?,
         ))
+    }
+
+    async fn batch_create_staff_members(
+        &self,
+        request: Request<v1::BatchCreateStaffMembersRequest>,
+    ) -> RpcResult<v1::BatchCreateStaffMembersResponse> {
+        let principal = auth::principal(request.extensions())?;
+        let req = request.into_inner();
+        let (request_id, news) = with_request_id(&req.request_id, staff::validate_batch(&req))?;
+        let call = self.call(principal, request_id, &req, req.validate_only);
+        let response = crud::create_batch::<StaffResource, _, _>(
+            call,
+            methods::BATCH_CREATE_STAFF_MEMBERS,
+            news,
+            |staff_members| v1::BatchCreateStaffMembersResponse { staff_members },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn get_staff_member(

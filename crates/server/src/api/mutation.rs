@@ -87,26 +87,37 @@ impl Mutation {
 
     /// Stores the response for replays, appends the audit event and commits.
     pub async fn commit<R: Message>(
-        mut self,
+        self,
         response: &R,
         audit_target: AuditTarget,
+    ) -> Result<(), ApiError> {
+        self.commit_all(response, [audit_target]).await
+    }
+
+    /// Like [`Mutation::commit`], with one audit event per resource a batch changed.
+    pub async fn commit_all<R: Message>(
+        mut self,
+        response: &R,
+        audit_targets: impl IntoIterator<Item = AuditTarget>,
     ) -> Result<(), ApiError> {
         if let Some(id) = &self.request_id {
             idempotency::complete(&mut self.tx, id.as_str(), &response.encode_to_vec()).await?;
         }
-        audit::append(
-            &mut self.tx,
-            &audit::NewAuditEvent {
-                principal: self.principal.id.clone(),
-                method: self.method.to_owned(),
-                request_id: self.request_id.as_ref().map(|id| id.as_str().to_owned()),
-                domain_name: audit_target.domain,
-                target: audit_target.target,
-                outcome: "OK".to_owned(),
-                detail: String::new(),
-            },
-        )
-        .await?;
+        for audit_target in audit_targets {
+            audit::append(
+                &mut self.tx,
+                &audit::NewAuditEvent {
+                    principal: self.principal.id.clone(),
+                    method: self.method.to_owned(),
+                    request_id: self.request_id.as_ref().map(|id| id.as_str().to_owned()),
+                    domain_name: audit_target.domain,
+                    target: audit_target.target,
+                    outcome: "OK".to_owned(),
+                    detail: String::new(),
+                },
+            )
+            .await?;
+        }
         self.tx.commit().await.map_err(store_unavailable)?;
         Ok(())
     }

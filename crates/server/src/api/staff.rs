@@ -61,6 +61,67 @@ pub fn validate_new(request: &v1::CreateStaffMemberRequest) -> Result<NewStaffMe
     })
 }
 
+/// The most staff members one `BatchCreateStaffMembers` declares.
+pub const MAX_BATCH: usize = 1000;
+
+/// Validates a `BatchCreateStaffMembers` request: every item as `CreateStaffMember` would, its
+/// violations under `requests[i].`, plus ids and usernames repeated inside the batch.
+pub fn validate_batch(
+    request: &v1::BatchCreateStaffMembersRequest,
+) -> Result<Vec<NewStaffMember>, ApiError> {
+    let mut v = Violations::default();
+    if request.requests.is_empty() {
+        v.add("requests", "is required: at least one staff member");
+    } else if request.requests.len() > MAX_BATCH {
+        v.add(
+            "requests",
+            format!(
+                "must hold at most {MAX_BATCH} staff members, got {}; send several batches",
+                request.requests.len()
+            ),
+        );
+    }
+    let mut news = Vec::with_capacity(request.requests.len().min(MAX_BATCH));
+    let mut first_with_id = std::collections::HashMap::new();
+    let mut first_with_username = std::collections::HashMap::new();
+    for (index, item) in request.requests.iter().enumerate().take(MAX_BATCH) {
+        let prefix = format!("requests[{index}]");
+        if !item.request_id.is_empty() {
+            v.add(
+                &format!("{prefix}.request_id"),
+                "must be empty: set request_id once, on the batch",
+            );
+        }
+        if item.validate_only {
+            v.add(
+                &format!("{prefix}.validate_only"),
+                "must be false: set validate_only once, on the batch",
+            );
+        }
+        match validate_new(item) {
+            Err(ApiError::InvalidArgument(found)) => v.extend_nested(&prefix, found),
+            Err(other) => return Err(other),
+            Ok(new) => {
+                if let Some(first) = first_with_id.insert(new.id.clone(), index) {
+                    v.add(
+                        &format!("{prefix}.staff_member_id"),
+                        format!("{:?} is also requests[{first}]'s id", new.id),
+                    );
+                }
+                if let Some(first) = first_with_username.insert(new.username.clone(), index) {
+                    v.add(
+                        &format!("{prefix}.staff_member.username"),
+                        format!("{:?} is also requests[{first}]'s username", new.username),
+                    );
+                }
+                news.push(new);
+            }
+        }
+    }
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    Ok(news)
+}
+
 /// The staff member id of an update request, validated.
 pub fn update_target(request: &v1::UpdateStaffMemberRequest) -> Result<StaffMemberId, ApiError> {
     let Some(s) = request.staff_member.as_ref() else {

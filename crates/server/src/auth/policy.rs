@@ -139,6 +139,7 @@ pub static POLICIES: &[(&str, Policy)] = {
         api!(UpdateDomain, Admin, Request(update_domain)),
         api!(DeleteDomain, Admin, Request(delete_domain)),
         api!(CreateStaffMember, Admin, EveryDomain),
+        api!(BatchCreateStaffMembers, Admin, EveryDomain),
         api!(GetStaffMember, Viewer, NoDomain),
         api!(ListStaffMembers, Viewer, NoDomain),
         api!(UpdateStaffMember, Admin, EveryDomain),
