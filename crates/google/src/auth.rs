@@ -1,9 +1,11 @@
 //! Service-account credentials and per-domain delegated authentication.
 //!
 //! A [`ServiceAccountCredential`] is a key file (named in the server's configuration) held in a
-//! redacting wrapper. A [`DelegatedAuth`] turns it into access tokens that impersonate one
-//! reseller domain's delegated super admin (`sub`), through yup-oauth2's
-//! `ServiceAccountAuthenticator`. The key's `token_uri` is honoured, so tests point it at the
+//! redacting wrapper. A [`DelegatedAuth`] turns it into access tokens through yup-oauth2's
+//! `ServiceAccountAuthenticator`, in one of two ways: impersonating one reseller domain's
+//! super admin (`sub`, domain-wide delegation), or, when the admin named is the service account
+//! itself, as the service account (no `sub`): a *delegated admin service account* that holds an
+//! admin role in the customer and needs no domain-wide delegation. The key's `token_uri` is honoured, so tests point it at the
 //! emulator. Each call asks for the one scope it needs; tokens are cached per scope by
 //! yup-oauth2 until a minute before they expire; concurrent callers of one scope share one fetch,
 //! and different scopes are fetched concurrently.
@@ -98,6 +100,12 @@ impl ServiceAccountCredential {
         &self.key.client_email
     }
 
+    /// True when `admin` is this service account itself: calls made for it carry no `sub` and
+    /// act with the admin roles the service account holds (no domain-wide delegation).
+    pub fn is_itself(&self, admin: &str) -> bool {
+        admin.eq_ignore_ascii_case(&self.key.client_email)
+    }
+
     /// The numeric client id an admin enters in the domain-wide delegation grant.
     pub fn client_id(&self) -> Option<&str> {
         self.key.client_id.as_deref()
@@ -118,6 +126,7 @@ impl ServiceAccountCredential {
 pub(crate) struct DelegatedAuth {
     authenticator: Authenticator<Connector>,
     credential: Arc<ServiceAccountCredential>,
+    /// The admin the calls act as: a super admin impersonated, or the service account itself.
     subject: String,
     /// One per scope (in [`scopes::ALL`] order), held while asking yup-oauth2 for that scope's
     /// token: concurrent calls with a cold cache wait for one token request instead of each
@@ -132,17 +141,16 @@ impl DelegatedAuth {
         subject: &str,
         timeout: Duration,
     ) -> Result<Self, GoogleError> {
-        let authenticator = ServiceAccountAuthenticator::builder(credential.key.clone())
-            .subject(subject)
-            .with_timeout(timeout)
-            .build()
-            .await
-            .map_err(|e| {
-                key_unusable(format!(
-                    "the private key of {} cannot be used for signing: {e}",
-                    credential.client_email()
-                ))
-            })?;
+        let mut builder = ServiceAccountAuthenticator::builder(credential.key.clone());
+        if !credential.is_itself(subject) {
+            builder = builder.subject(subject);
+        }
+        let authenticator = builder.with_timeout(timeout).build().await.map_err(|e| {
+            key_unusable(format!(
+                "the private key of {} cannot be used for signing: {e}",
+                credential.client_email()
+            ))
+        })?;
         Ok(Self {
             authenticator,
             credential,
@@ -186,6 +194,12 @@ impl DelegatedAuth {
     }
 
     fn delegation_advice(&self) -> String {
+        if self.credential.is_itself(&self.subject) {
+            return format!(
+                "the service account {} acts as itself: enable the Admin SDK API in its Cloud project and assign it an admin role in the customer (Admin console > Account > Admin roles > the role > Admins assigned > Assign service accounts)",
+                self.subject
+            );
+        }
         let domain = self.subject.rsplit('@').next().unwrap_or(&self.subject);
         format!(
             "grant domain-wide delegation for client id {} with scopes {} (Admin console of {domain} > Security > API controls > Domain-wide delegation)",
