@@ -160,7 +160,15 @@ impl Application {
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.config.shutdown_grace;
+        crate::metrics::register_google(self.state.google().client().metrics().clone());
+        let gauges = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").map(|_| {
+            crate::metrics::register_database_gauges(
+                self.store.clone(),
+                crate::metrics::gauge_refresh(),
+            )
+        });
         let server = crate::auth::server_builder(&self.config.auth)?
+            .layer(crate::metrics::RpcMetricsLayer::new())
             .layer(crate::limits::MessageSizeStatusLayer)
             .layer(auth_layer)
             .add_service(health_service)
@@ -193,6 +201,9 @@ impl Application {
         };
         supervisor_abort.abort();
         engine_shutdown.cancel();
+        if let Some(gauges) = gauges {
+            gauges.abort();
+        }
         if let Some(emulator) = self.demo_emulator {
             emulator.shutdown().await;
         }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod operations;
 pub mod state;
 pub mod telemetry;

@@ -17,6 +17,7 @@ pub mod domains;
 pub mod drift;
 mod error;
 mod etag;
+pub mod gauges;
 pub mod idempotency;
 pub mod manual;
 pub mod observations;

@@ -1,0 +1,272 @@
+//! Metrics, exported through OpenTelemetry (OTLP) next to the traces: RPC latency by method and
+//! code (with one span per RPC whose trace id the logs carry), Google calls by method and
+//! outcome, retries, quota waits and quota refusals, and the gauges only Postgres knows (steps of
+//! live work by state, open drift and reconcile lag per domain). The engine records its own
+//! instruments (operation durations, lease takeovers) on the same global meter.
+//!
+//! Names follow OpenTelemetry's semantic conventions where one exists (`rpc.server.duration`);
+//! the service's own are under `support_access.`.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Histogram, Meter};
+use support_access_google::GoogleMetrics;
+use support_access_store::Store;
+use support_access_store::gauges::{self, GaugeReading};
+use tracing::Instrument;
+
+/// How often the database-backed gauges are read: as often as metrics are exported
+/// (`OTEL_METRIC_EXPORT_INTERVAL`, milliseconds, 60 s by default), at least every second.
+pub fn gauge_refresh() -> Duration {
+    let millis = std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(60_000);
+    Duration::from_millis(millis.max(1000))
+}
+
+/// The meter every instrument of the service is created on.
+pub fn meter() -> Meter {
+    opentelemetry::global::meter("support-access")
+}
+
+/// The trace id of `span` as logs show it, when OpenTelemetry traces it.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = span.context();
+    let id = context.span().span_context().trace_id();
+    (id != opentelemetry::trace::TraceId::INVALID).then(|| id.to_string())
+}
+
+/// The tower layer that times every RPC and opens its span.
+#[derive(Clone)]
+pub struct RpcMetricsLayer {
+    duration: Histogram<f64>,
+}
+
+impl RpcMetricsLayer {
+    /// Instruments on the global meter.
+    pub fn new() -> Self {
+        Self {
+            duration: meter()
+                .f64_histogram("rpc.server.duration")
+                .with_unit("ms")
+                .with_description("Duration of inbound RPCs, by method and gRPC status code")
+                .build(),
+        }
+    }
+}
+
+impl Default for RpcMetricsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> tower::Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetrics<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetrics {
+            inner,
+            duration: self.duration.clone(),
+        }
+    }
+}
+
+/// See [`RpcMetricsLayer`].
+#[derive(Clone)]
+pub struct RpcMetrics<S> {
+    inner: S,
+    duration: Histogram<f64>,
+}
+
+/// The gRPC status code of a response: in the headers for a refusal (trailers-only response),
+/// otherwise OK (unary handlers put their errors in the headers too).
+fn grpc_code<B>(response: &http::Response<B>) -> i64 {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for RpcMetrics<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .map(|(s, m)| (s.to_owned(), m.to_owned()))
+            .unwrap_or_else(|| (String::new(), path.to_owned()));
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = %format!("{service}/{method}"),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        if let Some(id) = trace_id(&span) {
+            span.record("trace_id", id);
+        }
+        let start = Instant::now();
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        let duration = self.duration.clone();
+        Box::pin(
+            async move {
+                let result = future.await;
+                let code = result.as_ref().map(grpc_code).unwrap_or(2);
+                tracing::Span::current().record("rpc.grpc.status_code", code);
+                duration.record(
+                    start.elapsed().as_secs_f64() * 1000.0,
+                    &[
+                        KeyValue::new("rpc.system", "grpc"),
+                        KeyValue::new("rpc.service", service),
+                        KeyValue::new("rpc.method", method),
+                        KeyValue::new("rpc.grpc.status_code", code),
+                    ],
+                );
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Registers the Google call counters (read from the adapter's own atomics at each export).
+pub fn register_google(google: Arc<GoogleMetrics>) {
+    let meter = meter();
+    let calls = google.clone();
+    meter
+        .u64_observable_counter("support_access.google.calls")
+        .with_description("Google API calls, by method and outcome (after retries)")
+        .with_callback(move |observer| {
+            for c in calls.snapshot().calls {
+                observer.observe(
+                    c.count,
+                    &[
+                        KeyValue::new("google.method", c.method.id()),
+                        KeyValue::new("outcome", c.outcome),
+                    ],
+                );
+            }
+        })
+        .build();
+    let retries = google.clone();
+    meter
+        .u64_observable_counter("support_access.google.retries")
+        .with_description("Retried Google API attempts, by method")
+        .with_callback(move |observer| {
+            for (method, count) in retries.snapshot().retries {
+                observer.observe(count, &[KeyValue::new("google.method", method.id())]);
+            }
+        })
+        .build();
+    let waits = google.clone();
+    meter
+        .f64_observable_counter("support_access.google.quota.wait_time")
+        .with_unit("s")
+        .with_description("Time calls waited for client-side quota, by API")
+        .with_callback(move |observer| {
+            for q in waits.snapshot().quota {
+                observer.observe(
+                    q.waited.as_secs_f64(),
+                    &[KeyValue::new("google.api", format!("{:?}", q.api))],
+                );
+            }
+        })
+        .build();
+    meter
+        .u64_observable_counter("support_access.google.quota.refusals")
+        .with_description("Quota errors (429 and rate-limit 403) Google answered, by API")
+        .with_callback(move |observer| {
+            for q in google.snapshot().quota {
+                observer.observe(
+                    q.penalties,
+                    &[KeyValue::new("google.api", format!("{:?}", q.api))],
+                );
+            }
+        })
+        .build();
+}
+
+/// Registers the gauges read from Postgres, and starts the task that refreshes them every
+/// `every` (the callbacks only read the last reading: an export never waits on the database).
+pub fn register_database_gauges(
+    store: Arc<tokio::sync::OnceCell<Store>>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let reading = Arc::new(Mutex::new(GaugeReading::default()));
+    let meter = meter();
+    let steps = reading.clone();
+    meter
+        .i64_observable_gauge("support_access.steps.live")
+        .with_description("Steps of operations still being worked on, by state")
+        .with_callback(move |observer| {
+            for (state, count) in &steps.lock().expect("gauge reading").live_steps_by_state {
+                observer.observe(*count, &[KeyValue::new("state", state.clone())]);
+            }
+        })
+        .build();
+    let drift = reading.clone();
+    meter
+        .i64_observable_gauge("support_access.drift.open")
+        .with_description("Open drift events, by domain")
+        .with_callback(move |observer| {
+            for (domain, count) in &drift.lock().expect("gauge reading").open_drift_by_domain {
+                observer.observe(*count, &[KeyValue::new("domain", domain.clone())]);
+            }
+        })
+        .build();
+    let lag = reading.clone();
+    meter
+        .f64_observable_gauge("support_access.reconcile.lag")
+        .with_unit("s")
+        .with_description("How far past its due time each domain's reconciliation is")
+        .with_callback(move |observer| {
+            for (domain, seconds) in &lag.lock().expect("gauge reading").reconcile_lag_by_domain {
+                observer.observe(*seconds, &[KeyValue::new("domain", domain.clone())]);
+            }
+        })
+        .build();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            // Not connected yet: nothing to read.
+            let Some(store) = store.get() else { continue };
+            let fresh = match store.pool().acquire().await {
+                Ok(mut conn) => gauges::read(&mut conn).await,
+                Err(error) => Err(support_access_store::StoreError::Database(error)),
+            };
+            match fresh {
+                Ok(fresh) => *reading.lock().expect("gauge reading") = fresh,
+                Err(error) => tracing::debug!(error = %error, "gauges not refreshed"),
+            }
+        }
+    })
+}
