@@ -58,6 +58,11 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route("/emulator/v1/customers/{key}/subscriptions", put(set_seats))
         .route("/emulator/v1/serviceAccounts/{email}/key", get(key_file))
+        .route("/emulator/v1/authorizedUsers", get(authorized_users))
+        .route(
+            "/emulator/v1/authorizedUsers/{email}/file",
+            get(authorized_user_file),
+        )
 }
 
 fn bad_request(message: impl std::fmt::Display) -> Response {
@@ -243,6 +248,26 @@ async fn set_seats(
 
 async fn key_file(State(shared): State<Arc<Shared>>, Path(email): Path<String>) -> Response {
     match crate::key_file_json(&shared, &email) {
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Err(error) => not_found(error),
+    }
+}
+
+/// Users who authorized an OAuth client, with their refresh tokens (loopback test harness only,
+/// like the service-account keys above).
+async fn authorized_users(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(lock(&shared.world).installed_apps.authorized_users_json()).into_response()
+}
+
+async fn authorized_user_file(
+    State(shared): State<Arc<Shared>>,
+    Path(email): Path<String>,
+) -> Response {
+    match crate::authorized_user_json(&shared, &email) {
         Ok(json) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             json,

@@ -939,6 +939,10 @@ fn assignment_not_found() -> GoogleError {
 pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     let customer_id = directory_customer(world, ctx.grant, ctx.path_param("customer"))?;
     let consistency = &ctx.knobs.consistency;
+    // `assignedTo` may also be a service account's unique id (a delegated admin service account).
+    let service_account_holder = body_str(ctx.body, "assignedTo")
+        .and_then(|id| world.account(id).filter(|a| a.client_id == id))
+        .map(|a| (a.client_id.clone(), a.client_email.clone()));
     let customer = customer_mut(world, &customer_id)?;
     let body = ctx.body;
     let role_id = body_str(body, "roleId").unwrap_or_default();
@@ -955,15 +959,15 @@ pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
     if assigned_to.is_empty() {
         return Err(GoogleError::required("assignedTo"));
     }
-    let user = customer
-        .users
-        .iter()
-        .find(|u| u.id == assigned_to)
-        .cloned()
-        .ok_or_else(|| GoogleError::invalid_input("assignedTo"))?;
-    if user.is_propagating(ctx.now, consistency.user_propagation_ms) {
-        return Err(consistency.role_response.error(assigned_to));
-    }
+    let (holder_id, holder_email) = match customer.users.iter().find(|u| u.id == assigned_to) {
+        Some(user) => {
+            if user.is_propagating(ctx.now, consistency.user_propagation_ms) {
+                return Err(consistency.role_response.error(assigned_to));
+            }
+            (user.id.clone(), user.primary_email.clone())
+        }
+        None => service_account_holder.ok_or_else(|| GoogleError::invalid_input("assignedTo"))?,
+    };
     let scope_type = body_str(body, "scopeType").unwrap_or("CUSTOMER").to_owned();
     let org_unit_id = match scope_type.as_str() {
         "CUSTOMER" => None,
@@ -988,11 +992,9 @@ pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
         }
         _ => return Err(GoogleError::invalid_input("scopeType")),
     };
-    if let Some(existing) = customer
-        .role_assignments
-        .iter()
-        .find(|a| a.role_id == role.id && a.assigned_to == user.id && a.org_unit_id == org_unit_id)
-    {
+    if let Some(existing) = customer.role_assignments.iter().find(|a| {
+        a.role_id == role.id && a.assigned_to == holder_id && a.org_unit_id == org_unit_id
+    }) {
         return Err(match ctx.knobs.role_assignment_duplicate {
             DuplicateRoleAssignment::Conflict => GoogleError::duplicate(),
             DuplicateRoleAssignment::InternalError => GoogleError::new(
@@ -1005,7 +1007,7 @@ pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
     let assignment = RoleAssignment {
         id: new_int64_id(),
         role_id: role.id.clone(),
-        assigned_to: user.id.clone(),
+        assigned_to: holder_id,
         scope_type,
         org_unit_id,
         condition: body_str(body, "condition").map(str::to_owned),
@@ -1017,7 +1019,7 @@ pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
         vec![Effect::new(
             "roleAssignment",
             "created",
-            format!("{}/{}", role.name, user.primary_email),
+            format!("{}/{holder_email}", role.name),
         )],
     ))
 }

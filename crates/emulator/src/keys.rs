@@ -1,5 +1,5 @@
-//! Service-account keys: generating RSA 2048 keys, writing and reading Google key files, and
-//! verifying RS256 JWT signatures, all with aws-lc-rs.
+//! Service-account keys: generating RSA 2048 keys (aws-lc-rs), writing and reading Google key
+//! files, PEM armour (the `pem` crate) and RS256 JWT verification keys (`jsonwebtoken`).
 //!
 //! A key file is the JSON Google hands out for a service account (`type`, `project_id`,
 //! `private_key_id`, `private_key` as PKCS#8 PEM, `client_email`, `client_id`, `token_uri`, …).
@@ -10,9 +10,8 @@ use std::path::Path;
 use anyhow::{Context as _, anyhow, bail};
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use aws_lc_rs::signature::KeyPair as _;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
 
 /// A service account's key material: always the public key, the private key when known.
@@ -22,8 +21,8 @@ pub struct AccountKey {
     pub private_key_id: String,
     /// PKCS#8 PEM of the private key, when the emulator has it.
     private_key_pem: Option<String>,
-    /// DER of the public key (PKCS#1 `RSAPublicKey` or X.509 SPKI).
-    public_key_der: Vec<u8>,
+    /// The public key, as jsonwebtoken verifies RS256 signatures with it.
+    verifier: DecodingKey,
 }
 
 impl std::fmt::Debug for AccountKey {
@@ -45,7 +44,8 @@ impl AccountKey {
         rand::Rng::fill(&mut rand::rng(), &mut id_bytes);
         Ok(Self {
             private_key_id: hex::encode(id_bytes),
-            public_key_der: pair.public_key().as_ref().to_vec(),
+            // aws-lc-rs hands out the public key as PKCS#1 `RSAPublicKey` DER.
+            verifier: DecodingKey::from_rsa_der(pair.public_key().as_ref()),
             private_key_pem: Some(private_key_pem),
         })
     }
@@ -56,17 +56,19 @@ impl AccountKey {
         let pair = KeyPair::from_pkcs8(&der).map_err(|e| anyhow!("not an RSA PKCS#8 key: {e}"))?;
         Ok(Self {
             private_key_id,
-            public_key_der: pair.public_key().as_ref().to_vec(),
+            verifier: DecodingKey::from_rsa_der(pair.public_key().as_ref()),
             private_key_pem: Some(pem.to_owned()),
         })
     }
 
     /// From a public key PEM (`-----BEGIN PUBLIC KEY-----` or `-----BEGIN RSA PUBLIC KEY-----`).
     pub fn from_public_key_pem(pem: &str) -> anyhow::Result<Self> {
-        let der = pem_decode(pem, "PUBLIC KEY").or_else(|_| pem_decode(pem, "RSA PUBLIC KEY"))?;
+        // jsonwebtoken reads both SPKI (`PUBLIC KEY`) and PKCS#1 (`RSA PUBLIC KEY`) armour.
+        let verifier = DecodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|e| anyhow!("not an RSA public key PEM: {e}"))?;
         Ok(Self {
             private_key_id: String::new(),
-            public_key_der: der,
+            verifier,
             private_key_pem: None,
         })
     }
@@ -76,11 +78,11 @@ impl AccountKey {
         self.private_key_pem.is_some()
     }
 
-    /// Verifies an RS256 (PKCS#1 v1.5, SHA-256) signature.
-    pub fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.public_key_der)
-            .verify(message, signature)
-            .is_ok()
+    /// Verifies an RS256 (PKCS#1 v1.5, SHA-256) signature given as a JWT segment (unpadded
+    /// base64url) over `message` (the JWT's `header.claims`, exactly as signed).
+    pub fn verify_rs256(&self, message: &[u8], signature_b64: &str) -> bool {
+        jsonwebtoken::crypto::verify(signature_b64, message, &self.verifier, Algorithm::RS256)
+            .unwrap_or(false)
     }
 
     /// The key file JSON for this key.
@@ -187,41 +189,23 @@ impl KeyFile {
     }
 }
 
-/// PEM-encodes DER with 64-character lines.
+/// PEM-encodes DER with 64-character lines and `\n` line ends (as Google's key files).
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
 /// Decodes the first PEM block with `label`.
-pub fn pem_decode(pem: &str, label: &str) -> anyhow::Result<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .ok_or_else(|| anyhow!("no {label} PEM block"))?
-        + begin.len();
-    let stop = pem[start..]
-        .find(&end)
-        .ok_or_else(|| anyhow!("unterminated {label} PEM block"))?
-        + start;
-    let body: String = pem[start..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = STANDARD
-        .decode(body)
-        .map_err(|_| anyhow!("{label} PEM block is not base64"))?;
-    if der.is_empty() {
+pub fn pem_decode(text: &str, label: &str) -> anyhow::Result<Vec<u8>> {
+    let blocks = pem::parse_many(text).map_err(|e| anyhow!("{label} PEM block: {e}"))?;
+    let block = blocks
+        .into_iter()
+        .find(|block| block.tag() == label)
+        .ok_or_else(|| anyhow!("no {label} PEM block"))?;
+    if block.contents().is_empty() {
         bail!("empty {label} PEM block");
     }
-    Ok(der)
+    Ok(block.into_contents())
 }
 
 #[cfg(test)]
@@ -229,6 +213,8 @@ mod tests {
     use super::*;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn generated_keys_sign_what_they_verify_and_survive_a_key_file() {
@@ -255,9 +241,11 @@ mod tests {
             &mut signature,
         )
         .unwrap();
+        let signature = URL_SAFE_NO_PAD.encode(signature);
         assert!(reloaded.verify_rs256(b"message", &signature));
         assert!(key.verify_rs256(b"message", &signature));
         assert!(!key.verify_rs256(b"other message", &signature));
+        assert!(!key.verify_rs256(b"message", "not base64url!"));
         assert!(
             !AccountKey::generate()
                 .unwrap()

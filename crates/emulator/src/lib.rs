@@ -30,8 +30,10 @@ pub mod keys;
 pub mod knobs;
 pub mod ledger;
 pub mod licensing;
+pub mod oauth_clients;
 pub mod reseller;
 pub mod seed;
+pub mod self_signed;
 pub mod server;
 pub mod world;
 
@@ -48,9 +50,9 @@ pub use knobs::{
 };
 pub use ledger::{Counters, EntryKind, LedgerEntry};
 pub use seed::{
-    ApiRoots, Seed, SeedCustomer, SeedDelegation, SeedOrgUnit, SeedPrivilege, SeedReseller,
-    SeedResoldCustomer, SeedResoldSubscription, SeedRole, SeedRoleAssignment, SeedServiceAccount,
-    SeedSubscription, SeedUser,
+    ApiRoots, Seed, SeedAuthorizedUser, SeedCustomer, SeedDelegation, SeedOAuthClient, SeedOrgUnit,
+    SeedPrivilege, SeedReseller, SeedResoldCustomer, SeedResoldSubscription, SeedRole,
+    SeedRoleAssignment, SeedServiceAccount, SeedServiceAccountRole, SeedSubscription, SeedUser,
 };
 pub use server::routes;
 
@@ -164,6 +166,17 @@ pub(crate) fn key_file_json(shared: &Shared, client_email: &str) -> anyhow::Resu
     Ok(serde_json::to_string_pretty(&file)?)
 }
 
+/// The authorized-user JSON of a user holding a refresh token (shared by the handle and the
+/// control API).
+pub(crate) fn authorized_user_json(shared: &Shared, user_email: &str) -> anyhow::Result<String> {
+    let world = lock(&shared.world);
+    let file = world
+        .installed_apps
+        .authorized_user_file(user_email, &shared.token_url())
+        .ok_or_else(|| anyhow!("{user_email} holds no live refresh token"))?;
+    Ok(serde_json::to_string_pretty(&file)?)
+}
+
 /// A customer's state JSON, by id or domain.
 pub(crate) fn customer_state_of(shared: &Shared, key: &str) -> Option<Value> {
     let world = lock(&shared.world);
@@ -235,6 +248,19 @@ impl EmulatorHandle {
     /// pointing at this emulator.
     pub fn service_account_key_json(&self, client_email: &str) -> anyhow::Result<String> {
         key_file_json(&self.shared, client_email)
+    }
+
+    /// The `authorized_user` JSON (`client_id`, `client_secret`, `refresh_token`, `token_uri`
+    /// pointing at this emulator) of a seeded user who authorized an OAuth client.
+    pub fn authorized_user_json(&self, user_email: &str) -> anyhow::Result<String> {
+        authorized_user_json(&self.shared, user_email)
+    }
+
+    /// Emails of the users holding a live refresh token.
+    pub fn authorized_users(&self) -> Vec<String> {
+        lock(&self.shared.world)
+            .installed_apps
+            .authorized_user_emails()
     }
 
     /// Every ledger entry.

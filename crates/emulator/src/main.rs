@@ -51,7 +51,8 @@ struct ServeArgs {
     #[arg(long)]
     demo: bool,
     /// Write a key file for every seeded service account into this folder, named
-    /// `<client_email>.json`, with `token_uri` pointing at this emulator.
+    /// `<client_email>.json`, and an authorized-user file for every user holding a refresh token,
+    /// named `authorized-user-<email>.json`, each with `token_uri` pointing at this emulator.
     #[arg(long, value_name = "DIR")]
     write_keys: Option<PathBuf>,
     /// Turn on Google's documented quotas (Directory 2,400 queries/min per user, Licensing
@@ -141,6 +142,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Ok(json) => write_private(&path, &json)?,
                 Err(error) => tracing::warn!(account = %email, %error, "no key file written"),
             }
+        }
+        for email in emulator.authorized_users() {
+            let path = dir.join(format!("authorized-user-{email}.json"));
+            write_private(&path, &emulator.authorized_user_json(&email)?)?;
         }
     }
     println!("workspace-emulator listening on {}", emulator.base_url());

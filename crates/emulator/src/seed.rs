@@ -69,6 +69,12 @@ pub struct Seed {
     /// Path prefix under the base URL at which each API is served (its `rootUrl`).
     #[serde(default)]
     pub roots: ApiRoots,
+    /// OAuth clients (installed-app "Desktop" clients) that may use the refresh-token grant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oauth_clients: Vec<SeedOAuthClient>,
+    /// Users who consented to an OAuth client: each holds a refresh token for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorized_users: Vec<SeedAuthorizedUser>,
 }
 
 fn default_project_id() -> String {
@@ -164,6 +170,10 @@ pub struct SeedCustomer {
     /// Holding any role makes a user a delegated admin.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub role_assignments: Vec<SeedRoleAssignment>,
+    /// Roles held by service accounts (delegated admin service accounts): the assignment's
+    /// `assignedTo` is the account's unique id (`client_id`), as Google shows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_account_roles: Vec<SeedServiceAccountRole>,
     /// Whether the legacy support roles exist (`Legacy Enterprise Support`,
     /// `Legacy Resold Enterprise Support`), as system roles.
     #[serde(default)]
@@ -251,6 +261,69 @@ pub struct SeedRoleAssignment {
     /// `roleName`: a system role (`_RESELLER_ADMIN_ROLE`, `_HELP_DESK_ADMIN_ROLE`, …) or a custom
     /// role of the seed.
     pub role: String,
+}
+
+/// A role held by a service account at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedServiceAccountRole {
+    /// The service account's `client_email` (one of the seed's `service_accounts`).
+    pub service_account: String,
+    /// `roleName`: a system role or a custom role of the customer.
+    pub role: String,
+}
+
+/// An installed-app OAuth client ("Desktop app" in the Cloud console).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedOAuthClient {
+    /// `client_id`, e.g. `…apps.googleusercontent.com`.
+    pub client_id: String,
+    /// `client_secret` (Google's start with `GOCSPX-`).
+    pub client_secret: String,
+    /// Display name (what the consent screen shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for SeedOAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedOAuthClient")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user who authorized an OAuth client (as after an installed-app consent flow).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedAuthorizedUser {
+    /// The user's primary email, in any customer of the seed.
+    pub user: String,
+    /// The OAuth client's `client_id`.
+    pub client_id: String,
+    /// Scopes the user granted; default every scope the emulator knows.
+    #[serde(default = "all_scopes")]
+    pub scopes: Vec<String>,
+    /// The refresh token; generated at start when absent (read it from the control API or the
+    /// files `serve --write-keys` writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+fn all_scopes() -> Vec<String> {
+    ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl std::fmt::Debug for SeedAuthorizedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedAuthorizedUser")
+            .field("user", &self.user)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A custom role.
@@ -387,6 +460,22 @@ fn default_status() -> String {
     "ACTIVE".to_owned()
 }
 
+/// The demo's custom role held by its service account in `reseller-one.example`.
+pub const DEMO_AUTOMATION_ROLE: &str = "Support Access Automation";
+/// Its privileges: users, org units, licences and role assignments (the procedure's writes),
+/// and reading the reseller's customers and subscriptions.
+pub const DEMO_AUTOMATION_PRIVILEGES: &[&str] = &[
+    "USERS_ALL",
+    "ORGANIZATION_UNITS_ALL",
+    "LICENSING",
+    "ROLE_MANAGEMENT",
+    VIEW_CUSTOMERS_PRIVILEGE,
+    "RESELLER_VIEW_SUBSCRIPTIONS",
+];
+/// The demo's installed-app OAuth client.
+pub const DEMO_OAUTH_CLIENT_ID: &str =
+    "108886453372-emulatordemo0000000000000000000.apps.googleusercontent.com";
+
 impl Seed {
     /// Reads a seed from a `.json`, `.yaml` or `.yml` file. Relative `key_file` paths are taken
     /// relative to the seed file's folder.
@@ -424,7 +513,10 @@ impl Seed {
     /// has a super admin `admin@…`, Cloud Identity Free with a cap of 50, 10 Business Standard
     /// seats, the Reseller Admin role, the default reseller privilege subtree and a few resold
     /// customers; one service account, `support-access@demo-project.iam.gserviceaccount.com`,
-    /// holds domain-wide delegation for every scope in both. Equal to `seeds/demo.yaml`.
+    /// holds domain-wide delegation for every scope in both, and in reseller-one also holds the
+    /// custom role [`DEMO_AUTOMATION_ROLE`] itself (a delegated admin service account). One
+    /// installed-app OAuth client has a refresh token for each super admin. Equal to
+    /// `seeds/demo.yaml`.
     pub fn demo() -> Self {
         let service_account = "support-access@demo-project.iam.gserviceaccount.com";
         let reseller = |number: u32,
@@ -477,8 +569,31 @@ impl Seed {
                 client: service_account.to_owned(),
                 scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             }],
-            custom_roles: Vec::new(),
+            // reseller-one also lets the service account work as a delegated admin itself.
+            custom_roles: if number == 1 {
+                vec![SeedRole {
+                    name: DEMO_AUTOMATION_ROLE.to_owned(),
+                    description: Some(
+                        "Everything the support-access procedure does, for its service account"
+                            .to_owned(),
+                    ),
+                    privileges: DEMO_AUTOMATION_PRIVILEGES
+                        .iter()
+                        .map(|p| (*p).to_owned())
+                        .collect(),
+                }]
+            } else {
+                Vec::new()
+            },
             role_assignments: Vec::new(),
+            service_account_roles: if number == 1 {
+                vec![SeedServiceAccountRole {
+                    service_account: service_account.to_owned(),
+                    role: DEMO_AUTOMATION_ROLE.to_owned(),
+                }]
+            } else {
+                Vec::new()
+            },
             legacy_support_roles: number == 1,
             reseller: Some(SeedReseller {
                 admin_role_name: default_reseller_admin_role_name(),
@@ -542,6 +657,20 @@ impl Seed {
             ],
             knobs: Knobs::default(),
             roots: ApiRoots::default(),
+            oauth_clients: vec![SeedOAuthClient {
+                client_id: DEMO_OAUTH_CLIENT_ID.to_owned(),
+                client_secret: "GOCSPX-emulator-demo-secret".to_owned(),
+                name: Some("support-access admin CLI".to_owned()),
+            }],
+            authorized_users: ["admin@reseller-one.example", "admin@reseller-two.example"]
+                .into_iter()
+                .map(|user| SeedAuthorizedUser {
+                    user: user.to_owned(),
+                    client_id: DEMO_OAUTH_CLIENT_ID.to_owned(),
+                    scopes: all_scopes(),
+                    refresh_token: None,
+                })
+                .collect(),
         }
     }
 }

@@ -357,6 +357,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     router
         .route("/token", axum::routing::post(token_endpoint))
+        .route("/revoke", axum::routing::post(revoke_endpoint))
         .route(
             "/discovery/v1/apis/{api}/{version}/rest",
             get(discovery_document),
@@ -424,12 +425,42 @@ async fn token_endpoint(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
         return injected_after(&shared, "oauth2.token", &fault);
     }
     match result {
-        Ok(token) => axum::Json(json!({
-            "access_token": token.access_token,
-            "expires_in": token.expires_in,
-            "token_type": "Bearer",
-        }))
-        .into_response(),
+        Ok(token) => {
+            let mut body = json!({
+                "access_token": token.access_token,
+                "expires_in": token.expires_in,
+                "token_type": "Bearer",
+            });
+            if let Some(scope) = token.scope {
+                body["scope"] = json!(scope);
+            }
+            axum::Json(body).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /revoke`: the token to revoke comes as `token` in the query or the form body.
+async fn revoke_endpoint(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(raw_query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let query = Query::parse(raw_query.as_deref());
+    let form = Query::parse(std::str::from_utf8(&body).ok());
+    let result = match query.get("token").or_else(|| form.get("token")) {
+        Some(token) => crate::oauth_clients::revoke(&mut lock(&shared.world), token),
+        None => Err(crate::error::OAuthError::invalid_request(
+            "Missing required parameter: token",
+        )),
+    };
+    let outcome = match &result {
+        Ok(()) => "200".to_owned(),
+        Err(error) => format!("{} {}", error.http_status, error.error),
+    };
+    lock(&shared.ledger).record("oauth2.revoke", None, None, None, outcome, &[]);
+    match result {
+        Ok(()) => axum::Json(json!({})).into_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -554,16 +585,25 @@ fn authorize(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let world = lock(&shared.world);
-    let grant = crate::auth::bearer_grant(&world, authorization, query)?;
+    let audiences = crate::self_signed::Audiences::new(&shared.specs, &shared.base_url);
+    let grant = crate::auth::bearer_grant(&world, authorization, query, &audiences)?;
     if !spec_scopes.iter().any(|scope| grant.scopes.contains(scope)) {
         return Err(GoogleError::insufficient_scopes());
     }
+    // The subject is a user, or a service account acting as itself: both need a role allowing
+    // the method, checked by the same rules.
     let is_admin = world.customer(&grant.customer_id).is_some_and(|customer| {
-        customer
+        match customer
             .users
             .iter()
             .find(|u| u.id == grant.subject_user_id)
-            .is_some_and(|user| !user.suspended && customer.may_call(&user.id, method_id))
+        {
+            Some(user) => !user.suspended && customer.may_call(&user.id, method_id),
+            None => {
+                world.account(&grant.subject_user_id).is_some()
+                    && customer.may_call(&grant.subject_user_id, method_id)
+            }
+        }
     });
     if !is_admin {
         return Err(GoogleError::forbidden());

@@ -37,6 +37,8 @@ pub struct World {
     pub accounts: Vec<ServiceAccount>,
     /// Issued access tokens. Key: the token itself (never logged).
     pub tokens: HashMap<String, AccessGrant>,
+    /// OAuth clients and the refresh tokens of the users who authorized them.
+    pub installed_apps: crate::oauth_clients::InstalledApps,
 }
 
 impl std::fmt::Debug for World {
@@ -46,6 +48,7 @@ impl std::fmt::Debug for World {
             .field("customers", &self.customers)
             .field("accounts", &self.accounts)
             .field("tokens", &format_args!("<{} issued>", self.tokens.len()))
+            .field("installed_apps", &self.installed_apps)
             .finish()
     }
 }
@@ -456,10 +459,12 @@ impl World {
             customers: Vec::new(),
             accounts,
             tokens: HashMap::new(),
+            installed_apps: crate::oauth_clients::InstalledApps::default(),
         };
         for seed_customer in &seed.customers {
             world.add_seed_customer(seed_customer)?;
         }
+        world.installed_apps = crate::oauth_clients::InstalledApps::from_seed(seed, &world)?;
         Ok(world)
     }
 
@@ -609,6 +614,33 @@ impl World {
                 condition: None,
             });
         }
+        for held in &seed.service_account_roles {
+            let account_id = self
+                .account(&held.service_account)
+                .map(|a| a.client_id.clone())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "service_account_roles names {}, which is not in service_accounts",
+                        held.service_account
+                    )
+                })?;
+            let role_id = customer
+                .roles
+                .iter()
+                .find(|r| r.name == held.role)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| {
+                    anyhow!("{} holds unknown role {}", held.service_account, held.role)
+                })?;
+            customer.role_assignments.push(RoleAssignment {
+                id: new_int64_id(),
+                role_id,
+                assigned_to: account_id,
+                scope_type: "CUSTOMER".to_owned(),
+                org_unit_id: None,
+                condition: None,
+            });
+        }
         if let Some(reseller) = reseller {
             let mut resold = Vec::new();
             for seed_resold in &reseller.customers {
@@ -679,6 +711,27 @@ impl World {
         self.accounts
             .iter()
             .find(|a| a.client_email.eq_ignore_ascii_case(key) || a.client_id == key)
+    }
+
+    /// Who a token acting as the service account itself is: `(unique id, email, customer id)`.
+    /// The customer is the first one in which the account holds a role (role assignments name
+    /// it by its unique id, as Google's do); empty when it holds none, so every call is refused.
+    pub fn service_account_identity(&self, client_id: &str) -> (String, String, String) {
+        let email = self
+            .account(client_id)
+            .map(|a| a.client_email.clone())
+            .unwrap_or_default();
+        let customer_id = self
+            .customers
+            .iter()
+            .find(|c| {
+                c.role_assignments
+                    .iter()
+                    .any(|a| a.assigned_to == client_id)
+            })
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        (client_id.to_owned(), email, customer_id)
     }
 }
 

@@ -228,6 +228,36 @@ fn serve_demo_writes_keys_and_keygen_fetches_the_same_key() {
 }
 
 #[test]
+fn serve_demo_writes_an_authorized_user_file_per_super_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let served = serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--demo",
+        "--write-keys",
+        keys.to_str().unwrap(),
+    ]);
+    let mut refresh_tokens = Vec::new();
+    for admin in ["admin@reseller-one.example", "admin@reseller-two.example"] {
+        let path = keys.join(format!("authorized-user-{admin}.json"));
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(file["type"], "authorized_user");
+        assert_eq!(file["token_uri"], format!("{}token", served.base_url));
+        for field in ["client_id", "client_secret", "refresh_token"] {
+            assert!(
+                file[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field} in {file}"
+            );
+        }
+        refresh_tokens.push(file["refresh_token"].clone());
+    }
+    assert_ne!(refresh_tokens[0], refresh_tokens[1]);
+    let written = std::fs::read_dir(&keys).unwrap().count();
+    assert_eq!(written, 3, "one key file and two authorized-user files");
+}
+
+#[test]
 fn keygen_then_serve_with_the_key_file_in_the_seed() {
     let dir = tempfile::tempdir().unwrap();
     let port = {
