@@ -43,8 +43,8 @@ use serde_json::Value;
 
 pub use error::GoogleError;
 pub use knobs::{
-    Consistency, DuplicateRoleAssignment, FaultAction, FaultRule, FaultScript, Knobs, Latency,
-    NotReadyResponse, QuotaResponse, Quotas, Tokens,
+    Consistency, DelayDistribution, DuplicateRoleAssignment, FaultAction, FaultRule, FaultScript,
+    Knobs, Latency, NotReadyResponse, Profile, Propagation, QuotaResponse, Quotas, Tokens,
 };
 pub use ledger::{Counters, EntryKind, LedgerEntry};
 pub use seed::{
@@ -102,7 +102,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         world: Mutex::new(world),
         ledger: Mutex::new(Ledger::new()),
-        knobs: Mutex::new(seed.knobs.clone()),
+        knobs: Mutex::new(seed.knobs_in_force()),
         faults: Mutex::new(FaultState::default()),
         quotas: Mutex::new(QuotaState::default()),
         specs: Specs::load(),

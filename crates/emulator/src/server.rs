@@ -88,6 +88,12 @@ impl Shared {
         if current.quotas != knobs.quotas {
             lock(&self.quotas).reset_buckets();
         }
+        // Setting a seed (again) restarts the sequence, so a test can repeat a run.
+        if let Some(seed) = knobs.propagation.rng_seed
+            && current.propagation.rng_seed != Some(seed)
+        {
+            lock(&self.world).rng = crate::world::propagation_rng(Some(seed));
+        }
         *current = knobs;
     }
 }
