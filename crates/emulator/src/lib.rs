@@ -112,14 +112,8 @@ pub async fn start(
     write_pending_key_files(&shared)?;
     let router = server::router(Arc::clone(&shared));
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut batch_roots: Vec<String> = vec![
-        seed.roots.directory.clone(),
-        seed.roots.licensing.clone(),
-        seed.roots.reseller.clone(),
-    ];
-    batch_roots.sort();
-    batch_roots.dedup();
-    let task = tokio::spawn(server::serve(listener, router, batch_roots, shutdown_rx));
+    let batch_routes = batch::BatchRoutes::new(&seed.roots);
+    let task = tokio::spawn(server::serve(listener, router, batch_routes, shutdown_rx));
     tracing::info!(%address, "workspace-emulator serving");
     Ok(EmulatorHandle {
         shared,

@@ -781,10 +781,10 @@ fn record_call(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
-    batch_roots: Vec<String>,
+    batch_routes: crate::batch::BatchRoutes,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let batch_roots = Arc::new(batch_roots);
+    let batch_routes = Arc::new(batch_routes);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -803,15 +803,15 @@ pub async fn serve(
                     }
                 };
                 let router = router.clone();
-                let batch_roots = Arc::clone(&batch_roots);
+                let batch_routes = Arc::clone(&batch_routes);
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                         let router = router.clone();
-                        let batch_roots = Arc::clone(&batch_roots);
+                        let batch_routes = Arc::clone(&batch_routes);
                         async move {
                             let request = request.map(Body::new);
-                            let response = if crate::batch::is_batch_path(request.uri().path(), &batch_roots) {
-                                crate::batch::handle(router, request).await
+                            let response = if batch_routes.is_batch_path(request.uri().path()) {
+                                crate::batch::handle(router, request, &batch_routes).await
                             } else {
                                 router
                                     .oneshot(request)

@@ -294,3 +294,76 @@ async fn the_profile_is_set_from_the_seed_and_the_control_api() {
     let seed = Seed::from_yaml_str(yaml).unwrap();
     assert_eq!(seed.knobs_in_force().profile, Profile::Realistic);
 }
+
+#[tokio::test]
+async fn licensing_has_no_batch_endpoint() {
+    let part = |id: u32, request: &str| {
+        format!(
+            "--XYZ\r\nContent-Type: application/http\r\nContent-ID: <b + {id}>\r\n\r\n{request}\r\n"
+        )
+    };
+    let body = [
+        part(
+            1,
+            "GET /apps/licensing/v1/product/Google-Apps/sku/1010020028/user/admin@reseller-two.example HTTP/1.1\r\n",
+        ),
+        part(2, "GET /admin/directory/v1/users/sales@reseller-two.example HTTP/1.1\r\n"),
+        "--XYZ--\r\n".to_owned(),
+    ]
+    .concat();
+    let mut seed = Seed::demo();
+    seed.roots.licensing = "/lic/".to_owned();
+    let emulator = common::start(seed).await;
+    let token = common::token_for(&emulator, ADMIN_TWO, &common::all_scopes()).await;
+    let post = |path: &str| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", emulator.base_url()))
+            .bearer_auth(&token)
+            .header("Content-Type", "multipart/mixed; boundary=XYZ")
+            .body(body.clone())
+            .send()
+    };
+    // Licensing's own batch paths do not exist.
+    for path in ["lic/batch", "batch/licensing/v1"] {
+        let response = post(path).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["message"], "Not Found", "{path}");
+    }
+    // Directory's batch carries Directory calls only; a Licensing part is not routed.
+    let lic_part = part(
+        1,
+        "GET /lic/apps/licensing/v1/product/Google-Apps/sku/1010020028/user/admin@reseller-two.example HTTP/1.1\r\n",
+    );
+    let directory_part = part(
+        2,
+        "GET /admin/directory/v1/users/sales@reseller-two.example HTTP/1.1\r\n",
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}batch/admin/directory_v1", emulator.base_url()))
+        .bearer_auth(&token)
+        .header("Content-Type", "multipart/mixed; boundary=XYZ")
+        .body(format!("{lic_part}{directory_part}--XYZ--\r\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("Content-ID: <response-b + 1>\r\n\r\nHTTP/1.1 404 Not Found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-ID: <response-b + 2>\r\n\r\nHTTP/1.1 200 OK"),
+        "{text}"
+    );
+    assert_eq!(
+        emulator
+            .counters()
+            .calls_by_method
+            .get("licensing.licenseAssignments.get"),
+        None,
+        "the licensing part never reached Licensing"
+    );
+    emulator.shutdown().await;
+}
