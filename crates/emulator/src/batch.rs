@@ -5,6 +5,10 @@
 //! counted against quotas, delayed, fault-injected and recorded in the ledger individually, as
 //! Google counts each inner call. Inner requests without `Authorization` inherit the outer one.
 //! At most 1000 parts, as Google allows.
+//!
+//! Licensing has no batch endpoint: `licensing.googleapis.com/batch` answers 404 (GAMADV-XTD3
+//! issue #100, 2020; GAM dropped licensing batches), so `batch/licensing/v1`, a Licensing root
+//! of its own, and Licensing parts inside another API's batch all get 404 here.
 
 use std::convert::Infallible;
 
@@ -27,6 +31,46 @@ pub fn is_batch_path(path: &str, roots: &[String]) -> bool {
         let base = format!("{root}batch");
         path == base || path.starts_with(&format!("{base}/"))
     })
+}
+
+/// Where batch requests are served: under every API root but Licensing's.
+#[derive(Debug, Clone)]
+pub struct BatchRoutes {
+    /// Roots with a batch endpoint (Directory's and Reseller's; Licensing's too when it shares
+    /// one of them, as the default `/` does).
+    roots: Vec<String>,
+    /// Licensing's root, whose calls no batch may carry.
+    licensing_root: String,
+}
+
+impl BatchRoutes {
+    /// The batch routes for these API roots.
+    pub fn new(api_roots: &crate::seed::ApiRoots) -> Self {
+        let mut roots = vec![api_roots.directory.clone(), api_roots.reseller.clone()];
+        roots.sort();
+        roots.dedup();
+        Self {
+            roots,
+            licensing_root: api_roots.licensing.clone(),
+        }
+    }
+
+    /// Whether `path` is a batch endpoint (one that Google serves).
+    pub fn is_batch_path(&self, path: &str) -> bool {
+        is_batch_path(path, &self.roots)
+    }
+
+    /// Whether `path` (a batch endpoint) names Licensing: `batch/licensing/v1`.
+    fn names_licensing(&self, path: &str) -> bool {
+        self.roots
+            .iter()
+            .any(|root| path.starts_with(&format!("{root}batch/licensing/")))
+    }
+
+    /// Whether an inner request's path is a Licensing call.
+    fn is_licensing_call(&self, path_and_query: &str) -> bool {
+        path_and_query.starts_with(&format!("{}apps/licensing/", self.licensing_root))
+    }
 }
 
 /// One parsed inner request.
@@ -124,10 +168,18 @@ fn path_and_query(target: &str) -> String {
     }
 }
 
-async fn run_part(router: &Router, part: Part, outer_auth: Option<&HeaderValue>) -> String {
-    let mut builder = Request::builder()
-        .method(part.method.as_str())
-        .uri(path_and_query(&part.target));
+async fn run_part(
+    router: &Router,
+    routes: &BatchRoutes,
+    part: Part,
+    outer_auth: Option<&HeaderValue>,
+) -> String {
+    let target = path_and_query(&part.target);
+    if routes.is_licensing_call(&target) {
+        // The batch's host does not serve Licensing: the part is not routed anywhere.
+        return http_text(GoogleError::not_found("Not Found").into_response()).await;
+    }
+    let mut builder = Request::builder().method(part.method.as_str()).uri(target);
     let mut has_auth = false;
     for (name, value) in &part.headers {
         has_auth |= name.eq_ignore_ascii_case("authorization");
@@ -150,6 +202,11 @@ async fn run_part(router: &Router, part: Part, outer_auth: Option<&HeaderValue>)
     } else {
         response
     };
+    http_text(response).await
+}
+
+/// A response as the `application/http` text of a batch part.
+async fn http_text(response: Response) -> String {
     let status = response.status();
     let content_type = response
         .headers()
@@ -176,7 +233,10 @@ async fn run_part(router: &Router, part: Part, outer_auth: Option<&HeaderValue>)
 }
 
 /// Answers one batch request.
-pub async fn handle(router: Router, request: Request<Body>) -> Response {
+pub async fn handle(router: Router, request: Request<Body>, routes: &BatchRoutes) -> Response {
+    if routes.names_licensing(request.uri().path()) {
+        return GoogleError::not_found("Not Found").into_response();
+    }
     let (parts, body) = request.into_parts();
     if parts.method != http::Method::POST {
         return GoogleError::new(405, "badRequest", "Batch requests must be POSTed")
@@ -209,7 +269,7 @@ pub async fn handle(router: Router, request: Request<Body>) -> Response {
                 id.trim_start_matches('<').trim_end_matches('>')
             )
         });
-        let answer = run_part(&router, part, outer_auth).await;
+        let answer = run_part(&router, routes, part, outer_auth).await;
         out.push_str(&format!(
             "--{response_boundary}\r\nContent-Type: application/http\r\n"
         ));

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{Ctx, Reply, directory_customer, paginate, put_list};
 use crate::error::GoogleError;
-use crate::knobs::DuplicateRoleAssignment;
+use crate::knobs::{DuplicateRoleAssignment, Profile, Propagation, UnpropagatedCall};
 use crate::ledger::Effect;
 use crate::seed::{CLOUD_IDENTITY_FREE_SKU_ID, CLOUD_IDENTITY_PRODUCT_ID, WORKSPACE_PRODUCT_ID};
 use crate::world::{
@@ -94,6 +94,15 @@ fn check_password(body: &Value) -> Result<(), GoogleError> {
 
 /// `users.insert`.
 pub fn users_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
+    // Drawn first, while the world is not borrowed: when Licensing and role assignment will
+    // see the new user (realistic profile only).
+    let propagation = (ctx.knobs.profile == Profile::Realistic).then(|| {
+        let settings = &ctx.knobs.propagation;
+        (
+            settings.draw(&settings.licensing, &mut world.rng),
+            settings.draw(&settings.roles, &mut world.rng),
+        )
+    });
     let body = ctx.body;
     let email = body_str(body, "primaryEmail")
         .unwrap_or_default()
@@ -164,6 +173,8 @@ pub fn users_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleErr
         include_in_global_address_list: in_gal,
         creation_time: chrono::Utc::now(),
         created_at: Some(ctx.now),
+        licensing_visible_at: propagation.map(|(licensing, _)| ctx.now + licensing),
+        roles_visible_at: propagation.map(|(_, roles)| ctx.now + roles),
         aliases: Vec::new(),
         extra,
     };
@@ -964,6 +975,12 @@ pub fn role_assignments_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply
             if user.is_propagating(ctx.now, consistency.user_propagation_ms) {
                 return Err(consistency.role_response.error(assigned_to));
             }
+            if user.hidden_from_roles(ctx.now) {
+                return Err(Propagation::transient_error(
+                    UnpropagatedCall::RoleAssignmentInsert,
+                    &mut world.rng,
+                ));
+            }
             (user.id.clone(), user.primary_email.clone())
         }
         None => service_account_holder.ok_or_else(|| GoogleError::invalid_input("assignedTo"))?,
@@ -1047,6 +1064,12 @@ pub fn role_assignments_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, 
             let user = &customer.users[index];
             if user.is_propagating(ctx.now, consistency.user_propagation_ms) {
                 return Err(consistency.role_response.error(key));
+            }
+            if user.hidden_from_roles(ctx.now) {
+                return Err(Propagation::transient_error(
+                    UnpropagatedCall::RoleAssignmentList,
+                    &mut world.rng,
+                ));
             }
             Some(user.id.clone())
         }

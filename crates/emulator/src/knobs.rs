@@ -33,6 +33,148 @@ pub struct Knobs {
     pub scripts: Vec<FaultScript>,
     /// Access tokens.
     pub tokens: Tokens,
+    /// Named realism profile: `idle` (default, knobs as set) or `realistic` (Google's
+    /// propagation delays and the transient errors peers retry; see [`Propagation`]).
+    pub profile: Profile,
+    /// Propagation of a new user to Licensing and role assignment under the `realistic`
+    /// profile.
+    pub propagation: Propagation,
+}
+
+/// A named realism profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Only the knobs set explicitly: a new user is usable at once unless
+    /// `consistency.user_propagation_ms` says otherwise.
+    #[default]
+    Idle,
+    /// Google as resellers meet it: each new user reaches Licensing and role assignment after
+    /// its own delay drawn from [`Propagation`], answering Google's transient errors until then.
+    Realistic,
+}
+
+/// A log-normal delay: `median_ms` and `p95_ms` fix its two parameters, `cap_ms` cuts the tail.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayDistribution {
+    /// Median delay in milliseconds.
+    pub median_ms: u64,
+    /// 95th percentile in milliseconds (≥ median).
+    pub p95_ms: u64,
+    /// No draw is longer than this.
+    pub cap_ms: u64,
+}
+
+/// z of the standard normal distribution's 95th percentile.
+const Z_95: f64 = 1.644_853_626_951_472_2;
+
+impl DelayDistribution {
+    /// One draw, in real (unscaled) milliseconds.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> f64 {
+        let median = (self.median_ms.max(1)) as f64;
+        let p95 = (self.p95_ms.max(self.median_ms).max(1)) as f64;
+        // ln X ~ N(mu, sigma): median = e^mu, p95 = e^(mu + z95·sigma).
+        let mu = median.ln();
+        let sigma = (p95 / median).ln() / Z_95;
+        // Box–Muller: one standard normal draw from two uniform ones.
+        let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+        let u2: f64 = rng.random();
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        (mu + sigma * z).exp().min(self.cap_ms as f64)
+    }
+}
+
+/// How long a user created by `users.insert` stays invisible to Licensing and to role
+/// assignment under the `realistic` profile, and what Google answers meanwhile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Propagation {
+    /// Delay until Licensing sees the user. Default: median 8 s, p95 60 s, cap 5 min.
+    pub licensing: DelayDistribution,
+    /// Delay until role assignment sees the user. Default: median 5 s, p95 45 s, cap 4 min.
+    pub roles: DelayDistribution,
+    /// Every drawn delay is divided by this, so tests run the same shape faster (100 = a
+    /// 60 s delay lasts 0.6 s). 1 = real time.
+    pub time_scale: f64,
+    /// Seed of the generator behind delays and transient-error choices; absent = random.
+    /// Setting it (again) restarts the sequence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rng_seed: Option<u64>,
+}
+
+impl Default for Propagation {
+    fn default() -> Self {
+        Self {
+            licensing: DelayDistribution {
+                median_ms: 8_000,
+                p95_ms: 60_000,
+                cap_ms: 300_000,
+            },
+            roles: DelayDistribution {
+                median_ms: 5_000,
+                p95_ms: 45_000,
+                cap_ms: 240_000,
+            },
+            time_scale: 1.0,
+            rng_seed: None,
+        }
+    }
+}
+
+impl Propagation {
+    /// A delay drawn from `distribution`, divided by the time scale.
+    pub fn draw(
+        &self,
+        distribution: &DelayDistribution,
+        rng: &mut impl rand::Rng,
+    ) -> std::time::Duration {
+        let scale = if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        };
+        std::time::Duration::from_secs_f64(distribution.sample(rng) / scale / 1000.0)
+    }
+
+    /// Google's answer to a call about a user that has not reached the API yet, chosen at
+    /// random among those peers report for that call.
+    pub fn transient_error(call: UnpropagatedCall, rng: &mut impl rand::Rng) -> GoogleError {
+        let choices: &[fn() -> GoogleError] = match call {
+            UnpropagatedCall::LicenseInsert => &[
+                || GoogleError::user_creation_not_complete(),
+                || GoogleError::invalid_input("userId"),
+                || GoogleError::forbidden(),
+            ],
+            UnpropagatedCall::RoleAssignmentInsert => &[
+                || GoogleError::user_creation_not_complete(),
+                || GoogleError::invalid_input("resource_id"),
+                || GoogleError::forbidden(),
+            ],
+            UnpropagatedCall::RoleAssignmentList => &[
+                || GoogleError::user_creation_not_complete(),
+                || GoogleError::forbidden(),
+            ],
+            // Licensing cannot see the user, so it has no license for it either.
+            UnpropagatedCall::LicenseRead => &[|| {
+                GoogleError::not_found("User does not have a license for specified sku and product")
+            }],
+        };
+        choices[rng.random_range(0..choices.len())]()
+    }
+}
+
+/// Which call met a user that has not propagated yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnpropagatedCall {
+    /// `licenseAssignments.insert`.
+    LicenseInsert,
+    /// `licenseAssignments.get` / `delete`.
+    LicenseRead,
+    /// `roleAssignments.insert`.
+    RoleAssignmentInsert,
+    /// `roleAssignments.list?userKey=`.
+    RoleAssignmentList,
 }
 
 /// Access-token settings.
@@ -554,6 +696,72 @@ mod tests {
         assert_eq!(pick(&mut state, "a.example"), None, "skipped");
         assert_eq!(pick(&mut state, "A.EXAMPLE"), Some(FaultAction::Reset));
         assert_eq!(pick(&mut state, "a.example"), None, "times exhausted");
+    }
+
+    #[test]
+    fn propagation_delays_have_googles_median_p95_and_cap() {
+        use rand::SeedableRng as _;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let settings = Propagation::default();
+        for (distribution, median, p95, cap) in [
+            (settings.licensing, 8_000.0, 60_000.0, 300_000.0),
+            (settings.roles, 5_000.0, 45_000.0, 240_000.0),
+        ] {
+            let mut draws: Vec<f64> = (0..20_000)
+                .map(|_| settings.draw(&distribution, &mut rng).as_secs_f64() * 1000.0)
+                .collect();
+            draws.sort_by(f64::total_cmp);
+            let at = |q: f64| draws[(q * draws.len() as f64) as usize];
+            assert!((at(0.5) / median - 1.0).abs() < 0.08, "median {}", at(0.5));
+            assert!((at(0.95) / p95 - 1.0).abs() < 0.12, "p95 {}", at(0.95));
+            assert!(draws.last().copied().unwrap() <= cap, "cap");
+            assert!(draws.first().copied().unwrap() > 0.0);
+        }
+        let fast = Propagation {
+            time_scale: 100.0,
+            ..Propagation::default()
+        };
+        let mut a = rand::rngs::StdRng::seed_from_u64(9);
+        let mut b = rand::rngs::StdRng::seed_from_u64(9);
+        let real = settings.draw(&settings.licensing, &mut a);
+        let scaled = fast.draw(&fast.licensing, &mut b);
+        assert!(
+            (real.as_secs_f64() / scaled.as_secs_f64() - 100.0).abs() < 1e-6,
+            "the time scale divides the same draw"
+        );
+    }
+
+    #[test]
+    fn transient_errors_are_googles_for_each_call() {
+        use rand::SeedableRng as _;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let error =
+                Propagation::transient_error(UnpropagatedCall::RoleAssignmentInsert, &mut rng);
+            seen.insert((error.code, error.reason, error.message));
+        }
+        let expected: std::collections::BTreeSet<_> = [
+            (412, "conditionNotMet", "User creation is not complete."),
+            (400, "invalid", "Invalid Input: resource_id"),
+            (
+                403,
+                "forbidden",
+                "Not Authorized to access this resource/api",
+            ),
+        ]
+        .into_iter()
+        .map(|(c, r, m)| (c, r.to_owned(), m.to_owned()))
+        .collect();
+        assert_eq!(seen, expected);
+        let read = Propagation::transient_error(UnpropagatedCall::LicenseRead, &mut rng);
+        assert_eq!(
+            (read.code, read.message.as_str()),
+            (
+                404,
+                "User does not have a license for specified sku and product"
+            )
+        );
     }
 
     #[test]

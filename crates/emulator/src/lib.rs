@@ -45,8 +45,8 @@ use serde_json::Value;
 
 pub use error::GoogleError;
 pub use knobs::{
-    Consistency, DuplicateRoleAssignment, FaultAction, FaultRule, FaultScript, Knobs, Latency,
-    NotReadyResponse, QuotaResponse, Quotas, Tokens,
+    Consistency, DelayDistribution, DuplicateRoleAssignment, FaultAction, FaultRule, FaultScript,
+    Knobs, Latency, NotReadyResponse, Profile, Propagation, QuotaResponse, Quotas, Tokens,
 };
 pub use ledger::{Counters, EntryKind, LedgerEntry};
 pub use seed::{
@@ -104,7 +104,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         world: Mutex::new(world),
         ledger: Mutex::new(Ledger::new()),
-        knobs: Mutex::new(seed.knobs.clone()),
+        knobs: Mutex::new(seed.knobs_in_force()),
         faults: Mutex::new(FaultState::default()),
         quotas: Mutex::new(QuotaState::default()),
         specs: Specs::load(),
@@ -114,14 +114,8 @@ pub async fn start(
     write_pending_key_files(&shared)?;
     let router = server::router(Arc::clone(&shared));
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut batch_roots: Vec<String> = vec![
-        seed.roots.directory.clone(),
-        seed.roots.licensing.clone(),
-        seed.roots.reseller.clone(),
-    ];
-    batch_roots.sort();
-    batch_roots.dedup();
-    let task = tokio::spawn(server::serve(listener, router, batch_roots, shutdown_rx));
+    let batch_routes = batch::BatchRoutes::new(&seed.roots);
+    let task = tokio::spawn(server::serve(listener, router, batch_routes, shutdown_rx));
     tracing::info!(%address, "workspace-emulator serving");
     Ok(EmulatorHandle {
         shared,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Ctx, Reply, paginate, put_list};
 use crate::error::GoogleError;
+use crate::knobs::{Propagation, UnpropagatedCall};
 use crate::ledger::Effect;
 use crate::world::{Customer, License, World, body_str, product_name, sku_name, with_etag};
 
@@ -51,9 +52,10 @@ fn license_json(ctx: &Ctx<'_>, license: &License, email: &str) -> Value {
 /// Finds the user a licensing call is about: `(customer id, user id, email)`. Unknown users
 /// are 404, another customer's 403, a user in its propagation window gets the configured answer.
 fn licensed_user(
-    world: &World,
+    world: &mut World,
     ctx: &Ctx<'_>,
     key: &str,
+    call: UnpropagatedCall,
 ) -> Result<(String, String, String), GoogleError> {
     let (customer_id, index) = world
         .find_user_anywhere(key)
@@ -72,6 +74,9 @@ fn licensed_user(
             other => other.error(key),
         });
     }
+    if user.hidden_from_licensing(ctx.now) {
+        return Err(Propagation::transient_error(call, &mut world.rng));
+    }
     Ok((customer_id, user.id.clone(), user.primary_email.clone()))
 }
 
@@ -84,7 +89,8 @@ pub fn insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     let product_id = ctx.path_param("productId");
     let sku_id = ctx.path_param("skuId");
     let key = body_str(ctx.body, "userId").unwrap_or_default();
-    let (customer_id, user_id, email) = licensed_user(world, ctx, key)?;
+    let (customer_id, user_id, email) =
+        licensed_user(world, ctx, key, UnpropagatedCall::LicenseInsert)?;
     let customer = customer_mut(world, &customer_id)?;
     let subscription = customer
         .subscription(product_id, sku_id)
@@ -117,10 +123,18 @@ pub fn insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError> {
     ))
 }
 
-fn find_license(world: &World, ctx: &Ctx<'_>) -> Result<(String, License, String), GoogleError> {
+fn find_license(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+) -> Result<(String, License, String), GoogleError> {
     let product_id = ctx.path_param("productId");
     let sku_id = ctx.path_param("skuId");
-    let (customer_id, user_id, email) = licensed_user(world, ctx, ctx.path_param("userId"))?;
+    let (customer_id, user_id, email) = licensed_user(
+        world,
+        ctx,
+        ctx.path_param("userId"),
+        UnpropagatedCall::LicenseRead,
+    )?;
     let license = License {
         product_id: product_id.to_owned(),
         sku_id: sku_id.to_owned(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use support_access_emulator::{Knobs, Seed};
+use support_access_emulator::{Knobs, Profile, Seed};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Google's Directory, Licensing and Reseller APIs and OAuth token endpoint on loopback.
@@ -65,9 +65,27 @@ struct ServeArgs {
     /// Eventual-consistency window after users.insert in milliseconds (replaces the seed's).
     #[arg(long, value_name = "MS")]
     propagation_ms: Option<u64>,
+    /// Named realism profile: `realistic` draws each new user's propagation to Licensing and
+    /// role assignment from Google-like delays and answers Google's transient errors meanwhile;
+    /// `idle` keeps the knobs as set. Replaces the seed's profile.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    profile: Option<ProfileArg>,
+    /// Divide every propagation delay by this factor (100: a 60 s delay lasts 0.6 s).
+    #[arg(long, value_name = "FACTOR")]
+    time_scale: Option<f64>,
+    /// Seed of the propagation generator, for reproducible runs.
+    #[arg(long, value_name = "N")]
+    rng_seed: Option<u64>,
     /// Knobs as a JSON or YAML file, replacing the seed's knobs entirely.
     #[arg(long, value_name = "FILE")]
     knobs: Option<PathBuf>,
+}
+
+/// `--profile` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Idle,
+    Realistic,
 }
 
 #[derive(Args)]
@@ -124,6 +142,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(ms) = args.propagation_ms {
         seed.knobs.consistency.user_propagation_ms = ms;
+    }
+    if let Some(profile) = args.profile {
+        seed.profile = Some(match profile {
+            ProfileArg::Idle => Profile::Idle,
+            ProfileArg::Realistic => Profile::Realistic,
+        });
+    }
+    if let Some(scale) = args.time_scale {
+        if !(scale.is_finite() && scale > 0.0) {
+            bail!("--time-scale must be a positive number, not {scale}");
+        }
+        seed.knobs.propagation.time_scale = scale;
+    }
+    if let Some(rng_seed) = args.rng_seed {
+        seed.knobs.propagation.rng_seed = Some(rng_seed);
     }
     let accounts: Vec<String> = seed
         .service_accounts

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::knobs::Knobs;
+use crate::knobs::{Knobs, Profile};
 
 /// Google's product id of Cloud Identity (Free and Premium).
 pub const CLOUD_IDENTITY_PRODUCT_ID: &str = "101001";
@@ -66,6 +66,9 @@ pub struct Seed {
     /// Realism knobs at start (latency, quotas, eventual consistency, faults). Default: all off.
     #[serde(default)]
     pub knobs: Knobs,
+    /// Named realism profile (`idle` or `realistic`); when given, it replaces `knobs.profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// Path prefix under the base URL at which each API is served (its `rootUrl`).
     #[serde(default)]
     pub roots: ApiRoots,
@@ -508,6 +511,15 @@ impl Seed {
         serde_yaml::from_str(text).context("parsing seed")
     }
 
+    /// The knobs the emulator starts with: `knobs`, with the seed's `profile` when given.
+    pub fn knobs_in_force(&self) -> Knobs {
+        let mut knobs = self.knobs.clone();
+        if let Some(profile) = self.profile {
+            knobs.profile = profile;
+        }
+        knobs
+    }
+
     /// The demo world: two reseller domains, `reseller-one.example` (automatic licensing on at
     /// the root, as Google ships it) and `reseller-two.example` (automatic licensing off). Each
     /// has a super admin `admin@…`, Cloud Identity Free with a cap of 50, 10 Business Standard
@@ -656,6 +668,7 @@ impl Seed {
                 ),
             ],
             knobs: Knobs::default(),
+            profile: None,
             roots: ApiRoots::default(),
             oauth_clients: vec![SeedOAuthClient {
                 client_id: DEMO_OAUTH_CLIENT_ID.to_owned(),

@@ -88,6 +88,12 @@ impl Shared {
         if current.quotas != knobs.quotas {
             lock(&self.quotas).reset_buckets();
         }
+        // Setting a seed (again) restarts the sequence, so a test can repeat a run.
+        if let Some(seed) = knobs.propagation.rng_seed
+            && current.propagation.rng_seed != Some(seed)
+        {
+            lock(&self.world).rng = crate::world::propagation_rng(Some(seed));
+        }
         *current = knobs;
     }
 }
@@ -815,10 +821,10 @@ fn record_call(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
-    batch_roots: Vec<String>,
+    batch_routes: crate::batch::BatchRoutes,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let batch_roots = Arc::new(batch_roots);
+    let batch_routes = Arc::new(batch_routes);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -837,15 +843,15 @@ pub async fn serve(
                     }
                 };
                 let router = router.clone();
-                let batch_roots = Arc::clone(&batch_roots);
+                let batch_routes = Arc::clone(&batch_routes);
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                         let router = router.clone();
-                        let batch_roots = Arc::clone(&batch_roots);
+                        let batch_routes = Arc::clone(&batch_routes);
                         async move {
                             let request = request.map(Body::new);
-                            let response = if crate::batch::is_batch_path(request.uri().path(), &batch_roots) {
-                                crate::batch::handle(router, request).await
+                            let response = if batch_routes.is_batch_path(request.uri().path()) {
+                                crate::batch::handle(router, request, &batch_routes).await
                             } else {
                                 router
                                     .oneshot(request)

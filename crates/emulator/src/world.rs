@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rand::Rng as _;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
@@ -39,6 +40,17 @@ pub struct World {
     pub tokens: HashMap<String, AccessGrant>,
     /// OAuth clients and the refresh tokens of the users who authorized them.
     pub installed_apps: crate::oauth_clients::InstalledApps,
+    /// Draws propagation delays and transient errors (seeded by `propagation.rng_seed`, so a
+    /// run can be repeated).
+    pub rng: StdRng,
+}
+
+/// A generator from `seed`, or from the OS when there is none.
+pub fn propagation_rng(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
+    }
 }
 
 impl std::fmt::Debug for World {
@@ -173,6 +185,10 @@ pub struct User {
     pub creation_time: DateTime<Utc>,
     /// When `users.insert` created it (start of the propagation window); `None` for seeded users.
     pub created_at: Option<Instant>,
+    /// Under the realistic profile: until when Licensing cannot see the user.
+    pub licensing_visible_at: Option<Instant>,
+    /// Under the realistic profile: until when role assignment cannot see the user.
+    pub roles_visible_at: Option<Instant>,
     /// Alias addresses.
     pub aliases: Vec<String>,
     /// Other writable fields passed through as given (`emails`, `phones`, `recoveryEmail`, …).
@@ -180,6 +196,16 @@ pub struct User {
 }
 
 impl User {
+    /// Whether Licensing cannot see the user yet at `now` (realistic profile).
+    pub fn hidden_from_licensing(&self, now: Instant) -> bool {
+        self.licensing_visible_at.is_some_and(|at| now < at)
+    }
+
+    /// Whether role assignment cannot see the user yet at `now` (realistic profile).
+    pub fn hidden_from_roles(&self, now: Instant) -> bool {
+        self.roles_visible_at.is_some_and(|at| now < at)
+    }
+
     /// Whether the user is still inside the propagation window at `now`.
     pub fn is_propagating(&self, now: Instant, window_ms: u64) -> bool {
         window_ms > 0
@@ -460,6 +486,7 @@ impl World {
             accounts,
             tokens: HashMap::new(),
             installed_apps: crate::oauth_clients::InstalledApps::default(),
+            rng: propagation_rng(seed.knobs.propagation.rng_seed),
         };
         for seed_customer in &seed.customers {
             world.add_seed_customer(seed_customer)?;
@@ -554,6 +581,8 @@ impl World {
                 include_in_global_address_list: true,
                 creation_time: Utc::now() - chrono::Duration::days(30),
                 created_at: None,
+                licensing_visible_at: None,
+                roles_visible_at: None,
                 aliases: Vec::new(),
                 extra: Map::new(),
             };

@@ -327,6 +327,9 @@ fn help_documents_every_flag() {
         "--google-quotas",
         "--latency-ms",
         "--propagation-ms",
+        "--profile",
+        "--time-scale",
+        "--rng-seed",
         "--knobs",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}");

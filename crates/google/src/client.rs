@@ -181,6 +181,10 @@ impl std::fmt::Debug for DomainClient {
     }
 }
 
+/// Most attempts of one call waiting for a user to propagate, whatever the budget: with
+/// Google's backoff 180 s take about ten, so this only guards against a tiny configured wait.
+const MAX_PROPAGATION_ATTEMPTS: u32 = 40;
+
 /// What one HTTP attempt produced.
 enum Attempt {
     Success(Vec<u8>),
@@ -480,7 +484,34 @@ impl DomainClient {
 
     // ------------------------------------------------------------------ machinery
 
+    /// Tells the adapter that `user` was created recently (by an earlier process, or found
+    /// after a lost answer), so that Google's propagation answers about it are retried within
+    /// the propagation budget as they are for users this process created. The age comes from
+    /// the user's `creationTime`; a user older than the consistency window is not remembered.
+    pub fn note_user_created(&self, user: &User) {
+        let Some(created) = user
+            .creation_time
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            return;
+        };
+        let age = (chrono::Utc::now() - created.with_timezone(&chrono::Utc))
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        if age >= self.inner.shared.config.consistency_window {
+            return;
+        }
+        if let Some(at) = Instant::now().checked_sub(age) {
+            self.remember_created_at(&[&user.primary_email, &user.id], at);
+        }
+    }
+
     fn remember_created(&self, keys: &[&str]) {
+        self.remember_created_at(keys, Instant::now());
+    }
+
+    fn remember_created_at(&self, keys: &[&str], at: Instant) {
         let now = Instant::now();
         let window = self.inner.shared.config.consistency_window;
         let mut created = self
@@ -494,7 +525,7 @@ impl DomainClient {
             .find_map(|k| created.get(&k.to_ascii_lowercase()).map(|(_, g)| *g))
             .unwrap_or_else(rand::random);
         for key in keys.iter().filter(|k| !k.is_empty()) {
-            created.insert(key.to_ascii_lowercase(), (now, group));
+            created.insert(key.to_ascii_lowercase(), (at, group));
         }
     }
 
@@ -509,8 +540,10 @@ impl DomainClient {
         }
     }
 
-    fn recently_created(&self, key: Option<&str>) -> bool {
-        let Some(key) = key else { return false };
+    /// How long ago this process created (or was told of) the user `key`, if within the
+    /// consistency window.
+    fn created_age(&self, key: Option<&str>) -> Option<Duration> {
+        let key = key?;
         let window = self.inner.shared.config.consistency_window;
         let created = self
             .inner
@@ -519,7 +552,8 @@ impl DomainClient {
             .expect("recently created map poisoned");
         created
             .get(&key.to_ascii_lowercase())
-            .is_some_and(|(at, _)| at.elapsed() < window)
+            .map(|(at, _)| at.elapsed())
+            .filter(|age| *age < window)
     }
 
     /// Sends `request` with quota, auth, classification and retries, and decodes the answer.
@@ -567,6 +601,8 @@ impl DomainClient {
         let mut attempt = 0u32;
         let mut fresh_token = false;
         let mut refreshed_after_401 = false;
+        // Retries spent waiting for a new user to propagate (their backoff has its own count).
+        let mut propagation_retries = 0u32;
         // Set once an attempt failed in a way that may have taken effect at Google.
         let mut ambiguous = false;
         loop {
@@ -626,13 +662,31 @@ impl DomainClient {
                     && (method.retry_safety() != RetrySafety::Unsafe
                         || *error.class() != ErrorClass::Transient)
             };
+            // A user still propagating is waited for with Google's backoff, for as long as
+            // the propagation budget since its creation allows (not a fixed number of tries);
+            // an answer that only might be propagation is taken at its word once it runs out.
+            let user_age = (*error.class() == ErrorClass::NotYetConsistent)
+                .then(|| self.created_age(request.subject_user.as_deref()))
+                .flatten();
+            let propagation = &shared.config.propagation;
             let delay = if token_rejected {
                 Duration::ZERO
+            } else if user_age.is_some() {
+                propagation_retries += 1;
+                propagation.delay(propagation_retries)
             } else {
                 policy.delay(attempt, error.retry_after())
             };
             let within_deadline = started.elapsed() + delay <= policy.deadline;
-            if may_retry && attempt < policy.max_attempts && within_deadline {
+            let (attempts_left, error) = match user_age {
+                Some(age) if age + delay > propagation.budget => (false, error.settle(age)),
+                Some(_) => (
+                    policy.max_attempts > 1 && attempt < MAX_PROPAGATION_ATTEMPTS,
+                    error,
+                ),
+                None => (attempt < policy.max_attempts, error),
+            };
+            if may_retry && attempts_left && within_deadline {
                 if *error.class() == ErrorClass::Transient {
                     ambiguous = true;
                 }
@@ -729,9 +783,11 @@ impl DomainClient {
         if status.is_success() {
             return Attempt::Success(body);
         }
+        let user_age = self.created_age(request.subject_user.as_deref());
         let ctx = CallContext {
             method,
-            user_recently_created: self.recently_created(request.subject_user.as_deref()),
+            user_recently_created: user_age.is_some(),
+            user_propagating: user_age.is_some_and(|age| age < shared.config.propagation.budget),
             delegated_admin: &self.inner.delegated_admin,
         };
         Attempt::Failure(classify_response(&ctx, status.as_u16(), &headers, &body))

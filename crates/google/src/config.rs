@@ -29,6 +29,8 @@ pub struct GoogleConfig {
     /// For how long after this process created a user a 404 about that user means "not yet
     /// consistent" rather than "not found".
     pub consistency_window: Duration,
+    /// How calls about a user Google has not finished propagating are retried.
+    pub propagation: PropagationRetry,
     /// Sent as `User-Agent`.
     pub user_agent: String,
 }
@@ -46,6 +48,7 @@ impl Default for GoogleConfig {
             retry: RetryPolicy::default(),
             quotas: QuotaConfig::default(),
             consistency_window: Duration::from_secs(10 * 60),
+            propagation: PropagationRetry::default(),
             user_agent: concat!("support-access/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -80,7 +83,8 @@ impl GoogleConfig {
 /// Exponential backoff with full jitter, bounded by attempts and a deadline per call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included (1 disables retries).
+    /// Attempts in total, the first included (1 disables retries). Waiting for a new user to
+    /// propagate is bounded by [`PropagationRetry::budget`] instead (but 1 disables it too).
     pub max_attempts: u32,
     /// Upper bound of the first backoff; doubles per retry.
     pub initial_backoff: Duration,
@@ -116,6 +120,53 @@ impl RetryPolicy {
             Some(wait) => jittered.max(wait),
             None => jittered,
         }
+    }
+}
+
+/// Retries of calls about a user this process created moments ago, while Google propagates it
+/// to Licensing and role assignment (seconds to minutes: Admin Help says "within minutes", peers
+/// wait 25 s (GAM) to 180 s (a maintained Terraform fork)).
+///
+/// Right after `users.insert`, Licensing and role assignment answer 412 (any reason), 400
+/// "Invalid Input: resource_id", 400 `invalid` naming `userId`, or 403 "Not Authorized to access
+/// this resource/api". Each also has a permanent meaning, so they read as "not yet consistent"
+/// only within `budget` of the user's creation, and are retried with Google's truncated
+/// exponential backoff (1 s, 2 s, 4 s … up to 32 s, each plus up to 1 s of jitter); after the
+/// budget they are what they say (a real permission error is never retried forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropagationRetry {
+    /// How long after the user's creation its ambiguous answers count as "not yet consistent".
+    pub budget: Duration,
+    /// The first wait; doubles per retry.
+    pub first_wait: Duration,
+    /// Longest wait before jitter (Google: 32 s or 64 s).
+    pub max_wait: Duration,
+    /// Each wait gets a uniform random extra in `[0, jitter]` (Google: up to 1,000 ms), so that
+    /// callers that failed together do not retry together.
+    pub jitter: Duration,
+}
+
+impl Default for PropagationRetry {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(180),
+            first_wait: Duration::from_secs(1),
+            max_wait: Duration::from_secs(32),
+            jitter: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PropagationRetry {
+    /// The wait before retry number `retry` (1-based): `min(first_wait × 2^(retry-1), max_wait)`
+    /// plus a uniform draw from `[0, jitter]`.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let exponent = retry.saturating_sub(1).min(20);
+        let base = self
+            .first_wait
+            .saturating_mul(1 << exponent)
+            .min(self.max_wait);
+        base + self.jitter.mul_f64(rand::random::<f64>())
     }
 }
 
@@ -202,6 +253,34 @@ mod tests {
         for _ in 0..50 {
             assert!(policy.delay(1, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
         }
+    }
+
+    #[test]
+    fn propagation_backoff_doubles_up_to_its_cap_with_bounded_jitter() {
+        let policy = PropagationRetry::default();
+        for (retry, base) in [
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (4, 8),
+            (5, 16),
+            (6, 32),
+            (7, 32),
+            (30, 32),
+        ] {
+            for _ in 0..50 {
+                let delay = policy.delay(retry);
+                let base = Duration::from_secs(base);
+                assert!(
+                    delay >= base && delay <= base + Duration::from_secs(1),
+                    "retry {retry}: {delay:?}"
+                );
+            }
+        }
+        // Jitter spreads the waits: 50 draws are not all equal.
+        let draws: std::collections::BTreeSet<Duration> =
+            (0..50).map(|_| policy.delay(3)).collect();
+        assert!(draws.len() > 1);
     }
 
     #[test]

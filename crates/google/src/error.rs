@@ -2,7 +2,11 @@
 //!
 //! Classification follows the facts (section f): what counts as "already exists" (409
 //! `duplicate`, 500 "Role assignment exists"), "not yet consistent" (412 "User creation is not
-//! complete", or a 404 for a user this process created moments ago), "rate limited" (403
+//! complete", a 404 for a user this process created moments ago, and, within the propagation
+//! budget of such a user, the Licensing and role-assignment answers Google gives before it has
+//! propagated the user: any 412, 400 "Invalid Input: resource_id", 400 naming `userId`, 403
+//! "Not Authorized to access this resource/api"; past the budget they settle as the permission
+//! or input errors they also are), "rate limited" (403
 //! `userRateLimitExceeded`/`rateLimitExceeded`/`quotaExceeded`, 429, 503 from Licensing and
 //! Reseller), "licenses exhausted" (412 "not enough available licenses", the user cap on
 //! `users.insert`), and so on. Messages never contain keys or tokens: they are built from
@@ -121,6 +125,10 @@ pub struct GoogleError {
     message: String,
     retry_after: Option<Duration>,
     attempts: u32,
+    /// For an answer read as "not yet consistent" only because its user is new (a 403 or 400
+    /// that may also be permanent): what it is if the user's propagation budget runs out, and
+    /// the message then.
+    if_propagated: Option<Box<(ErrorClass, String)>>,
 }
 
 impl GoogleError {
@@ -138,6 +146,7 @@ impl GoogleError {
             message: message.into(),
             retry_after: None,
             attempts: 1,
+            if_propagated: None,
         }
     }
 
@@ -178,6 +187,20 @@ impl GoogleError {
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts;
+        self
+    }
+
+    /// The answer taken at its word: the user's propagation budget is spent, so a 403 is a
+    /// permission error and a 400 an invalid request. `age` is the user's age.
+    pub(crate) fn settle(mut self, age: Duration) -> Self {
+        if let Some(settled) = self.if_propagated.take() {
+            let (class, message) = *settled;
+            self.class = class;
+            self.message = format!(
+                "{message}; still refused {}s after the user was created, longer than Google takes to propagate a new user",
+                age.as_secs()
+            );
+        }
         self
     }
 
@@ -243,7 +266,51 @@ pub(crate) struct CallContext<'a> {
     pub method: GoogleMethod,
     /// The call concerns a user this process created within the consistency window.
     pub user_recently_created: bool,
+    /// The call concerns a user this process created this long ago, still within the
+    /// propagation budget ([`crate::PropagationRetry::budget`]).
+    pub user_propagating: bool,
     pub delegated_admin: &'a str,
+}
+
+/// Methods whose answers about a brand-new user include Google's propagation errors.
+fn meets_propagation(method: GoogleMethod) -> bool {
+    matches!(
+        method,
+        GoogleMethod::LicenseAssignmentsInsert
+            | GoogleMethod::LicenseAssignmentsGet
+            | GoogleMethod::LicenseAssignmentsDelete
+            | GoogleMethod::RoleAssignmentsInsert
+            | GoogleMethod::RoleAssignmentsList
+    )
+}
+
+/// Whether an answer is one Google gives a call about a user it has not propagated yet, though
+/// it also has a permanent meaning: any 412 (but "not enough licenses", sorted out before),
+/// 400 "Invalid Input: resource_id" on `roleAssignments.insert`, Licensing's 400 `invalid`
+/// naming `userId`, 403 `forbidden` "Not Authorized to access this resource/api".
+fn looks_unpropagated(
+    method: GoogleMethod,
+    status: u16,
+    reason: Option<&str>,
+    lower_message: &str,
+) -> bool {
+    if !meets_propagation(method) {
+        return false;
+    }
+    match status {
+        412 => true,
+        400 => {
+            (method == GoogleMethod::RoleAssignmentsInsert && lower_message.contains("resource_id"))
+                || (method.api() == Api::Licensing
+                    && reason.is_none_or(|r| r == "invalid")
+                    && lower_message.contains("userid"))
+        }
+        403 => {
+            reason.is_none_or(|r| r == "forbidden")
+                && lower_message.contains("not authorized to access this resource/api")
+        }
+        _ => false,
+    }
 }
 
 const MAX_MESSAGE: usize = 400;
@@ -307,6 +374,7 @@ pub(crate) fn classify_response(
     let reason_is = |r: &str| reason.as_deref() == Some(r);
     let method = ctx.method;
     let api = method.api();
+    let mut if_propagated = None;
 
     let class = if status == 401 {
         ErrorClass::Auth(AuthFailure::TokenRejected)
@@ -322,6 +390,23 @@ pub(crate) fn classify_response(
     {
         ErrorClass::RateLimited { retry_after }
     } else if status == 412 && lower.contains("user creation is not complete") {
+        ErrorClass::NotYetConsistent
+    } else if ctx.user_propagating && looks_unpropagated(method, status, reason.as_deref(), &lower)
+    {
+        let settled = if status == 403 {
+            ErrorClass::PermissionDenied
+        } else {
+            ErrorClass::Invalid
+        };
+        let settled_message = if settled == ErrorClass::PermissionDenied {
+            format!(
+                "{message}; {}",
+                permission_hint(ctx, reason.as_deref(), &lower)
+            )
+        } else {
+            message.clone()
+        };
+        if_propagated = Some(Box::new((settled, settled_message)));
         ErrorClass::NotYetConsistent
     } else if status == 409 && (lower.contains("conflicting requests") || reason_is("conflict")) {
         ErrorClass::Transient
@@ -363,6 +448,7 @@ pub(crate) fn classify_response(
         message,
         retry_after,
         attempts: 1,
+        if_propagated,
     }
 }
 
@@ -418,6 +504,7 @@ mod tests {
         let ctx = CallContext {
             method,
             user_recently_created: false,
+            user_propagating: false,
             delegated_admin: "admin@r.example",
         };
         classify_response(&ctx, status, &HeaderMap::new(), body.as_bytes())
@@ -557,6 +644,7 @@ mod tests {
         let ctx = CallContext {
             method: GoogleMethod::UsersGet,
             user_recently_created: true,
+            user_propagating: true,
             delegated_admin: "a@r.example",
         };
         let error = classify_response(
@@ -566,6 +654,117 @@ mod tests {
             google(404, "notFound", "Resource Not Found: userKey").as_bytes(),
         );
         assert_eq!(error.class(), &ErrorClass::NotYetConsistent);
+    }
+
+    #[test]
+    fn propagation_answers_about_a_new_user_are_not_yet_consistent_and_settle_later() {
+        use ErrorClass::*;
+        let fresh = |method, status, body: String| {
+            let ctx = CallContext {
+                method,
+                user_recently_created: true,
+                user_propagating: true,
+                delegated_admin: "admin@r.example",
+            };
+            classify_response(&ctx, status, &HeaderMap::new(), body.as_bytes())
+        };
+        let not_authorized = || {
+            google(
+                403,
+                "forbidden",
+                "Not Authorized to access this resource/api",
+            )
+        };
+        let cases = [
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                412,
+                google(412, "conditionNotMet", "Precondition Failed"),
+                NotYetConsistent,
+                Invalid,
+            ),
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                400,
+                google(400, "invalid", "Invalid Input: userId"),
+                NotYetConsistent,
+                Invalid,
+            ),
+            (
+                GoogleMethod::RoleAssignmentsInsert,
+                400,
+                google(400, "invalid", "Invalid Input: resource_id"),
+                NotYetConsistent,
+                Invalid,
+            ),
+            (
+                GoogleMethod::RoleAssignmentsInsert,
+                403,
+                not_authorized(),
+                NotYetConsistent,
+                PermissionDenied,
+            ),
+            // Not propagation answers, even about a new user.
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                403,
+                google(
+                    403,
+                    "insufficientPermissions",
+                    "Request had insufficient authentication scopes.",
+                ),
+                PermissionDenied,
+                PermissionDenied,
+            ),
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                403,
+                google(403, "userRateLimitExceeded", "Quota exceeded"),
+                RateLimited { retry_after: None },
+                RateLimited { retry_after: None },
+            ),
+            (
+                GoogleMethod::LicenseAssignmentsInsert,
+                412,
+                google(
+                    412,
+                    "conditionNotMet",
+                    "there aren't enough available licenses",
+                ),
+                LicensesExhausted,
+                LicensesExhausted,
+            ),
+            (
+                GoogleMethod::RoleAssignmentsInsert,
+                400,
+                google(400, "invalid", "Invalid Input: roleId"),
+                Invalid,
+                Invalid,
+            ),
+            (
+                GoogleMethod::UsersPatch,
+                403,
+                not_authorized(),
+                PermissionDenied,
+                PermissionDenied,
+            ),
+        ];
+        for (method, status, body, now, later) in cases {
+            let error = fresh(method, status, body.clone());
+            assert_eq!(error.class(), &now, "{method} {status} {body}");
+            let settled = error.settle(Duration::from_secs(200));
+            assert_eq!(settled.class(), &later, "{method} {status} {body}");
+            if now != later {
+                assert!(
+                    settled.message().contains("still refused 200s"),
+                    "{settled}"
+                );
+            }
+        }
+        // The same answers about a user that is not new are what they say.
+        let old = classify(GoogleMethod::RoleAssignmentsInsert, 403, &not_authorized());
+        assert_eq!(old.class(), &PermissionDenied);
+        assert!(old.message().contains("admin@r.example"), "{old}");
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub mod request;
 
 pub use auth::ServiceAccountCredential;
 pub use client::{DomainClient, DomainSpec, GoogleClient, MY_CUSTOMER, SendGuard};
-pub use config::{GoogleConfig, QuotaConfig, Rate, RetryPolicy};
+pub use config::{GoogleConfig, PropagationRetry, QuotaConfig, Rate, RetryPolicy};
 pub use error::{AuthFailure, ErrorClass, GoogleError};
 pub use method::{Api, GoogleMethod, RetrySafety};
 pub use metrics::{Counted, GoogleMetrics, MetricsSnapshot, QuotaCounters};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support_access_emulator::{EmulatorHandle, Seed};
 use support_access_google::{
-    DomainClient, DomainSpec, GoogleClient, GoogleConfig, Rate, RetryPolicy,
+    DomainClient, DomainSpec, GoogleClient, GoogleConfig, PropagationRetry, Rate, RetryPolicy,
     ServiceAccountCredential,
 };
 use url::Url;
@@ -35,6 +35,12 @@ pub fn test_config(base: &Url) -> GoogleConfig {
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         deadline: Duration::from_secs(10),
+    };
+    config.propagation = PropagationRetry {
+        budget: Duration::from_secs(10),
+        first_wait: Duration::from_millis(20),
+        max_wait: Duration::from_millis(200),
+        jitter: Duration::from_millis(20),
     };
     config.request_timeout = Duration::from_secs(5);
     config.token_timeout = Duration::from_secs(5);
