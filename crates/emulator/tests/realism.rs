@@ -98,7 +98,7 @@ async fn reseller_admin_role_id(api: &Api) -> String {
 #[tokio::test]
 async fn a_new_user_reaches_licensing_and_roles_after_its_drawn_delay() {
     let (seed, licensing_delay, roles_delay) =
-        seed_with_delays(Duration::from_millis(250)..Duration::from_millis(1500));
+        seed_with_delays(Duration::from_millis(400)..Duration::from_millis(1500));
     let emulator = common::demo().await;
     emulator.update_knobs(|k| {
         k.profile = Profile::Realistic;
@@ -138,8 +138,8 @@ async fn a_new_user_reaches_licensing_and_roles_after_its_drawn_delay() {
     .await;
 
     // Not before the drawn delay (measured from before the create, so never too late), and not
-    // much after it (20 ms polling plus scheduling).
-    let slack = Duration::from_millis(300);
+    // much after it (20 ms polling plus scheduling on a busy machine).
+    let slack = Duration::from_millis(600);
     assert!(
         licensed_after + (created - before_create) >= licensing_delay,
         "licensed after {licensed_after:?}, drawn {licensing_delay:?}"

@@ -308,6 +308,45 @@ fn keygen_then_serve_with_the_key_file_in_the_seed() {
 }
 
 #[test]
+fn profile_flags_reach_the_knobs() {
+    let served = serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--demo",
+        "--profile",
+        "realistic",
+        "--time-scale",
+        "25",
+        "--rng-seed",
+        "9",
+    ]);
+    let url = format!("{}emulator/v1/knobs", served.base_url);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let knobs: Value =
+        runtime.block_on(async { reqwest::get(&url).await.unwrap().json().await.unwrap() });
+    assert_eq!(knobs["profile"], "realistic");
+    assert_eq!(knobs["propagation"]["time_scale"], 25.0);
+    assert_eq!(knobs["propagation"]["rng_seed"], 9);
+    assert_eq!(knobs["propagation"]["licensing"]["p95_ms"], 60_000);
+    let refused = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--time-scale",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a zero time scale is refused");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--time-scale"),
+        "the refusal names the flag"
+    );
+}
+
+#[test]
 fn help_documents_every_flag() {
     let help = |args: &[&str]| {
         let output = Command::new(BIN).args(args).output().unwrap();
