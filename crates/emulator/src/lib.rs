@@ -207,6 +207,19 @@ pub(crate) fn set_automatic_licensing_of(
     Ok(())
 }
 
+/// The propagation delays one user drew (see [`EmulatorHandle::propagation_delays`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropagationDelay {
+    /// The user's primary address.
+    pub email: String,
+    /// When `users.insert` created it.
+    pub created: tokio::time::Instant,
+    /// How long Licensing could not see it.
+    pub licensing: std::time::Duration,
+    /// How long role assignment could not see it.
+    pub roles: std::time::Duration,
+}
+
 impl EmulatorHandle {
     /// `http://127.0.0.1:PORT/`: every API and the token endpoint live under it.
     pub fn base_url(&self) -> String {
@@ -255,6 +268,36 @@ impl EmulatorHandle {
         lock(&self.shared.world)
             .installed_apps
             .authorized_user_emails()
+    }
+
+    /// For every user created through `users.insert` under the realistic profile, in creation
+    /// order: how long after its creation Licensing and role assignment could see it (the
+    /// drawn propagation delays, already divided by the time scale). Benchmarks build their
+    /// lower bound from these: no license or role of a user can land earlier.
+    pub fn propagation_delays(&self) -> Vec<PropagationDelay> {
+        let world = lock(&self.shared.world);
+        let mut delays: Vec<PropagationDelay> = world
+            .customers
+            .iter()
+            .flat_map(|c| c.users.iter())
+            .filter_map(|u| {
+                let created = u.created_at?;
+                let since = |at: Option<tokio::time::Instant>| {
+                    at.map(|at| at.saturating_duration_since(created))
+                        .unwrap_or_default()
+                };
+                (u.licensing_visible_at.is_some() || u.roles_visible_at.is_some()).then(|| {
+                    PropagationDelay {
+                        email: u.primary_email.clone(),
+                        created,
+                        licensing: since(u.licensing_visible_at),
+                        roles: since(u.roles_visible_at),
+                    }
+                })
+            })
+            .collect();
+        delays.sort_by_key(|d| d.created);
+        delays
     }
 
     /// Every ledger entry.
