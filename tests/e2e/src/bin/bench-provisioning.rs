@@ -11,10 +11,17 @@
 //! with the formula and the quotas' steady-state ceiling beside it, and the API calls per
 //! account from the emulator's ledger.
 //!
+//! Each scenario runs twice: on the emulator's default profile, and on its `realistic` profile
+//! (a new user reaches Licensing and role assignment only after a drawn propagation delay, and
+//! Google's transient errors answer until then), at a time scale of [`REALISTIC_TIME_SCALE`] with
+//! a fixed generator seed. There the bound also holds each account's license and role back until
+//! Google knows the account ([`Report::bound_seconds`]), and the report prints the retries per
+//! account, to show that the service waits instead of spinning.
+//!
 //! Run: `cargo run --release -p support-access-e2e --bin bench-provisioning` (PostgreSQL at
 //! `DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`; everything else stays on
 //! 127.0.0.1). `-- --domains D --accounts N` runs one scenario of D domains with N accounts each
-//! (D ≤ 4) instead of the two default ones.
+//! (D ≤ 4) instead of the two default ones; `--profile idle|realistic` runs only one profile.
 //!
 //! Diagnostics: `BENCH_LEDGER_OUT=FILE` writes the emulator's ledger of the last scenario as JSON
 //! (every call with its time, to see where the time went); `BENCH_LICENSING_BURST=N` lets the
@@ -46,6 +53,11 @@ const DOMAINS: [&str; 4] = [
     "reseller-d.example",
 ];
 const LATENCY_MS: u64 = 100;
+/// Drawn propagation delays are divided by this on the realistic profile (10: a median of 8 s
+/// lasts 0.8 s, the 5-minute cap 30 s), so a scenario keeps Google's shape and stays short.
+const REALISTIC_TIME_SCALE: f64 = 10.0;
+/// The realistic profile's generator seed: every run draws the same delays and errors.
+const REALISTIC_RNG_SEED: u64 = 20261203;
 /// Longest a scenario may run before the benchmark gives up on it.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
 
@@ -64,10 +76,15 @@ fn latency() -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let scenarios = match parse_scenario(&args)? {
+    let (scenario, profiles) = parse_args(&args)?;
+    let shapes = match scenario {
         Some(scenario) => vec![scenario],
         None => vec![(1, 300), (3, 100)],
     };
+    let scenarios: Vec<(usize, usize, bool)> = profiles
+        .iter()
+        .flat_map(|realistic| shapes.iter().map(move |(d, n)| (*d, *n, *realistic)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -75,15 +92,16 @@ fn main() -> anyhow::Result<()> {
         "provisioning benchmark: workspace-emulator with Google's default quotas and {LATENCY_MS} ms per call, support-access with default settings\n"
     );
     let mut reports = Vec::new();
-    for (domains, accounts) in scenarios {
-        let report = runtime.block_on(run_scenario(domains, accounts))?;
+    for (domains, accounts, realistic) in scenarios {
+        let report = runtime.block_on(run_scenario(domains, accounts, realistic))?;
         report.print();
         reports.push(report);
     }
     println!("summary:");
     for report in &reports {
         println!(
-            "  {} domain(s) x {} accounts: {:.1} s, {:.2} accounts/s, {:.2} of the quota bound (T* = {:.1} s, {:.2} accounts/s), {:.2} API calls per account",
+            "  {:<9} {} domain(s) x {} accounts: {:.1} s, {:.2} accounts/s, {:.2} of the bound (T* = {:.1} s, {:.2} accounts/s), {:.2} API calls and {:.2} refused (retried) calls per account",
+            report.profile(),
             report.domains,
             report.accounts_per_domain,
             report.elapsed.as_secs_f64(),
@@ -91,34 +109,50 @@ fn main() -> anyhow::Result<()> {
             report.ratio(),
             report.bound_seconds(),
             report.bound_throughput(),
-            report.calls_per_account()
+            report.calls_per_account(),
+            report.retries_per_account()
         );
     }
     Ok(())
 }
 
-fn parse_scenario(args: &[String]) -> anyhow::Result<Option<(usize, usize)>> {
+/// `--domains D --accounts N` (one scenario instead of the defaults) and `--profile P` (one
+/// profile instead of both); the profiles are `false` for idle, `true` for realistic.
+type Args = (Option<(usize, usize)>, Vec<bool>);
+
+fn parse_args(args: &[String]) -> anyhow::Result<Args> {
     let mut domains = None;
     let mut accounts = None;
+    let mut profiles = vec![false, true];
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let value = iter.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--domains" => domains = Some(value?.parse::<usize>()?),
             "--accounts" => accounts = Some(value?.parse::<usize>()?),
-            other => bail!("unknown argument {other}: use --domains D --accounts N"),
+            "--profile" => {
+                profiles = match value?.as_str() {
+                    "idle" => vec![false],
+                    "realistic" => vec![true],
+                    other => bail!("unknown profile {other}: idle or realistic"),
+                }
+            }
+            other => bail!(
+                "unknown argument {other}: use --domains D --accounts N and/or --profile idle|realistic"
+            ),
         }
     }
-    match (domains, accounts) {
-        (None, None) => Ok(None),
+    let scenario = match (domains, accounts) {
+        (None, None) => None,
         (Some(d), Some(n)) if (1..=DOMAINS.len()).contains(&d) && (1..=400).contains(&n) => {
-            Ok(Some((d, n)))
+            Some((d, n))
         }
         _ => bail!(
             "give both --domains (1 to {}) and --accounts (1 to 400 per domain)",
             DOMAINS.len()
         ),
-    }
+    };
+    Ok((scenario, profiles))
 }
 
 /// What one scenario measured.
@@ -131,6 +165,9 @@ struct Report {
     /// Users holding Cloud Identity Free in each domain at the end (the provisioned accounts
     /// and whoever held it before): the length of the list the final check reads.
     cloud_identity_holders: Vec<usize>,
+    /// On the realistic profile, the propagation delay (the longer of Licensing's and role
+    /// assignment's) of each user the emulator created, in creation order; empty otherwise.
+    propagation: Vec<Duration>,
 }
 
 impl Report {
@@ -162,14 +199,55 @@ impl Report {
     ///
     /// T* = max(ceil(N / 10) - 1 + latency, 2N / 40) + (R - 1) / 1 QPS + latency, where
     /// R = sum over domains of (ceil(holders / 100) + 1).
+    ///
+    /// On the realistic profile part 1 also waits for Google to know each account. Take the
+    /// delays this run drew, d_k for the k-th user created: with D domains creating at 10 per
+    /// second each, the k-th creation starts no earlier than floor(k / 10D) s, so that user's
+    /// license and role cannot land before floor(k / 10D) + latency + d_k + latency, and the
+    /// checking reads follow the last of them: part 1 becomes the larger of itself and the
+    /// maximum of that over k.
     fn bound_seconds(&self) -> f64 {
-        self.creating_seconds() + self.checking_seconds()
+        self.creating_seconds().max(self.propagated_seconds()) + self.checking_seconds()
     }
 
     fn creating_seconds(&self) -> f64 {
         let n = self.accounts_per_domain;
         let creations = (n.div_ceil(USER_CREATES_PER_DOMAIN_PER_SECOND) - 1) as f64 + latency();
         creations.max(2.0 * n as f64 / DIRECTORY_PER_ADMIN_PER_SECOND)
+    }
+
+    /// When the last account's license and role can have landed, given the drawn delays (0
+    /// on the default profile). Delays are in global creation order; with D domains creating in
+    /// parallel, the k-th creation overall is at best the (k / D)-th of its domain.
+    fn propagated_seconds(&self) -> f64 {
+        self.propagation
+            .iter()
+            .enumerate()
+            .map(|(k, delay)| {
+                let slot = (k / self.domains / USER_CREATES_PER_DOMAIN_PER_SECOND) as f64;
+                slot + latency() + delay.as_secs_f64() + latency()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    fn profile(&self) -> &'static str {
+        if self.propagation.is_empty() {
+            "idle"
+        } else {
+            "realistic"
+        }
+    }
+
+    /// API calls Google answered with something other than 2xx: each one is a call the
+    /// service had to retry (or gave up on), so this counts retries from Google's side.
+    fn refused_calls(&self) -> usize {
+        self.api_calls()
+            .filter(|e| !e.outcome.starts_with('2'))
+            .count()
+    }
+
+    fn retries_per_account(&self) -> f64 {
+        self.refused_calls() as f64 / self.accounts() as f64
     }
 
     /// Licensing reads that must follow the last creation, over all domains.
@@ -223,8 +301,9 @@ impl Report {
         let n = self.accounts_per_domain;
         let d = self.domains;
         println!(
-            "== {d} domain(s) x {n} accounts = {} accounts",
-            self.accounts()
+            "== {d} domain(s) x {n} accounts = {} accounts, {} profile",
+            self.accounts(),
+            self.profile()
         );
         println!(
             "  provisioned in {:.1} s: {:.2} accounts/s{}",
@@ -252,6 +331,19 @@ impl Report {
             "      at {LICENSING_PER_PROJECT_PER_SECOND} QPS for the project: (R - 1) s + {LATENCY_MS} ms = {:.1} s",
             self.checking_seconds()
         );
+        if !self.propagation.is_empty() {
+            let mut sorted = self.propagation.clone();
+            sorted.sort();
+            let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64();
+            println!(
+                "    propagation (time scale {REALISTIC_TIME_SCALE}): delays of {} users, median {:.1} s, p95 {:.1} s, max {:.1} s; the last license/role can land at {:.1} s",
+                sorted.len(),
+                at(0.5),
+                at(0.95),
+                at(1.0),
+                self.propagated_seconds()
+            );
+        }
         println!(
             "    T* = {:.1} s -> bound {:.2} accounts/s",
             self.bound_seconds(),
@@ -274,11 +366,13 @@ impl Report {
             .filter(|e| support_access_e2e::is_write_method(&e.method))
             .count();
         println!(
-            "  API calls: {api} = {:.2} per account ({:.2} writes, {:.2} reads); token requests: {}",
+            "  API calls: {api} = {:.2} per account ({:.2} writes, {:.2} reads); token requests: {}; answered other than 2xx (retried): {} = {:.2} per account",
             api as f64 / accounts,
             writes as f64 / accounts,
             (api - writes) as f64 / accounts,
-            self.calls().count() - api
+            self.calls().count() - api,
+            self.refused_calls(),
+            self.retries_per_account()
         );
         let mut by_method: BTreeMap<&str, usize> = BTreeMap::new();
         let mut refused: BTreeMap<String, usize> = BTreeMap::new();
@@ -338,10 +432,19 @@ fn is_quota_error(outcome: &str) -> bool {
     .any(|marker| outcome.contains(marker))
 }
 
-async fn run_scenario(domains: usize, accounts_per_domain: usize) -> anyhow::Result<Report> {
+async fn run_scenario(
+    domains: usize,
+    accounts_per_domain: usize,
+    realistic: bool,
+) -> anyhow::Result<Report> {
     let mut seed = Seed::from_file(seed_path("resellers.yaml"))?;
     seed.knobs.quotas.enabled = true;
     seed.knobs.latency.base_ms = LATENCY_MS;
+    if realistic {
+        seed.knobs.profile = support_access_emulator::Profile::Realistic;
+        seed.knobs.propagation.time_scale = REALISTIC_TIME_SCALE;
+        seed.knobs.propagation.rng_seed = Some(REALISTIC_RNG_SEED);
+    }
     if let Ok(burst) = std::env::var("BENCH_LICENSING_BURST") {
         seed.knobs.quotas.licensing_burst = burst.parse()?;
     }
@@ -516,6 +619,11 @@ async fn measure(
         ledger: emulator.ledger(),
         failed_accounts,
         cloud_identity_holders,
+        propagation: emulator
+            .propagation_delays()
+            .iter()
+            .map(|d| d.licensing.max(d.roles))
+            .collect(),
     })
 }
 
