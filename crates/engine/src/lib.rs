@@ -128,6 +128,7 @@ pub struct Engine {
     owner: String,
     wake: Arc<Notify>,
     authors: audit::OperationAuthors,
+    encoder: Arc<dyn outcome::ResultEncoder>,
 }
 
 /// A claim that cannot continue (the lease was taken over or is lapsing, the operation was
@@ -166,8 +167,14 @@ enum ClaimEnd {
 }
 
 impl Engine {
-    /// An engine over `store` and `google`.
-    pub fn new(store: Store, google: Arc<GoogleAccess>, config: EngineConfig) -> Arc<Self> {
+    /// An engine over `store` and `google`; `encoder` spells finished operations' results as
+    /// the API returns them.
+    pub fn new(
+        store: Store,
+        google: Arc<GoogleAccess>,
+        config: EngineConfig,
+        encoder: Arc<dyn outcome::ResultEncoder>,
+    ) -> Arc<Self> {
         Arc::new(Engine {
             store,
             google,
@@ -175,6 +182,7 @@ impl Engine {
             owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             wake: Arc::new(Notify::new()),
             authors: audit::OperationAuthors::default(),
+            encoder,
         })
     }
 

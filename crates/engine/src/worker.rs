@@ -88,7 +88,12 @@ impl Engine {
         .await;
         match released {
             Ok(true) => {
-                if let Err(error) = outcome::finish_operation(&self.store, lease.operation_id).await
+                if let Err(error) = outcome::finish_operation(
+                    &self.store,
+                    self.encoder.as_ref(),
+                    lease.operation_id,
+                )
+                .await
                 {
                     tracing::error!(operation = %lease.operation_id, error = %error, "cannot finish the operation");
                 }
