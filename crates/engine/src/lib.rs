@@ -15,14 +15,16 @@
 //! Where things are: `worker` (the loop, claims, release, reconcile scheduling), `lease` (the
 //! heartbeat and the guard every Google request asks), `claim` (the passes of one claim),
 //! `pipeline` (the plan of a pass, shared with `validate_only`), `chains` (carrying out a pass),
-//! `journal` (steps in Postgres), `ownership` and `drift` (what the engine records besides
-//! steps), `observe`, `execute` and `confirm` (reading Google, writing it, checking a step's
-//! effect), `desired` (the decisions as the planner reads them), `outcome` (an operation's
-//! result), `audit`.
+//! `journal` (the `Journal` of a claimed domain: its steps in Postgres), `effect` (what a
+//! step did in Google, [`effect::StepEffect`]), `ownership` and `drift` (what the engine records
+//! besides steps), `observe`, `execute` and `confirm` (reading Google, writing it, checking a
+//! step's effect), `desired` (the decisions as the planner reads them), `outcome` (an operation's
+//! result, encoded for callers by the API's [`outcome::ResultEncoder`]), `audit`.
 
 mod chains;
 mod claim;
 mod drift;
+pub mod effect;
 mod journal;
 mod ownership;
 mod worker;
@@ -58,14 +60,13 @@ use support_access_store::operations::{
     self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
     StepUpdate,
 };
+use support_access_store::wake::WakeListener;
 use support_access_store::{Store, StoreError, accounts, domains, observations};
 use tokio::sync::Notify;
 
+use effect::StepEffect;
 use execute::{Resolver, StepFailure};
 use google_access::GoogleAccess;
-
-/// The Postgres channel on which a new operation wakes the workers of every replica.
-pub const WAKE_CHANNEL: &str = "support_access_work";
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -229,21 +230,16 @@ impl Engine {
 
     async fn listen(&self, shutdown: tokio_util::sync::CancellationToken) {
         loop {
-            let mut listener =
-                match sqlx::postgres::PgListener::connect_with(self.store.pool()).await {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot listen for work notifications");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                        }
+            let mut listener = match WakeListener::connect(self.store.pool()).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot listen for work notifications");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(2)) => continue,
                     }
-                };
-            if let Err(error) = listener.listen(WAKE_CHANNEL).await {
-                tracing::warn!(error = %error, "cannot listen for work notifications");
-                continue;
-            }
+                }
+            };
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,

@@ -2,6 +2,7 @@
 //! under its lease (the heartbeat runs beside it, see [`super::lease`]) and releases it; a task of
 //! its own starts the reconciliations that are due.
 
+use super::journal::Journal;
 use super::*;
 
 impl Engine {
@@ -158,7 +159,9 @@ impl Engine {
     /// Ends a cancelled claim: its open steps are marked cancelled.
     pub(super) async fn end_cancelled(&self, lease: &Lease) -> Result<ClaimEnd, Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
-        operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled").await?;
+        Journal::of(lease)
+            .cancel_open_steps(&mut conn, "the operation was cancelled")
+            .await?;
         Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()))
     }
 }

@@ -29,7 +29,7 @@ use crate::api::operation_view::{operation_name, operation_view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use support_access_engine::{OperationRequest, WAKE_CHANNEL, desired, observe, step_action};
+use support_access_engine::{OperationRequest, desired, observe, step_action};
 
 /// The domains and staff members a request names, validated but not yet looked up.
 #[derive(Clone, Debug, Default)]
@@ -393,12 +393,7 @@ pub async fn create_operation(
         },
     )
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(WAKE_CHANNEL)
-        .bind(id.to_string())
-        .execute(&mut *m.conn())
-        .await
-        .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    support_access_store::wake::notify_work_available(m.conn(), id).await?;
     let operation = operation_view(m.conn(), &record).await?;
     debug_assert_eq!(operation.name, operation_name(id));
     Ok(operation)
