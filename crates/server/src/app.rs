@@ -17,14 +17,15 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::api::SupportAccessApi;
+use crate::api::operation_view::ProtoResultEncoder;
 use crate::config::ServeConfig;
-use crate::engine::google_access::GoogleAccess;
-use crate::engine::{Engine, EngineConfig};
 use crate::operations::OperationsApi;
 use crate::state::AppState;
 use support_access_domain::access::AccessConfig;
 use support_access_domain::plan::PlannerConfig;
 use support_access_domain::revoke::MassChangeLimit;
+use support_access_engine::google_access::GoogleAccess;
+use support_access_engine::{Engine, EngineConfig};
 use support_access_google::{GoogleClient, GoogleConfig, ServiceAccountCredential};
 use tokio_util::sync::CancellationToken;
 
@@ -255,7 +256,12 @@ async fn supervise_database(
     tracing::info!("connected to postgres, migrations applied");
     let _ = store.set(connected);
     let store = store.get().expect("just set");
-    let started = Engine::new(store.clone(), engine.google, engine.config);
+    let started = Engine::new(
+        store.clone(),
+        engine.google,
+        engine.config,
+        Arc::new(ProtoResultEncoder),
+    );
     started.spawn(engine.shutdown.clone());
     let _ = engine.cell.set(started);
     tokio::spawn(sweep_stranded_operations(
@@ -330,7 +336,9 @@ async fn sweep_stranded_operations(store: Store, shutdown: CancellationToken) {
             }
         };
         for id in ids {
-            match crate::engine::outcome::finish_operation(&store, id).await {
+            match support_access_engine::outcome::finish_operation(&store, &ProtoResultEncoder, id)
+                .await
+            {
                 Ok(()) => tracing::info!(operation = %id, "finished a stranded operation"),
                 Err(error) => {
                     tracing::warn!(operation = %id, error = %error, "cannot finish a stranded operation")

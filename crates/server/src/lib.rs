@@ -8,7 +8,6 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
-pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod metrics;

@@ -7,25 +7,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message;
 use support_access_proto::google::longrunning::operations_server::Operations;
 use support_access_proto::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
     ListOperationsResponse, Operation, WaitOperationRequest,
 };
-use support_access_proto::google::rpc;
 use support_access_store::StoreError;
 use support_access_store::operations::{
     self, Cancellation, OperationFilter, OperationKind, OperationRecord, Outcome,
 };
 use tonic::{Request, Response, Status};
 
+use crate::api::operation_view::{encoded_error, operation_view};
 use crate::api::page_token;
 use crate::auth::{self, Principal};
-use crate::engine::OperationRequest;
-use crate::engine::outcome::operation_view;
 use crate::error::ApiError;
 use crate::state::AppState;
+use support_access_engine::OperationRequest;
+use support_access_engine::outcome::Failure;
 
 /// Longest a WaitOperation call waits.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -71,16 +70,12 @@ async fn cancelled_outcome(
     conn: &mut sqlx::PgConnection,
     record: &OperationRecord,
 ) -> Result<Vec<u8>, ApiError> {
-    let (result, _) = crate::engine::outcome::journal_result(conn, record).await?;
-    Ok(rpc::Status {
-        code: tonic::Code::Cancelled as i32,
-        message: "the operation was cancelled".into(),
-        details: vec![prost_types::Any {
-            type_url: "type.googleapis.com/supportaccess.v1.OperationResult".into(),
-            value: result.encode_to_vec(),
-        }],
-    }
-    .encode_to_vec())
+    let (result, _) = support_access_engine::outcome::journal_result(conn, record).await?;
+    Ok(encoded_error(
+        Failure::Cancelled,
+        "the operation was cancelled".into(),
+        &result,
+    ))
 }
 
 fn parse_name(name: &str) -> Result<uuid::Uuid, ApiError> {

@@ -12,9 +12,9 @@ use tokio::sync::OnceCell;
 use support_access_domain::plan::PlannerConfig;
 use support_access_domain::revoke::MassChangeLimit;
 
-use crate::engine::Engine;
-use crate::engine::google_access::GoogleAccess;
 use crate::error::ApiError;
+use support_access_engine::Engine;
+use support_access_engine::google_access::GoogleAccess;
 
 /// Shared by every handler.
 pub struct AppState {

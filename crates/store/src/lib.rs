@@ -24,6 +24,7 @@ pub mod observations;
 pub mod operations;
 pub mod staff;
 mod text_enum;
+pub mod wake;
 
 use std::time::Duration;
 

@@ -1,9 +1,10 @@
-//! Small conversions between proto values and domain/store values shared by the handlers.
+//! Every conversion between proto values and domain/store/engine values, in one place.
 
 use support_access_domain::names::RoleMode;
 use support_access_domain::validation::InvalidValue;
 use support_access_proto::v1;
 use support_access_store::domains::RoleMode as StoredRoleMode;
+use support_access_store::operations::{OperationKind, StepAction, StepState};
 
 /// A proto timestamp from a chrono one.
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -47,5 +48,44 @@ pub fn required(value: &str) -> Result<&str, InvalidValue> {
         Err(InvalidValue("is required".into()))
     } else {
         Ok(value)
+    }
+}
+
+/// The API's operation kind of a stored one.
+pub fn operation_kind_to_proto(kind: OperationKind) -> v1::OperationKind {
+    match kind {
+        OperationKind::Provision => v1::OperationKind::Provision,
+        OperationKind::Revoke => v1::OperationKind::Revoke,
+        OperationKind::Reconcile => v1::OperationKind::Reconcile,
+    }
+}
+
+/// The API's step action of a stored one.
+pub fn step_action_to_proto(action: StepAction) -> v1::StepAction {
+    match action {
+        StepAction::CheckDelegatedAdmin => v1::StepAction::CheckDelegatedAdmin,
+        StepAction::CreateOrgUnit => v1::StepAction::CreateOrgUnit,
+        StepAction::CheckSubscription => v1::StepAction::CheckSubscription,
+        StepAction::EnsureRole => v1::StepAction::EnsureRole,
+        StepAction::CreateUser => v1::StepAction::CreateUser,
+        StepAction::UpdateUser => v1::StepAction::UpdateUser,
+        StepAction::AssignLicense => v1::StepAction::AssignLicense,
+        StepAction::RemovePaidLicense => v1::StepAction::RemovePaidLicense,
+        StepAction::AssignRole => v1::StepAction::AssignRole,
+        StepAction::RemoveRole => v1::StepAction::RemoveRole,
+        StepAction::SuspendUser => v1::StepAction::SuspendUser,
+        StepAction::DeleteUser => v1::StepAction::DeleteUser,
+    }
+}
+
+/// The API's step state of a stored one.
+pub fn step_state_to_proto(state: StepState) -> v1::StepState {
+    match state {
+        StepState::Pending => v1::StepState::Pending,
+        StepState::Running => v1::StepState::Running,
+        StepState::Done => v1::StepState::Done,
+        StepState::Skipped => v1::StepState::Skipped,
+        StepState::Failed => v1::StepState::Failed,
+        StepState::Cancelled => v1::StepState::Cancelled,
     }
 }

@@ -14,8 +14,8 @@ use support_access_store::drift::{self, DriftFilter, DriftRecord};
 use super::convert::timestamp;
 use super::observation;
 use super::page_token;
+use crate::api::operation_view::operation_name;
 use crate::auth::{DomainScope, Principal};
-use crate::engine::outcome::operation_name;
 use crate::error::ApiError;
 use crate::state::AppState;
 

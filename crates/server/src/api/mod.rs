@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod manual;
 pub mod mutation;
 pub mod observation;
+pub mod operation_view;
 pub mod page_token;
 pub mod portal;
 pub mod provision;

@@ -15,11 +15,11 @@ use support_access_store::domains::{self, DomainRecord};
 use support_access_store::observations;
 use support_access_store::operations::{self, OperationFilter, OperationKind, StepState};
 
-use crate::engine::desired::{self, DesiredError};
-use crate::engine::google_access::AccessError;
-use crate::engine::observe;
 use crate::error::ApiError;
 use crate::state::AppState;
+use support_access_engine::desired::{self, DesiredError};
+use support_access_engine::google_access::AccessError;
+use support_access_engine::observe;
 
 /// The domain record, or NOT_FOUND naming `domains/{domain}`.
 pub async fn domain_record(

@@ -24,11 +24,12 @@ use support_access_store::operations::{self, NewOperation, OperationKind};
 use support_access_store::{audit, domains, staff};
 
 use super::mutation::{AuditTarget, Begin, Mutation};
+use crate::api::convert::{operation_kind_to_proto, step_action_to_proto};
+use crate::api::operation_view::{operation_name, operation_view};
 use crate::auth::Principal;
-use crate::engine::outcome::{operation_name, operation_view};
-use crate::engine::{OperationRequest, WAKE_CHANNEL, desired, observe, step_action};
 use crate::error::ApiError;
 use crate::state::AppState;
+use support_access_engine::{OperationRequest, desired, observe, step_action};
 
 /// The domains and staff members a request names, validated but not yet looked up.
 #[derive(Clone, Debug, Default)]
@@ -392,12 +393,7 @@ pub async fn create_operation(
         },
     )
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(WAKE_CHANNEL)
-        .bind(id.to_string())
-        .execute(&mut *m.conn())
-        .await
-        .map_err(|e| ApiError::from(support_access_store::StoreError::Database(e)))?;
+    support_access_store::wake::notify_work_available(m.conn(), id).await?;
     let operation = operation_view(m.conn(), &record).await?;
     debug_assert_eq!(operation.name, operation_name(id));
     Ok(operation)
@@ -487,7 +483,7 @@ pub async fn check_mass_change(
 /// pipeline as the worker. The request's decision is applied to the stored decisions in a
 /// transaction that is rolled back (so the desired state is exactly what the real request would
 /// record), then Google is observed, with no transaction open, and
-/// [`pipeline::plan_pass`](crate::engine::pipeline::plan_pass) plans each domain. Nothing is
+/// [`pipeline::plan_pass`](support_access_engine::pipeline::plan_pass) plans each domain. Nothing is
 /// written to Google or Postgres.
 pub async fn plan_only(
     state: &AppState,
@@ -569,7 +565,7 @@ pub async fn plan_only(
                 continue;
             }
         };
-        let pass = crate::engine::pipeline::plan_pass(
+        let pass = support_access_engine::pipeline::plan_pass(
             kind,
             &desired,
             &observed,
@@ -594,8 +590,7 @@ pub async fn plan_only(
                     .account()
                     .map(|a| a.as_str().to_owned())
                     .unwrap_or_default(),
-                action: crate::engine::outcome::step_action(step_action(p.step.kind()).as_str())
-                    as i32,
+                action: step_action_to_proto(step_action(p.step.kind())) as i32,
                 reason: p.reason,
                 state: v1::StepState::Pending as i32,
                 detail: String::new(),
@@ -609,11 +604,7 @@ pub async fn plan_only(
         domain_notes: notes,
     };
     let metadata = v1::OperationMetadata {
-        kind: match kind {
-            OperationKind::Provision => v1::OperationKind::Provision,
-            OperationKind::Revoke => v1::OperationKind::Revoke,
-            OperationKind::Reconcile => v1::OperationKind::Reconcile,
-        } as i32,
+        kind: operation_kind_to_proto(kind) as i32,
         create_time: Some(crate::api::convert::timestamp(chrono::Utc::now())),
         end_time: Some(crate::api::convert::timestamp(chrono::Utc::now())),
         ..Default::default()

@@ -282,7 +282,7 @@ pub async fn check_deletable(
         .items
         .iter()
         .filter(|o| {
-            serde_json::from_value::<crate::engine::OperationRequest>(o.request.clone())
+            serde_json::from_value::<support_access_engine::OperationRequest>(o.request.clone())
                 .is_ok_and(|r| r.staff_members.iter().any(|s| s == id))
         })
         .map(|o| format!("operations/{}", o.id))

@@ -3,7 +3,7 @@
 //! domain from being retried forever.
 
 use super::chains::{LICENSE_PHASE, phase};
-use super::journal::{confirm_vanished_steps, fail_open_steps, journal_batch};
+use super::journal::Journal;
 use super::*;
 
 impl Engine {
@@ -33,7 +33,9 @@ impl Engine {
         };
         let Some(record) = domains::get(&mut conn, &lease.domain_name).await? else {
             let message = "the domain was deleted while the operation ran".to_owned();
-            fail_open_steps(&mut conn, lease, &message).await?;
+            Journal::of(lease)
+                .fail_open_steps(&mut conn, &message)
+                .await?;
             return Ok(ClaimEnd::Finished(RunState::Failed, message));
         };
         if lease.claims > self.config.max_claims {
@@ -47,7 +49,9 @@ impl Engine {
                 "gave up after {} attempts to bring the domain about; the last one ended with: {last}",
                 lease.claims - 1
             );
-            fail_open_steps(&mut conn, lease, &message).await?;
+            Journal::of(lease)
+                .fail_open_steps(&mut conn, &message)
+                .await?;
             return Ok(ClaimEnd::Finished(RunState::Failed, message));
         }
         let client = match self.google.domain(&record).await {
@@ -55,7 +59,9 @@ impl Engine {
             Ok(client) => client.guarded(guard.clone()),
             Err(e) => {
                 let message = e.to_string();
-                fail_open_steps(&mut conn, lease, &message).await?;
+                Journal::of(lease)
+                    .fail_open_steps(&mut conn, &message)
+                    .await?;
                 return Ok(ClaimEnd::Finished(RunState::Failed, message));
             }
         };
@@ -81,7 +87,9 @@ impl Engine {
                     Ok(desired) => desired,
                     Err(desired::DesiredError::Store(e)) => return Err(e.into()),
                     Err(desired::DesiredError::Invalid(message)) => {
-                        fail_open_steps(&mut conn, lease, &message).await?;
+                        Journal::of(lease)
+                            .fail_open_steps(&mut conn, &message)
+                            .await?;
                         return Ok(ClaimEnd::Finished(RunState::Failed, message));
                     }
                 }
@@ -107,7 +115,9 @@ impl Engine {
                     | StepFailure::SeatsExhausted(detail)
                     | StepFailure::Domain(detail) => {
                         let mut conn = self.store.pool().acquire().await?;
-                        fail_open_steps(&mut conn, lease, &detail).await?;
+                        Journal::of(lease)
+                            .fail_open_steps(&mut conn, &detail)
+                            .await?;
                         return Ok(ClaimEnd::Finished(RunState::Failed, detail));
                     }
                 },
@@ -135,18 +145,18 @@ impl Engine {
             let mut verdicts = pass_plan.verdicts;
 
             let mut conn = self.store.pool().acquire().await?;
-            let journal =
-                operations::domain_steps(&mut conn, lease.operation_id, &lease.domain_name).await?;
+            let journal_of_domain = Journal::of(lease);
+            let journal = journal_of_domain.steps(&mut conn).await?;
             let planned_keys: BTreeSet<String> = steps.iter().map(|s| s.step.key()).collect();
-            confirm_vanished_steps(
-                &mut conn,
-                lease,
-                &journal,
-                &planned_keys,
-                &observed,
-                &self.config.planner.access,
-            )
-            .await?;
+            journal_of_domain
+                .confirm_vanished_steps(
+                    &mut conn,
+                    &journal,
+                    &planned_keys,
+                    &observed,
+                    &self.config.planner.access,
+                )
+                .await?;
 
             // Accounts that failed for good in this operation (in this claim or an earlier
             // one) are not tried again: a person has to act first.
@@ -187,14 +197,16 @@ impl Engine {
                     }
                 }
             }
-            operations::record_account_results(
-                &mut conn,
-                lease,
-                &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
-            )
-            .await?;
+            journal_of_domain
+                .record_account_results(
+                    &mut conn,
+                    &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
+                )
+                .await?;
             if let Some(message) = blocked {
-                fail_open_steps(&mut conn, lease, &message).await?;
+                Journal::of(lease)
+                    .fail_open_steps(&mut conn, &message)
+                    .await?;
                 return Ok(ClaimEnd::Finished(RunState::Failed, message));
             }
             if converged {
@@ -242,7 +254,9 @@ impl Engine {
                 return Ok(ClaimEnd::Finished(state, message));
             }
             let pass_steps = steps_of_pass(runnable);
-            let journaled = journal_batch(&mut conn, lease, &journal, &pass_steps).await?;
+            let journaled = journal_of_domain
+                .append_batch(&mut conn, &journal, &pass_steps)
+                .await?;
             drop(conn);
 
             let resolver = Resolver::from_observation(&observed);

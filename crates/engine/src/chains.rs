@@ -3,7 +3,7 @@
 //! transaction), sent to Google under the lease guard, audited before and after, journaled with
 //! its outcome.
 
-use super::journal::fail_open_steps;
+use super::journal::Journal;
 use super::*;
 
 impl Engine {
@@ -63,7 +63,9 @@ impl Engine {
                     ) => {
                         let detail = format!("{}: {detail}", planned.step.kind());
                         let mut conn = self.store.pool().acquire().await?;
-                        fail_open_steps(&mut conn, lease, &detail).await?;
+                        Journal::of(lease)
+                            .fail_open_steps(&mut conn, &detail)
+                            .await?;
                         return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
                     }
                 }
@@ -129,7 +131,9 @@ impl Engine {
         }
         if let Some(detail) = domain_failure {
             let mut conn = self.store.pool().acquire().await?;
-            fail_open_steps(&mut conn, lease, &detail).await?;
+            Journal::of(lease)
+                .fail_open_steps(&mut conn, &detail)
+                .await?;
             return Ok(Some(ClaimEnd::Finished(RunState::Failed, detail)));
         }
         Ok(retry.end())
@@ -165,7 +169,7 @@ impl Engine {
                 Some(reason) => {
                     let detail =
                         format!("not sent: Google refused another account of the domain: {reason}");
-                    self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                    self.finish_step(lease, seq, StepState::Failed, &detail, None)
                         .await?;
                     Err(StepFailure::SeatsExhausted(reason))
                 }
@@ -196,7 +200,7 @@ impl Engine {
             let detail = format!("{}: {detail}", planned.step.kind());
             let not_attempted = format!("not attempted: {detail}");
             for (seq, _, _) in steps {
-                self.record(lease, seq, StepState::Failed, &not_attempted, None, 0)
+                self.finish_step(lease, seq, StepState::Failed, &not_attempted, None)
                     .await?;
             }
             return Ok(ChainEnd::AccountFailed { account, detail });
@@ -216,7 +220,7 @@ impl Engine {
     ) -> Result<Result<(), StepFailure>, Interrupted> {
         if attempts >= self.config.max_step_attempts {
             let detail = format!("gave up after {attempts} attempts");
-            self.record(lease, seq, StepState::Failed, &detail, None, 0)
+            self.finish_step(lease, seq, StepState::Failed, &detail, None)
                 .await?;
             return Ok(Err(StepFailure::Account(detail)));
         }
@@ -225,7 +229,9 @@ impl Engine {
         let start = {
             let mut conn = self.store.pool().acquire().await?;
             let min_remaining = lease::min_remaining(self.config.lease);
-            operations::start_step(&mut conn, lease, seq, min_remaining).await?
+            Journal::of(lease)
+                .start_step(&mut conn, seq, min_remaining)
+                .await?
         };
         match start {
             StepStart::Started => {}
@@ -263,11 +269,9 @@ impl Engine {
             "step ran"
         );
         let (outcome, audit_detail) = match &result {
-            Ok(effect) if effect.get("already_existed").is_some() => {
-                ("ALREADY_DONE", "already done")
-            }
-            Ok(effect) if effect.get("already_gone").is_some() => ("ALREADY_GONE", "already gone"),
-            Ok(_) => ("OK", "done"),
+            Ok(StepEffect::AlreadyExisted(_)) => ("ALREADY_DONE", "already done"),
+            Ok(StepEffect::AlreadyGone) => ("ALREADY_GONE", "already gone"),
+            Ok(StepEffect::Applied(_)) => ("OK", "done"),
             Err(StepFailure::Retry { detail, .. }) => ("WILL_RETRY", detail.as_str()),
             Err(
                 StepFailure::Account(detail)
@@ -288,14 +292,12 @@ impl Engine {
         match result {
             Ok(effect) => {
                 resolver.lock().await.learn(&planned.step, &effect);
-                let detail = if effect.get("already_existed").is_some() {
-                    "already done in Google (confirmed)"
-                } else if effect.get("already_gone").is_some() {
-                    "already gone in Google (confirmed)"
-                } else {
-                    "done"
+                let detail = match effect {
+                    StepEffect::AlreadyExisted(_) => "already done in Google (confirmed)",
+                    StepEffect::AlreadyGone => "already gone in Google (confirmed)",
+                    StepEffect::Applied(_) => "done",
                 };
-                self.record(lease, seq, StepState::Done, detail, Some(&effect), 0)
+                self.finish_step(lease, seq, StepState::Done, detail, Some(&effect))
                     .await?;
                 if let Some(staff) = &planned.staff_member {
                     self.record_step_ownership(lease, staff, &planned.step, &effect)
@@ -304,29 +306,28 @@ impl Engine {
                 Ok(Ok(()))
             }
             Err(StepFailure::Retry { detail, after }) => {
-                self.record(
+                self.finish_step(
                     lease,
                     seq,
                     StepState::Running,
                     &format!("will retry: {detail}"),
                     None,
-                    0,
                 )
                 .await?;
                 Ok(Err(StepFailure::Retry { detail, after }))
             }
             Err(StepFailure::Account(detail)) => {
-                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                self.finish_step(lease, seq, StepState::Failed, &detail, None)
                     .await?;
                 Ok(Err(StepFailure::Account(detail)))
             }
             Err(StepFailure::SeatsExhausted(detail)) => {
-                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                self.finish_step(lease, seq, StepState::Failed, &detail, None)
                     .await?;
                 Ok(Err(StepFailure::SeatsExhausted(detail)))
             }
             Err(StepFailure::Domain(detail)) => {
-                self.record(lease, seq, StepState::Failed, &detail, None, 0)
+                self.finish_step(lease, seq, StepState::Failed, &detail, None)
                     .await?;
                 Ok(Err(StepFailure::Domain(detail)))
             }
@@ -334,28 +335,19 @@ impl Engine {
         }
     }
 
-    pub(super) async fn record(
+    /// Journals where step `seq` stands, on a connection of its own.
+    pub(super) async fn finish_step(
         &self,
         lease: &Lease,
         seq: i32,
         state: StepState,
         detail: &str,
-        effect: Option<&serde_json::Value>,
-        add_attempts: i32,
+        effect: Option<&StepEffect>,
     ) -> Result<StepRecord, Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
-        Ok(operations::record_step(
-            &mut conn,
-            lease,
-            seq,
-            &StepUpdate {
-                state,
-                detail,
-                google_effect: effect,
-                add_attempts,
-            },
-        )
-        .await?)
+        Journal::of(lease)
+            .finish_step(&mut conn, seq, state, detail, effect)
+            .await
     }
 }
 

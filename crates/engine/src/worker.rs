@@ -2,6 +2,7 @@
 //! under its lease (the heartbeat runs beside it, see [`super::lease`]) and releases it; a task of
 //! its own starts the reconciliations that are due.
 
+use super::journal::Journal;
 use super::*;
 
 impl Engine {
@@ -88,7 +89,12 @@ impl Engine {
         .await;
         match released {
             Ok(true) => {
-                if let Err(error) = outcome::finish_operation(&self.store, lease.operation_id).await
+                if let Err(error) = outcome::finish_operation(
+                    &self.store,
+                    self.encoder.as_ref(),
+                    lease.operation_id,
+                )
+                .await
                 {
                     tracing::error!(operation = %lease.operation_id, error = %error, "cannot finish the operation");
                 }
@@ -153,7 +159,9 @@ impl Engine {
     /// Ends a cancelled claim: its open steps are marked cancelled.
     pub(super) async fn end_cancelled(&self, lease: &Lease) -> Result<ClaimEnd, Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
-        operations::cancel_open_steps(&mut conn, lease, "the operation was cancelled").await?;
+        Journal::of(lease)
+            .cancel_open_steps(&mut conn, "the operation was cancelled")
+            .await?;
         Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()))
     }
 }

@@ -12,12 +12,12 @@ impl Engine {
         lease: &Lease,
         staff: &StaffMemberId,
         step: &Step,
-        effect: &serde_json::Value,
+        effect: &StepEffect,
     ) -> Result<(), Interrupted> {
         let mut conn = self.store.pool().acquire().await?;
         match step {
             Step::CreateUser { account, .. } => {
-                if let Some(user_id) = execute::effect_user_id(effect) {
+                if let Some(user_id) = effect.user_id() {
                     accounts::record_ownership(
                         &mut conn,
                         &lease.domain_name,

@@ -15,14 +15,16 @@
 //! Where things are: `worker` (the loop, claims, release, reconcile scheduling), `lease` (the
 //! heartbeat and the guard every Google request asks), `claim` (the passes of one claim),
 //! `pipeline` (the plan of a pass, shared with `validate_only`), `chains` (carrying out a pass),
-//! `journal` (steps in Postgres), `ownership` and `drift` (what the engine records besides
-//! steps), `observe`, `execute` and `confirm` (reading Google, writing it, checking a step's
-//! effect), `desired` (the decisions as the planner reads them), `outcome` (an operation's
-//! result), `audit`.
+//! `journal` (the `Journal` of a claimed domain: its steps in Postgres), `effect` (what a
+//! step did in Google, [`effect::StepEffect`]), `ownership` and `drift` (what the engine records
+//! besides steps), `observe`, `execute` and `confirm` (reading Google, writing it, checking a
+//! step's effect), `desired` (the decisions as the planner reads them), `outcome` (an operation's
+//! result, encoded for callers by the API's [`outcome::ResultEncoder`]), `audit`.
 
 mod chains;
 mod claim;
 mod drift;
+pub mod effect;
 mod journal;
 mod ownership;
 mod worker;
@@ -58,14 +60,13 @@ use support_access_store::operations::{
     self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
     StepUpdate,
 };
+use support_access_store::wake::WakeListener;
 use support_access_store::{Store, StoreError, accounts, domains, observations};
 use tokio::sync::Notify;
 
+use effect::StepEffect;
 use execute::{Resolver, StepFailure};
 use google_access::GoogleAccess;
-
-/// The Postgres channel on which a new operation wakes the workers of every replica.
-pub const WAKE_CHANNEL: &str = "support_access_work";
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -128,6 +129,7 @@ pub struct Engine {
     owner: String,
     wake: Arc<Notify>,
     authors: audit::OperationAuthors,
+    encoder: Arc<dyn outcome::ResultEncoder>,
 }
 
 /// A claim that cannot continue (the lease was taken over or is lapsing, the operation was
@@ -166,8 +168,14 @@ enum ClaimEnd {
 }
 
 impl Engine {
-    /// An engine over `store` and `google`.
-    pub fn new(store: Store, google: Arc<GoogleAccess>, config: EngineConfig) -> Arc<Self> {
+    /// An engine over `store` and `google`; `encoder` spells finished operations' results as
+    /// the API returns them.
+    pub fn new(
+        store: Store,
+        google: Arc<GoogleAccess>,
+        config: EngineConfig,
+        encoder: Arc<dyn outcome::ResultEncoder>,
+    ) -> Arc<Self> {
         Arc::new(Engine {
             store,
             google,
@@ -175,6 +183,7 @@ impl Engine {
             owner: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             wake: Arc::new(Notify::new()),
             authors: audit::OperationAuthors::default(),
+            encoder,
         })
     }
 
@@ -221,21 +230,16 @@ impl Engine {
 
     async fn listen(&self, shutdown: tokio_util::sync::CancellationToken) {
         loop {
-            let mut listener =
-                match sqlx::postgres::PgListener::connect_with(self.store.pool()).await {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot listen for work notifications");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                        }
+            let mut listener = match WakeListener::connect(self.store.pool()).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot listen for work notifications");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(2)) => continue,
                     }
-                };
-            if let Err(error) = listener.listen(WAKE_CHANNEL).await {
-                tracing::warn!(error = %error, "cannot listen for work notifications");
-                continue;
-            }
+                }
+            };
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use serde_json::{Value, json};
-use support_access_domain::observed::{ObservedDomain, UserId};
+use support_access_domain::observed::ObservedDomain;
 use support_access_domain::ownership::MARKER_CUSTOM_TYPE;
 use support_access_domain::plan::{RoleRef, Step};
 use support_access_google::model::{
@@ -17,6 +16,8 @@ use support_access_google::model::{
     ScopeType, UserChanges,
 };
 use support_access_google::{DomainClient, ErrorClass, GoogleError, SecretString};
+
+use crate::effect::{EffectIds, StepEffect};
 
 /// Ids learned while a domain is worked on: from the observation and from the steps that
 /// created users and roles.
@@ -44,16 +45,16 @@ impl Resolver {
     }
 
     /// Learns the ids in a step's effect.
-    pub fn learn(&mut self, step: &Step, effect: &Value) {
+    pub fn learn(&mut self, step: &Step, effect: &StepEffect) {
         match step {
             Step::CreateUser { account, .. } => {
-                if let Some(id) = effect["user_id"].as_str() {
+                if let Some(id) = effect.user_id() {
                     self.user_ids
-                        .insert(account.as_str().to_owned(), id.to_owned());
+                        .insert(account.as_str().to_owned(), id.as_str().to_owned());
                 }
             }
             Step::CreateCustomRole { role_name, .. } => {
-                if let Some(id) = effect["role_id"].as_str() {
+                if let Some(id) = effect.role_id() {
                     self.role_ids
                         .insert(role_name.as_str().to_owned(), id.to_owned());
                 }
@@ -90,7 +91,7 @@ pub async fn execute(
     client: &DomainClient,
     step: &Step,
     resolver: &mut Resolver,
-) -> Result<Value, StepFailure> {
+) -> Result<StepEffect, StepFailure> {
     let effect = match step {
         Step::CreateOrgUnit { path } => {
             let request = NewOrgUnit {
@@ -99,8 +100,11 @@ pub async fn execute(
                 description: Some("Cloud Identity accounts for the Customer Care Portal (managed by support-access)".into()),
             };
             match client.orgunits_insert(&request).await {
-                Ok(unit) => json!({ "org_unit_id": unit.org_unit_id }),
-                Err(e) if already(&e) => json!({ "already_existed": true }),
+                Ok(unit) => StepEffect::Applied(EffectIds {
+                    org_unit_id: Some(unit.org_unit_id),
+                    ..EffectIds::default()
+                }),
+                Err(e) if already(&e) => StepEffect::AlreadyExisted(EffectIds::default()),
                 Err(e) => return Err(classify(e)),
             }
         }
@@ -122,14 +126,14 @@ pub async fn execute(
                     .collect(),
             };
             match client.roles_insert(&request).await {
-                Ok(role) => json!({ "role_id": role.role_id }),
+                Ok(role) => StepEffect::Applied(role_ids(role.role_id)),
                 Err(e) if already(&e) => {
                     let roles = client.roles_list().collect_all().await.map_err(classify)?;
                     match roles
                         .into_iter()
                         .find(|r| r.role_name == role_name.as_str())
                     {
-                        Some(role) => json!({ "role_id": role.role_id, "already_existed": true }),
+                        Some(role) => StepEffect::AlreadyExisted(role_ids(role.role_id)),
                         None => return Err(classify(e)),
                     }
                 }
@@ -161,7 +165,7 @@ pub async fn execute(
                 external_ids: vec![ExternalId::custom(MARKER_CUSTOM_TYPE, marker)],
             };
             match client.users_insert(&request).await {
-                Ok(user) => json!({ "user_id": user.id }),
+                Ok(user) => StepEffect::Applied(user_ids(user.id)),
                 Err(e) if already(&e) => {
                     // Created by an earlier attempt whose answer was lost, or someone else's
                     // account (or an alias of one): only ours if the address is its primary
@@ -178,7 +182,7 @@ pub async fn execute(
                             user.id, user.primary_email
                         )));
                     }
-                    json!({ "user_id": user.id, "already_existed": true })
+                    StepEffect::AlreadyExisted(user_ids(user.id))
                 }
                 Err(e) => return Err(classify(e)),
             }
@@ -221,15 +225,15 @@ pub async fn execute(
                 .users_update(user_id.as_str(), &changes)
                 .await
                 .map_err(classify)?;
-            json!({ "user_id": user_id })
+            StepEffect::Applied(user_ids(user_id.as_str().to_owned()))
         }
         Step::AssignLicense { account, sku } => {
             match client
                 .license_assignments_insert(&sku.product_id, &sku.sku_id, account.as_str())
                 .await
             {
-                Ok(_) => json!({}),
-                Err(e) if already(&e) => json!({ "already_existed": true }),
+                Ok(_) => StepEffect::applied(),
+                Err(e) if already(&e) => StepEffect::AlreadyExisted(EffectIds::default()),
                 Err(e) => return Err(classify(e)),
             }
         }
@@ -238,10 +242,8 @@ pub async fn execute(
                 .license_assignments_delete(&sku.product_id, &sku.sku_id, account.as_str())
                 .await
             {
-                Ok(()) => json!({}),
-                Err(e) if matches!(e.class(), ErrorClass::NotFound) => {
-                    json!({ "already_gone": true })
-                }
+                Ok(()) => StepEffect::applied(),
+                Err(e) if matches!(e.class(), ErrorClass::NotFound) => StepEffect::AlreadyGone,
                 Err(e) => return Err(classify(e)),
             }
         }
@@ -282,23 +284,24 @@ pub async fn execute(
                 org_unit_id: None,
             };
             match client.role_assignments_insert(&request).await {
-                Ok(assignment) => json!({
-                    "role_assignment_id": assignment.role_assignment_id,
-                    "role_id": role_id,
-                    "user_id": user_id,
+                Ok(assignment) => StepEffect::Applied(EffectIds {
+                    role_assignment_id: Some(assignment.role_assignment_id),
+                    role_id: Some(role_id),
+                    user_id: Some(user_id),
+                    ..EffectIds::default()
                 }),
-                Err(e) if already(&e) => {
-                    json!({ "role_id": role_id, "user_id": user_id, "already_existed": true })
-                }
+                Err(e) if already(&e) => StepEffect::AlreadyExisted(EffectIds {
+                    role_id: Some(role_id),
+                    user_id: Some(user_id),
+                    ..EffectIds::default()
+                }),
                 Err(e) => return Err(classify(e)),
             }
         }
         Step::RemoveRole { assignment_id, .. } => {
             match client.role_assignments_delete(assignment_id.as_str()).await {
-                Ok(()) => json!({}),
-                Err(e) if matches!(e.class(), ErrorClass::NotFound) => {
-                    json!({ "already_gone": true })
-                }
+                Ok(()) => StepEffect::applied(),
+                Err(e) if matches!(e.class(), ErrorClass::NotFound) => StepEffect::AlreadyGone,
                 Err(e) => return Err(classify(e)),
             }
         }
@@ -311,11 +314,11 @@ pub async fn execute(
                 .users_update(user_id.as_str(), &changes)
                 .await
                 .map_err(classify)?;
-            json!({})
+            StepEffect::applied()
         }
         Step::DeleteUser { user_id, .. } => match client.users_delete(user_id.as_str()).await {
-            Ok(()) => json!({}),
-            Err(e) if matches!(e.class(), ErrorClass::NotFound) => json!({ "already_gone": true }),
+            Ok(()) => StepEffect::applied(),
+            Err(e) if matches!(e.class(), ErrorClass::NotFound) => StepEffect::AlreadyGone,
             Err(e) => return Err(classify(e)),
         },
     };
@@ -376,7 +379,16 @@ fn throwaway_password() -> SecretString {
     SecretString::from(password)
 }
 
-/// The user id in a step's effect, if any.
-pub fn effect_user_id(effect: &Value) -> Option<UserId> {
-    effect["user_id"].as_str().map(UserId::new)
+fn user_ids(user_id: String) -> EffectIds {
+    EffectIds {
+        user_id: Some(user_id),
+        ..EffectIds::default()
+    }
+}
+
+fn role_ids(role_id: String) -> EffectIds {
+    EffectIds {
+        role_id: Some(role_id),
+        ..EffectIds::default()
+    }
 }
