@@ -9,8 +9,10 @@
 //! The vocabulary is re-exported at the crate root; the provisioning types live in their modules.
 
 pub mod access;
+pub mod check;
 pub mod desired;
 pub mod drift;
+pub mod instructions;
 pub mod lifecycle;
 pub mod names;
 pub mod observed;

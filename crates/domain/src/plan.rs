@@ -89,7 +89,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessConfig, PortalAccessKind};
+use crate::check::CheckKind;
 use crate::desired::{DesiredAccount, DesiredDomain};
+use crate::instructions;
 use crate::names::{
     DomainName, EmailAddress, OrgUnitPath, PersonName, RoleMode, RoleName, StaffMemberId,
 };
@@ -98,7 +100,6 @@ use crate::observed::{
     RoleId, RolePrivilege, Sku, SubscriptionObservation, UserId,
 };
 use crate::ownership::{AccountOwnership, ConflictKind, classify, marker_value};
-use crate::status::CheckKind;
 
 /// Planner settings that come from the server's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -630,24 +631,6 @@ pub(crate) struct Analysis<'a> {
     pub paid_in_org_unit: Vec<(EmailAddress, Vec<Sku>)>,
 }
 
-pub(crate) fn subscription_instructions(domain: &DomainName) -> String {
-    format!(
-        "sign in to the Google Admin console of {domain} as a super administrator, open Billing > Get more services > Cloud Identity > Cloud Identity Free > Get started and complete the checkout; then confirm it with ConfirmManualStep (step CLOUD_IDENTITY_FREE_SUBSCRIBED)"
-    )
-}
-
-pub(crate) fn seats_instructions(domain: &DomainName) -> String {
-    format!(
-        "as a super administrator of {domain}, ask Google for more Cloud Identity Free licenses with the Cloud Identity license request form (Admin console > Billing > Subscriptions > Cloud Identity Free), or remove unused Cloud Identity users"
-    )
-}
-
-pub(crate) fn automatic_licensing_instructions(domain: &DomainName, ou: &OrgUnitPath) -> String {
-    format!(
-        "sign in to the Google Admin console of {domain} as a super administrator, open Billing > Subscriptions, and for every Google Workspace subscription open License settings and turn automatic licensing OFF for the organizational unit {ou} (a reseller can also do it in the Partner Sales Console, customer {domain} > License settings); then confirm it with ConfirmManualStep (step AUTOMATIC_LICENSING_OFF)"
-    )
-}
-
 pub(crate) fn analyse<'a>(
     desired: &'a DesiredDomain,
     observed: &'a ObservedDomain,
@@ -730,14 +713,14 @@ pub(crate) fn analyse<'a>(
                 format!(
                     "Google shows no Cloud Identity Free subscription in {domain}, needed for {to_create} new account(s)"
                 ),
-                subscription_instructions(domain),
+                instructions::subscription(domain),
             )),
             SubscriptionObservation::Unknown if !confirmed_subscription => Some(domain_blocker(
                 BlockerKind::SubscriptionUnconfirmed,
                 format!(
                     "Google cannot tell whether Cloud Identity Free is subscribed in {domain}, and no operator confirmed it; {to_create} account(s) are to be created"
                 ),
-                subscription_instructions(domain),
+                instructions::subscription(domain),
             )),
             subscription => match subscription.free_seats() {
                 Some(free) if free < to_create => Some(domain_blocker(
@@ -748,7 +731,7 @@ pub(crate) fn analyse<'a>(
                     format!(
                         "{to_create} account(s) to create but only {free} free Cloud Identity Free seat(s) in {domain}"
                     ),
-                    seats_instructions(domain),
+                    instructions::seats(domain),
                 )),
                 _ => None,
             },
@@ -762,7 +745,7 @@ pub(crate) fn analyse<'a>(
         domain_blocker(
             BlockerKind::AutomaticLicensingUnconfirmed,
             format!("automatic licensing must be confirmed off for {support_ou} before accounts are created, and no operator confirmed it"),
-            automatic_licensing_instructions(domain, support_ou),
+            instructions::automatic_licensing(domain, support_ou),
         )
     });
 
@@ -974,7 +957,7 @@ pub fn plan_domain(
             "automatic licensing appears to be on for {support_ou}: Google shows paid Google Workspace licenses on {} account(s) of it: {}; paid licenses of support accounts are removed by this plan. To stop it: {}",
             accounts.len(),
             accounts.join("; "),
-            automatic_licensing_instructions(desired.domain(), support_ou)
+            instructions::automatic_licensing(desired.domain(), support_ou)
         ));
     }
 

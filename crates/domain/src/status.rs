@@ -11,77 +11,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::desired::DesiredDomain;
+use crate::instructions;
 use crate::names::{DomainName, EmailAddress, StaffMemberId};
 use crate::observed::{ManualStep, ObservedDomain, SubscriptionObservation};
 use crate::ownership::{AccountOwnership, marker_value};
-use crate::plan::{
-    AccountFacts, PlannerConfig, RoleState, Step, analyse, automatic_licensing_instructions,
-    subscription_instructions,
-};
+use crate::plan::{AccountFacts, PlannerConfig, RoleState, Step, analyse};
 
-/// One thing the procedure needs to be true (the API's `CheckKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CheckKind {
-    /// The delegated admin exists, is a super administrator and is not suspended.
-    DelegatedAdmin,
-    /// The support org unit exists.
-    OrgUnit,
-    /// Cloud Identity Free is subscribed with a free seat for every account to add.
-    CloudIdentitySubscription,
-    /// Automatic licensing is off for the support org unit.
-    AutomaticLicensing,
-    /// The portal role exists.
-    PortalRole,
-    /// The account exists.
-    AccountExists,
-    /// The account is in the support org unit.
-    AccountInOrgUnit,
-    /// The account holds Cloud Identity Free.
-    AccountLicense,
-    /// The account holds no paid Workspace license.
-    AccountNoPaidLicense,
-    /// The account holds a role that opens the portal.
-    AccountRole,
-    /// The account is not suspended.
-    AccountNotSuspended,
-    /// Case e-mail reaches the person.
-    AccountMailRouting,
-}
-
-impl CheckKind {
-    /// The API name without its `CHECK_KIND_` prefix.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckKind::DelegatedAdmin => "DELEGATED_ADMIN",
-            CheckKind::OrgUnit => "ORG_UNIT",
-            CheckKind::CloudIdentitySubscription => "CLOUD_IDENTITY_SUBSCRIPTION",
-            CheckKind::AutomaticLicensing => "AUTOMATIC_LICENSING",
-            CheckKind::PortalRole => "PORTAL_ROLE",
-            CheckKind::AccountExists => "ACCOUNT_EXISTS",
-            CheckKind::AccountInOrgUnit => "ACCOUNT_IN_ORG_UNIT",
-            CheckKind::AccountLicense => "ACCOUNT_LICENSE",
-            CheckKind::AccountNoPaidLicense => "ACCOUNT_NO_PAID_LICENSE",
-            CheckKind::AccountRole => "ACCOUNT_ROLE",
-            CheckKind::AccountNotSuspended => "ACCOUNT_NOT_SUSPENDED",
-            CheckKind::AccountMailRouting => "ACCOUNT_MAIL_ROUTING",
-        }
-    }
-
-    /// True for the checks of one account.
-    pub fn is_account_level(self) -> bool {
-        matches!(
-            self,
-            CheckKind::AccountExists
-                | CheckKind::AccountInOrgUnit
-                | CheckKind::AccountLicense
-                | CheckKind::AccountNoPaidLicense
-                | CheckKind::AccountRole
-                | CheckKind::AccountNotSuspended
-                | CheckKind::AccountMailRouting
-        )
-    }
-}
+pub use crate::check::CheckKind;
 
 /// The outcome of a check. The order is severity: the summary of several checks is the greatest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -326,7 +262,7 @@ pub fn domain_status(
                 "automatic licensing appears to be on for {ou}{confirmed}: paid Google Workspace licenses were found on {}",
                 accounts.join(", ")
             ),
-            automatic_licensing_instructions(domain, ou),
+            instructions::automatic_licensing(domain, ou),
         )
     } else if observed.is_confirmed(ManualStep::AutomaticLicensingOff) {
         Check::new(
@@ -342,7 +278,7 @@ pub fn domain_status(
             format!(
                 "Google offers no API to read automatic licensing; no paid license was seen on the accounts of {ou}, but nobody confirmed it is off"
             ),
-            automatic_licensing_instructions(domain, ou),
+            instructions::automatic_licensing(domain, ou),
         )
     };
 
@@ -439,12 +375,12 @@ fn subscription_check(
         SubscriptionObservation::Absent => Check::manual(
             kind,
             "Google shows no Cloud Identity Free subscription",
-            subscription_instructions(desired.domain()),
+            instructions::subscription(desired.domain()),
         ),
         SubscriptionObservation::Unknown => Check::manual(
             kind,
             "Google cannot tell whether Cloud Identity Free is subscribed, and nobody confirmed it",
-            subscription_instructions(desired.domain()),
+            instructions::subscription(desired.domain()),
         ),
     }
 }

@@ -343,10 +343,10 @@ pub(super) fn failure_message(domain: &str, failed: &BTreeMap<String, String>) -
     if !no_seat.is_empty() {
         let accounts: Vec<&str> = no_seat.iter().map(|(a, _)| a.as_str()).collect();
         lines.push(format!(
-            "{domain} has no free Cloud Identity Free seat left: {} account(s) could not be created: {}; {}",
+            "{domain} has no free Cloud Identity Free seat left: {} account(s) could not be created: {}; to fix it, {}; then provision again",
             accounts.len(),
             accounts.join(", "),
-            execute::seats_instructions(domain)
+            support_access_domain::instructions::seats(domain)
         ));
     }
     if !other.is_empty() {

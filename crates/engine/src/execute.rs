@@ -362,13 +362,6 @@ pub fn classify(error: GoogleError) -> StepFailure {
 /// such accounts by it).
 pub const NO_FREE_SEAT: &str = "no free Cloud Identity Free seat left";
 
-/// What a person does when a domain has no free Cloud Identity Free seat.
-pub fn seats_instructions(domain: &str) -> String {
-    format!(
-        "to fix it, a super administrator of {domain} asks Google for more Cloud Identity Free licenses with the license request form (Admin console > Billing > Subscriptions > Cloud Identity Free), or removes unused Cloud Identity users; then provision again"
-    )
-}
-
 /// A 32-character random password, for accounts whose first usable credential is issued later.
 fn throwaway_password() -> SecretString {
     let password: String = rand::rng()
