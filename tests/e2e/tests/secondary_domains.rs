@@ -227,4 +227,39 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
         "a re-run wrote to Google: {:?}",
         rerun_ledger.outcomes()
     );
+
+    // No drift is open after provisioning the three domains.
+    let drift = client
+        .list_drift_events(v1::ListDriftEventsRequest {
+            parent: "domains/-".into(),
+            filter: "open=true".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(drift.drift_events.is_empty(), "{:?}", drift.drift_events);
+    // Roles are customer-wide: each domain's portal listing shows the customer's 30 support
+    // accounts, every one managed and tied to its staff member, and the super admin.
+    for domain in [PRIMARY, EU] {
+        let portal = client
+            .list_portal_access(v1::ListPortalAccessRequest {
+                parent: format!("domains/{domain}"),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let support: Vec<_> = portal
+            .entries
+            .iter()
+            .filter(|e| e.email.starts_with("agent."))
+            .collect();
+        assert_eq!(support.len(), 3 * STAFF, "{domain}: {:?}", portal.entries);
+        for entry in support {
+            assert!(
+                entry.managed && entry.staff_member.starts_with("staffMembers/agent-"),
+                "{domain}: {entry:?}"
+            );
+        }
+    }
 }
