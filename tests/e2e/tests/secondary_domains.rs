@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use support_access_e2e::stack::{
-    Stack, account, assert_provisioned, outcome, provision, staff_id, summary, wait_done,
+    Stack, account, accounts_in_google, assert_provisioned, outcome, provision, staff_id, summary,
+    wait_done,
 };
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
@@ -261,5 +262,38 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
                 "{domain}: {entry:?}"
             );
         }
+    }
+
+    // A secondary domain's account gets a sign-in credential like any other.
+    let credential = client
+        .issue_sign_in_credential(v1::IssueSignInCredentialRequest {
+            name: format!("domains/{EU}/supportAccounts/agent.00"),
+            request_id: "1c6e2a9b-7f3d-4e5a-8b1c-000000000003".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(credential.email, account(0, EU));
+    assert!(!credential.password.is_empty());
+
+    // Revoking one staff member in the secondary domain suspends that account only.
+    let revoke = client
+        .revoke_support_access(v1::RevokeSupportAccessRequest {
+            domains: vec![format!("domains/{EU}")],
+            staff_members: vec![format!("staffMembers/{}", staff_id(1))],
+            mode: v1::RevokeMode::Suspend as i32,
+            force: true,
+            request_id: "1c6e2a9b-7f3d-4e5a-8b1c-000000000004".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let revoked = wait_done(&stack.service, &revoke.name, Duration::from_secs(60)).await;
+    assert!(outcome(&revoked).0.is_none(), "{:?}", outcome(&revoked));
+    let accounts = accounts_in_google(&stack.emulator, CUSTOMER).await;
+    for domain in [PRIMARY, EU, APAC] {
+        let suspended = accounts[&account(1, domain)].suspended;
+        assert_eq!(suspended, domain == EU, "{domain}");
     }
 }
