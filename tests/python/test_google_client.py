@@ -299,3 +299,50 @@ def test_partial_responses_with_fields(emulator, key_file):
         directory.users().get(userKey=ADMIN, fields="name(givenName").execute()
     assert refused.value.resp.status == 400
     assert error_reason(refused.value) == "invalidParameter"
+
+
+def test_secondary_domains_and_aliases(emulator, key_file):
+    """reseller-one is a multi-domain account: users live in verified domains only."""
+    scopes = [
+        "https://www.googleapis.com/auth/admin.directory.domain",
+        "https://www.googleapis.com/auth/admin.directory.user",
+    ]
+    creds = credentials(key_file, subject="admin@reseller-one.example", scopes=scopes)
+    directory = service(emulator, creds, "admin", "directory_v1")
+
+    domains = directory.domains().list(customer="my_customer").execute()["domains"]
+    assert [(d["domainName"], d["isPrimary"], d["verified"]) for d in domains] == [
+        ("reseller-one.example", True, True),
+        ("reseller-one-eu.example", False, True),
+        ("reseller-one-apac.example", False, True),
+        ("reseller-one-new.example", False, False),
+    ]
+    eu = directory.domains().get(customer="my_customer", domainName="reseller-one-eu.example").execute()
+    assert eu["kind"] == "admin#directory#domain" and eu["verified"] is True
+    aliases = directory.domainAliases().list(customer="my_customer").execute()["domainAliases"]
+    assert [(a["domainAliasName"], a["parentDomainName"]) for a in aliases] == [
+        ("reseller-one-mail.example", "reseller-one.example")
+    ]
+    alias = directory.domainAliases().get(customer="my_customer", domainAliasName="reseller-one-mail.example").execute()
+    assert alias["kind"] == "admin#directory#domainAlias"
+
+    def insert(email):
+        body = {"primaryEmail": email, "name": {"givenName": "Ana", "familyName": "Silva"}, "password": "a-long-enough-password"}
+        return directory.users().insert(body=body).execute()
+
+    assert insert("ana@reseller-one-apac.example")["primaryEmail"] == "ana@reseller-one-apac.example"
+    for refused in ("ana@reseller-one-new.example", "ana@reseller-one-mail.example"):
+        with pytest.raises(HttpError) as error:
+            insert(refused)
+        assert error.value.resp.status == 400 and error_reason(error.value) == "invalid", refused
+    with pytest.raises(HttpError) as foreign:
+        insert("ana@reseller-two.example")
+    assert foreign.value.resp.status == 403
+
+    added = directory.domains().insert(customer="my_customer", body={"domainName": "reseller-one-latam.example"}).execute()
+    assert added["verified"] is False and added["isPrimary"] is False
+    directory.domains().delete(customer="my_customer", domainName="reseller-one-latam.example").execute()
+    with pytest.raises(HttpError) as gone:
+        directory.domains().get(customer="my_customer", domainName="reseller-one-latam.example").execute()
+    assert gone.value.resp.status == 404
+    directory.users().delete(userKey="ana@reseller-one-apac.example").execute()

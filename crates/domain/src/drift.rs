@@ -354,6 +354,12 @@ fn unmanaged_access(
         if user.is_super_admin || desired.is_support_account(&user.email) {
             continue;
         }
+        // A support account of another domain of the same customer (a secondary domain shares
+        // the org unit and the role): it carries the service's marker, and its own domain
+        // watches it.
+        if user.marker.is_some() && user.email.domain() != desired.domain().as_str() {
+            continue;
+        }
         let roles: Vec<String> = access
             .portal_roles_of(observed, &user.id)
             .into_iter()

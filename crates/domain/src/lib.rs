@@ -28,8 +28,8 @@ pub mod validation;
 mod fixtures;
 
 pub use names::{
-    CONSUMER_DOMAINS, CredentialName, DEFAULT_CUSTOM_ROLE, DEFAULT_SUPPORT_OU, DisplayName,
-    DomainName, EmailAddress, OrgUnitPath, PersonName, RequestId, RoleMode, RoleName,
+    AdminPlacement, CONSUMER_DOMAINS, CredentialName, DEFAULT_CUSTOM_ROLE, DEFAULT_SUPPORT_OU,
+    DisplayName, DomainName, EmailAddress, OrgUnitPath, PersonName, RequestId, RoleMode, RoleName,
     StaffMemberId, Username, default_custom_role, default_support_ou, validate_delegated_admin,
     validate_support_org_unit,
 };

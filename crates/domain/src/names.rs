@@ -703,29 +703,37 @@ impl FromStr for RoleMode {
     }
 }
 
-/// Checks that `admin` can be the delegated admin of `domain`: its address is in `domain` itself
-/// (not a subdomain: a secondary domain of the same customer would do for Google, but nothing
-/// here can tell a secondary domain from another customer's, so we ask for the primary domain),
-/// and never a consumer (`@gmail.com`, `@googlemail.com`) address. Whether it is a super admin
-/// only Google can tell; the planner checks that.
+/// Where a delegated admin's address lies relative to the declared domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminPlacement {
+    /// In the declared domain itself.
+    InDomain,
+    /// In another domain: acceptable only when Google confirms that the admin's customer owns
+    /// the declared domain as a verified secondary domain (a reseller account's secondary
+    /// domains share the primary domain's super admins). Nothing here can tell that domain from
+    /// another customer's, so the caller must ask Google (`domains.list`) before accepting it.
+    ElsewhereNeedsGoogle,
+}
+
+/// Checks that `admin` can be the delegated admin of `domain`: never a consumer (`@gmail.com`,
+/// `@googlemail.com`) address, and either in `domain` itself or in another domain that Google
+/// must confirm belongs to the same customer ([`AdminPlacement::ElsewhereNeedsGoogle`]).
+/// Whether it is a super admin only Google can tell; the planner checks that.
 pub fn validate_delegated_admin(
     admin: &EmailAddress,
     domain: &DomainName,
-) -> Result<(), InvalidValue> {
+) -> Result<AdminPlacement, InvalidValue> {
     if admin.is_consumer() {
         return Err(invalid(format!(
             "must not be an @{} address: a consumer account can never be a super administrator",
             admin.domain()
         )));
     }
-    if admin.domain() != domain.as_str() {
-        return Err(invalid(format!(
-            "must be an address in {}, got one in {}",
-            quote(domain.as_str()),
-            quote(admin.domain())
-        )));
+    if admin.domain() == domain.as_str() {
+        Ok(AdminPlacement::InDomain)
+    } else {
+        Ok(AdminPlacement::ElsewhereNeedsGoogle)
     }
-    Ok(())
 }
 
 #[cfg(test)]

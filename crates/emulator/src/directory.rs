@@ -14,8 +14,9 @@ use crate::knobs::{DuplicateRoleAssignment, Profile, Propagation, UnpropagatedCa
 use crate::ledger::Effect;
 use crate::seed::{CLOUD_IDENTITY_FREE_SKU_ID, CLOUD_IDENTITY_PRODUCT_ID, WORKSPACE_PRODUCT_ID};
 use crate::world::{
-    Customer, License, OrgUnit, Role, RoleAssignment, User, World, body_str, expect_bool,
-    flatten_privileges, new_int64_id, new_org_unit_id, new_user_id, normalize_path, with_etag,
+    Customer, DomainStanding, License, OrgUnit, Role, RoleAssignment, User, World, body_str,
+    expect_bool, flatten_privileges, new_int64_id, new_org_unit_id, new_user_id, normalize_path,
+    with_etag,
 };
 
 /// User fields stored as given and returned as stored (`null` clears them on update).
@@ -63,6 +64,23 @@ fn caller_user(world: &World, ctx: &Ctx<'_>, key: &str) -> Result<(String, usize
         return Err(GoogleError::forbidden());
     }
     Ok((customer_id, index))
+}
+
+/// The customer in which an address at `domain` may be a user's primary email: the caller's,
+/// when `domain` is its primary domain or one of its verified secondary domains. An unknown
+/// domain is 404, another customer's 403; an unverified secondary domain or a domain alias
+/// holds no users, so it is refused like a bad address (400).
+fn customer_of_address(world: &World, ctx: &Ctx<'_>, domain: &str) -> Result<String, GoogleError> {
+    let (customer, standing) = world
+        .domain_owner(domain)
+        .ok_or_else(|| GoogleError::not_found("Domain not found."))?;
+    if customer.id != ctx.grant.customer_id {
+        return Err(GoogleError::forbidden());
+    }
+    if !standing.holds_users() {
+        return Err(GoogleError::invalid_input("primary_user_email"));
+    }
+    Ok(customer.id.clone())
 }
 
 fn check_name(value: Option<&str>, label: &str) -> Result<(), GoogleError> {
@@ -114,13 +132,7 @@ pub fn users_insert(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleErr
     if local.is_empty() || domain.contains('@') || !domain.contains('.') {
         return Err(GoogleError::invalid_input("primary_user_email"));
     }
-    let customer_id = world
-        .customer_by_domain(domain)
-        .map(|c| c.id.clone())
-        .ok_or_else(|| GoogleError::not_found("Domain not found."))?;
-    if customer_id != ctx.grant.customer_id {
-        return Err(GoogleError::forbidden());
-    }
+    let customer_id = customer_of_address(world, ctx, domain)?;
     if world.find_user_anywhere(&email).is_some() {
         return Err(GoogleError::duplicate());
     }
@@ -361,9 +373,11 @@ pub fn users_list(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleError
         (None, None) => return Err(GoogleError::bad_request()),
         (Some(customer), _) => directory_customer(world, ctx.grant, customer)?,
         (None, Some(domain)) => {
-            let customer = world
-                .customer_by_domain(domain)
-                .ok_or_else(|| GoogleError::not_found("Domain not found."))?;
+            // Any domain of the customer but an alias (whose addresses are only aliases).
+            let customer = match world.domain_owner(domain) {
+                Some((customer, standing)) if standing != DomainStanding::Alias => customer,
+                _ => return Err(GoogleError::not_found("Domain not found.")),
+            };
             if customer.id != ctx.grant.customer_id {
                 return Err(GoogleError::forbidden());
             }
@@ -422,12 +436,7 @@ pub fn users_update(world: &mut World, ctx: &Ctx<'_>) -> Result<Reply, GoogleErr
             let Some((_, domain)) = email.split_once('@') else {
                 return Err(GoogleError::invalid_input("primary_user_email"));
             };
-            let owner = world
-                .customer_by_domain(domain)
-                .ok_or_else(|| GoogleError::not_found("Domain not found."))?;
-            if owner.id != customer_id {
-                return Err(GoogleError::forbidden());
-            }
+            customer_of_address(world, ctx, domain)?;
             if let Some(holder) = world.find_user_anywhere(&email)
                 && holder != (customer_id.clone(), index)
             {

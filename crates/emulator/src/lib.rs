@@ -24,6 +24,7 @@ pub mod batch;
 pub mod control;
 pub mod directory;
 pub mod discovery;
+pub mod domains;
 pub mod error;
 pub mod fields;
 pub mod keys;

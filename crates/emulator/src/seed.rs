@@ -44,6 +44,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/admin.directory.rolemanagement.readonly",
     "https://www.googleapis.com/auth/admin.directory.customer",
     "https://www.googleapis.com/auth/admin.directory.customer.readonly",
+    "https://www.googleapis.com/auth/admin.directory.domain",
+    "https://www.googleapis.com/auth/admin.directory.domain.readonly",
     "https://www.googleapis.com/auth/apps.licensing",
     "https://www.googleapis.com/auth/apps.order",
     "https://www.googleapis.com/auth/apps.order.readonly",
@@ -184,6 +186,43 @@ pub struct SeedCustomer {
     /// Present for a reseller domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reseller: Option<SeedReseller>,
+    /// Secondary domains (Directory `domains`, `isPrimary: false`). Users may live in the
+    /// verified ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_domains: Vec<SeedSecondaryDomain>,
+    /// Domain aliases (Directory `domainAliases`): addresses in them reach users of their parent
+    /// domain, but no user lives in them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_aliases: Vec<SeedDomainAlias>,
+}
+
+/// A secondary domain of a customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSecondaryDomain {
+    /// `domainName`.
+    pub name: String,
+    /// `verified`; default `true`. An unverified domain holds no users.
+    #[serde(default = "default_true")]
+    pub verified: bool,
+}
+
+/// A domain alias of a customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDomainAlias {
+    /// `domainAliasName`.
+    pub name: String,
+    /// `parentDomainName`: the primary or a secondary domain; default the primary domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// `verified`; default `true`.
+    #[serde(default = "default_true")]
+    pub verified: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// An org unit.
@@ -524,11 +563,13 @@ impl Seed {
     /// the root, as Google ships it) and `reseller-two.example` (automatic licensing off). Each
     /// has a super admin `admin@…`, Cloud Identity Free with a cap of 50, 10 Business Standard
     /// seats, the Reseller Admin role, the default reseller privilege subtree and a few resold
-    /// customers; one service account, `support-access@demo-project.iam.gserviceaccount.com`,
-    /// holds domain-wide delegation for every scope in both, and in reseller-one also holds the
-    /// custom role [`DEMO_AUTOMATION_ROLE`] itself (a delegated admin service account). One
-    /// installed-app OAuth client has a refresh token for each super admin. Equal to
-    /// `seeds/demo.yaml`.
+    /// customers; reseller-one also has the secondary domains `reseller-one-eu.example` and
+    /// `reseller-one-apac.example` (verified), `reseller-one-new.example` (unverified) and the
+    /// alias `reseller-one-mail.example`. One service account,
+    /// `support-access@demo-project.iam.gserviceaccount.com`, holds domain-wide delegation for
+    /// every scope in both, and in reseller-one also holds the custom role
+    /// [`DEMO_AUTOMATION_ROLE`] itself (a delegated admin service account). One installed-app
+    /// OAuth client has a refresh token for each super admin. Equal to `seeds/demo.yaml`.
     pub fn demo() -> Self {
         let service_account = "support-access@demo-project.iam.gserviceaccount.com";
         let reseller = |number: u32,
@@ -612,6 +653,8 @@ impl Seed {
                 privileges: default_reseller_privileges(),
                 customers: resold,
             }),
+            secondary_domains: Vec::new(),
+            domain_aliases: Vec::new(),
         };
         let resold =
             |id: &str, domain: &str, subscriptions: Vec<(&str, &str, u32)>| SeedResoldCustomer {
@@ -628,6 +671,40 @@ impl Seed {
                     })
                     .collect(),
             };
+        // reseller-one.example is a multi-domain account: two verified secondary domains, one
+        // still unverified, and one alias of the primary domain.
+        let secondary = |name: &str, verified: bool| SeedSecondaryDomain {
+            name: name.to_owned(),
+            verified,
+        };
+        let mut reseller_one = reseller(
+            1,
+            "reseller-one.example",
+            "C01r1demo",
+            true,
+            vec![
+                resold(
+                    "C03acme01",
+                    "acme.example",
+                    vec![("1010020028", "ANNUAL_MONTHLY_PAY", 25)],
+                ),
+                resold(
+                    "C03globx2",
+                    "globex.example",
+                    vec![("1010020025", "FLEXIBLE", 40), ("1010010001", "FREE", 50)],
+                ),
+            ],
+        );
+        reseller_one.secondary_domains = vec![
+            secondary("reseller-one-eu.example", true),
+            secondary("reseller-one-apac.example", true),
+            secondary("reseller-one-new.example", false),
+        ];
+        reseller_one.domain_aliases = vec![SeedDomainAlias {
+            name: "reseller-one-mail.example".to_owned(),
+            parent: None,
+            verified: true,
+        }];
         Seed {
             project_id: "demo-project".to_owned(),
             service_accounts: vec![SeedServiceAccount {
@@ -637,24 +714,7 @@ impl Seed {
                 public_key_pem: None,
             }],
             customers: vec![
-                reseller(
-                    1,
-                    "reseller-one.example",
-                    "C01r1demo",
-                    true,
-                    vec![
-                        resold(
-                            "C03acme01",
-                            "acme.example",
-                            vec![("1010020028", "ANNUAL_MONTHLY_PAY", 25)],
-                        ),
-                        resold(
-                            "C03globx2",
-                            "globex.example",
-                            vec![("1010020025", "FLEXIBLE", 40), ("1010010001", "FREE", 50)],
-                        ),
-                    ],
-                ),
+                reseller_one,
                 reseller(
                     2,
                     "reseller-two.example",

@@ -33,7 +33,7 @@ use crate::knobs::{FaultAction, FaultState, Knobs, QuotaState};
 use crate::ledger::Ledger;
 use crate::seed::{ApiRoots, SeedSubscription};
 use crate::world::{AccessGrant, World};
-use crate::{directory, licensing, reseller};
+use crate::{directory, domains, licensing, reseller};
 
 /// State shared by every request. Each field has its own lock; none is held across an await.
 pub struct Shared {
@@ -137,6 +137,8 @@ pub fn routes() -> Vec<Route> {
     const ASSIGNMENTS: &str = "admin/directory/v1/customer/{customer}/roleassignments";
     const ASSIGNMENT: &str =
         "admin/directory/v1/customer/{customer}/roleassignments/{roleAssignmentId}";
+    const DOMAINS: &str = "admin/directory/v1/customer/{customer}/domains";
+    const DOMAIN: &str = "admin/directory/v1/customer/{customer}/domains/{domainName}";
     const LICENSE: &str = "apps/licensing/v1/product/{productId}/sku/{skuId}/user/{userId}";
     vec![
         route(
@@ -276,6 +278,42 @@ pub fn routes() -> Vec<Route> {
             Method::DELETE,
             ASSIGNMENT,
             directory::role_assignments_delete,
+        ),
+        route(
+            "directory.domains.list",
+            Method::GET,
+            DOMAINS,
+            domains::domains_list,
+        ),
+        route(
+            "directory.domains.insert",
+            Method::POST,
+            DOMAINS,
+            domains::domains_insert,
+        ),
+        route(
+            "directory.domains.get",
+            Method::GET,
+            DOMAIN,
+            domains::domains_get,
+        ),
+        route(
+            "directory.domains.delete",
+            Method::DELETE,
+            DOMAIN,
+            domains::domains_delete,
+        ),
+        route(
+            "directory.domainAliases.list",
+            Method::GET,
+            "admin/directory/v1/customer/{customer}/domainaliases",
+            domains::domain_aliases_list,
+        ),
+        route(
+            "directory.domainAliases.get",
+            Method::GET,
+            "admin/directory/v1/customer/{customer}/domainaliases/{domainAliasName}",
+            domains::domain_aliases_get,
         ),
         route(
             "licensing.licenseAssignments.insert",

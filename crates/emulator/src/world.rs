@@ -128,6 +128,57 @@ pub struct Customer {
     pub delegations: Vec<SeedDelegation>,
     /// Reseller data, for reseller domains.
     pub reseller: Option<Reseller>,
+    /// When the primary domain was added (its `creationTime`).
+    pub domain_creation_time: DateTime<Utc>,
+    /// Secondary domains (the primary is `domain`).
+    pub secondary_domains: Vec<SecondaryDomain>,
+    /// Domain aliases of the primary or a secondary domain.
+    pub domain_aliases: Vec<DomainAlias>,
+}
+
+/// A secondary domain of a customer.
+#[derive(Debug, Clone)]
+pub struct SecondaryDomain {
+    /// `domainName`, lowercase.
+    pub name: String,
+    /// `verified`.
+    pub verified: bool,
+    /// `creationTime`.
+    pub creation_time: DateTime<Utc>,
+}
+
+/// A domain alias of a customer.
+#[derive(Debug, Clone)]
+pub struct DomainAlias {
+    /// `domainAliasName`, lowercase.
+    pub name: String,
+    /// `parentDomainName`: the primary or a secondary domain.
+    pub parent: String,
+    /// `verified`.
+    pub verified: bool,
+    /// `creationTime`.
+    pub creation_time: DateTime<Utc>,
+}
+
+/// What a domain name is to the customer that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainStanding {
+    /// The customer's primary domain.
+    Primary,
+    /// A secondary domain, verified or not.
+    Secondary {
+        /// Whether Google verified it.
+        verified: bool,
+    },
+    /// A domain alias.
+    Alias,
+}
+
+impl DomainStanding {
+    /// Whether users may have addresses in the domain: the primary and verified secondaries.
+    pub fn holds_users(self) -> bool {
+        matches!(self, Self::Primary | Self::Secondary { verified: true })
+    }
 }
 
 /// An org unit below `/`.
@@ -497,7 +548,7 @@ impl World {
 
     fn add_seed_customer(&mut self, seed: &crate::seed::SeedCustomer) -> anyhow::Result<()> {
         let domain = seed.domain.to_ascii_lowercase();
-        if self.customer_by_domain(&domain).is_some() {
+        if self.domain_owner(&domain).is_some() {
             bail!("customer domain {domain} appears twice in the seed");
         }
         let mut privileges = system_privileges();
@@ -524,7 +575,11 @@ impl World {
             privileges,
             delegations: seed.delegations.clone(),
             reseller: None,
+            domain_creation_time: Utc::now() - chrono::Duration::days(400),
+            secondary_domains: Vec::new(),
+            domain_aliases: Vec::new(),
         };
+        self.add_seed_domains(&mut customer, seed)?;
         customer.add_system_roles(
             reseller.map(|r| r.admin_role_name.as_str()),
             seed.legacy_support_roles,
@@ -558,8 +613,14 @@ impl World {
         }
         for seed_user in &seed.users {
             let email = seed_user.primary_email.to_ascii_lowercase();
-            if !email.ends_with(&format!("@{domain}")) {
-                bail!("user {email} is not in domain {domain}");
+            let user_domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            if !customer
+                .domain_standing(user_domain)
+                .is_some_and(DomainStanding::holds_users)
+            {
+                bail!(
+                    "user {email} is not in domain {domain} nor in one of its verified secondary domains"
+                );
             }
             if self.find_user_anywhere(&email).is_some()
                 || customer.users.iter().any(|u| u.primary_email == email)
@@ -704,6 +765,63 @@ impl World {
         Ok(())
     }
 
+    /// Adds a seed customer's secondary domains and aliases; every name must be new to the
+    /// whole world, and an alias's parent must be the primary or a secondary domain.
+    fn add_seed_domains(
+        &self,
+        customer: &mut Customer,
+        seed: &crate::seed::SeedCustomer,
+    ) -> anyhow::Result<()> {
+        let created = Utc::now() - chrono::Duration::days(100);
+        for secondary in &seed.secondary_domains {
+            let name = secondary.name.to_ascii_lowercase();
+            if self.domain_owner(&name).is_some() || customer.domain_standing(&name).is_some() {
+                bail!("domain {name} appears twice in the seed");
+            }
+            customer.secondary_domains.push(SecondaryDomain {
+                name,
+                verified: secondary.verified,
+                creation_time: created,
+            });
+        }
+        for alias in &seed.domain_aliases {
+            let name = alias.name.to_ascii_lowercase();
+            if self.domain_owner(&name).is_some() || customer.domain_standing(&name).is_some() {
+                bail!("domain {name} appears twice in the seed");
+            }
+            let parent = alias
+                .parent
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_else(|| customer.domain.clone());
+            if !matches!(
+                customer.domain_standing(&parent),
+                Some(DomainStanding::Primary | DomainStanding::Secondary { .. })
+            ) {
+                bail!(
+                    "alias {name} names {parent}, which is not a domain of {}",
+                    customer.domain
+                );
+            }
+            customer.domain_aliases.push(DomainAlias {
+                name,
+                parent,
+                verified: alias.verified,
+                creation_time: created,
+            });
+        }
+        Ok(())
+    }
+
+    /// The customer holding `domain` (as primary, secondary or alias) and what it is there.
+    pub fn domain_owner(&self, domain: &str) -> Option<(&Customer, DomainStanding)> {
+        self.customers.iter().find_map(|customer| {
+            customer
+                .domain_standing(domain)
+                .map(|standing| (customer, standing))
+        })
+    }
+
     /// The customer with this id (case-sensitive, as Google's ids).
     pub fn customer(&self, id: &str) -> Option<&Customer> {
         self.customers.iter().find(|c| c.id == id)
@@ -779,6 +897,73 @@ pub fn normalize_path(path: &str) -> Option<String> {
 }
 
 impl Customer {
+    /// What `domain` is to this customer, if it holds it at all.
+    pub fn domain_standing(&self, domain: &str) -> Option<DomainStanding> {
+        if self.domain.eq_ignore_ascii_case(domain) {
+            return Some(DomainStanding::Primary);
+        }
+        if let Some(secondary) = self
+            .secondary_domains
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(domain))
+        {
+            return Some(DomainStanding::Secondary {
+                verified: secondary.verified,
+            });
+        }
+        self.domain_aliases
+            .iter()
+            .any(|a| a.name.eq_ignore_ascii_case(domain))
+            .then_some(DomainStanding::Alias)
+    }
+
+    /// Google's `DomainAlias` resource.
+    pub fn domain_alias_json(&self, alias: &DomainAlias) -> Value {
+        with_etag(json!({
+            "kind": "admin#directory#domainAlias",
+            "domainAliasName": alias.name,
+            "parentDomainName": alias.parent,
+            "verified": alias.verified,
+            "creationTime": alias.creation_time.timestamp_millis().to_string(),
+        }))
+    }
+
+    /// Google's `Domains` resource for the primary domain or a secondary domain, with the
+    /// aliases whose parent it is.
+    pub fn domain_json(&self, name: &str) -> Option<Value> {
+        let (is_primary, verified, created) = if self.domain.eq_ignore_ascii_case(name) {
+            (true, true, self.domain_creation_time)
+        } else {
+            let secondary = self
+                .secondary_domains
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(name))?;
+            (false, secondary.verified, secondary.creation_time)
+        };
+        let domain_name = if is_primary {
+            self.domain.clone()
+        } else {
+            name.to_ascii_lowercase()
+        };
+        let mut value = json!({
+            "kind": "admin#directory#domain",
+            "domainName": domain_name,
+            "isPrimary": is_primary,
+            "verified": verified,
+            "creationTime": created.timestamp_millis().to_string(),
+        });
+        let aliases: Vec<Value> = self
+            .domain_aliases
+            .iter()
+            .filter(|a| a.parent == domain_name)
+            .map(|a| self.domain_alias_json(a))
+            .collect();
+        if !aliases.is_empty() {
+            value["domainAliases"] = Value::Array(aliases);
+        }
+        Some(with_etag(value))
+    }
+
     fn add_system_roles(&mut self, reseller_admin_role: Option<&str>, legacy: bool) {
         let top_level: Vec<(String, String)> = self
             .privileges

@@ -432,6 +432,41 @@ async fn walking_every_method_returns_only_schema_fields() {
         None,
         204
     );
+    go!(
+        "directory.domains.insert",
+        "POST",
+        format!("{D}/customer/my_customer/domains"),
+        Some(json!({"domainName": "reseller-two-eu.example"})),
+        200
+    );
+    go!(
+        "directory.domains.list",
+        "GET",
+        format!("{D}/customer/{customer_id}/domains"),
+        None,
+        200
+    );
+    go!(
+        "directory.domains.get",
+        "GET",
+        format!("{D}/customer/my_customer/domains/reseller-two-eu.example"),
+        None,
+        200
+    );
+    go!(
+        "directory.domains.delete",
+        "DELETE",
+        format!("{D}/customer/my_customer/domains/reseller-two-eu.example"),
+        None,
+        204
+    );
+    go!(
+        "directory.domainAliases.list",
+        "GET",
+        format!("{D}/customer/my_customer/domainaliases"),
+        None,
+        200
+    );
     const R: &str = "apps/reseller/v1";
     let subscriptions = go!(
         "reseller.subscriptions.list",
@@ -487,8 +522,34 @@ async fn walking_every_method_returns_only_schema_fields() {
         204
     );
 
-    // Reseller-one has resold subscriptions of every plan shape.
+    // Reseller-one has resold subscriptions of every plan shape, secondary domains and an alias.
     let one = Api::new(&emulator, common::ADMIN_ONE).await;
+    for (id, path) in [
+        (
+            "directory.domains.list",
+            format!("{D}/customer/my_customer/domains"),
+        ),
+        (
+            "directory.domainAliases.list",
+            format!("{D}/customer/my_customer/domainaliases?parentDomainName=reseller-one.example"),
+        ),
+    ] {
+        run(&one, &specs, step(id, "GET", path, None, 200), &mut errors).await;
+    }
+    exercised.insert("directory.domainAliases.get");
+    run(
+        &one,
+        &specs,
+        step(
+            "directory.domainAliases.get",
+            "GET",
+            format!("{D}/customer/my_customer/domainaliases/reseller-one-mail.example"),
+            None,
+            200,
+        ),
+        &mut errors,
+    )
+    .await;
     run(
         &one,
         &specs,
@@ -555,6 +616,12 @@ async fn required_request_fields_are_enforced() {
             "admin/directory/v1/users/sales@reseller-two.example/makeAdmin".to_owned(),
             json!({"status": false}),
         ),
+        (
+            "directory.domains.insert",
+            "POST",
+            "admin/directory/v1/customer/my_customer/domains".to_owned(),
+            json!({"domainName": "required.example"}),
+        ),
     ];
     let mut checked = 0;
     for (id, verb, path, body) in valid {
@@ -589,6 +656,7 @@ async fn required_request_fields_are_enforced() {
             "directory.roles.insert",
             "licensing.licenseAssignments.insert",
             "directory.users.makeAdmin",
+            "directory.domains.insert",
         ])
     );
     assert!(checked >= 8);

@@ -99,8 +99,22 @@ async fn bad_seeds_are_refused_with_a_reason() {
         });
     let mut unsubscribed_license = Seed::demo();
     unsubscribed_license.customers[0].users[0].licenses = vec!["Google-Apps/1010020020".to_owned()];
+    let mut unverified_user = Seed::demo();
+    unverified_user.customers[0].users[1].primary_email =
+        "sales@reseller-one-new.example".to_owned();
+    let mut taken_secondary = Seed::demo();
+    taken_secondary.customers[1].secondary_domains =
+        vec![support_access_emulator::seed::SeedSecondaryDomain {
+            name: "reseller-one-eu.example".to_owned(),
+            verified: true,
+        }];
+    let mut orphan_alias = Seed::demo();
+    orphan_alias.customers[0].domain_aliases[0].parent = Some("nowhere.example".to_owned());
     for (seed, expected) in [
         (duplicate_domain, "appears twice"),
+        (unverified_user, "verified secondary domains"),
+        (taken_secondary, "reseller-one-eu.example appears twice"),
+        (orphan_alias, "not a domain of"),
         (foreign_user, "not in domain"),
         (unknown_privilege, "unknown privilege"),
         (unsubscribed_license, "does not subscribe"),

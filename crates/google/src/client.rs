@@ -293,6 +293,15 @@ impl DomainClient {
         self.execute(request::customers_get(customer_key)).await
     }
 
+    // ------------------------------------------------------------------ domains
+
+    /// `domains.list` of the delegated admin's customer (not paged: Google's list has no page
+    /// parameters).
+    pub async fn domains_list(&self) -> Result<Vec<Domain>, GoogleError> {
+        let domains: Domains = self.execute(request::domains_list(MY_CUSTOMER)).await?;
+        Ok(domains.domains)
+    }
+
     // ------------------------------------------------------------------ org units
 
     /// `orgunits.get` of a full path such as `/Customer Care Portal`.

@@ -54,17 +54,22 @@ pub mod scopes {
     /// customers.get (to learn the real customer id).
     pub const DIRECTORY_CUSTOMER_READONLY: &str =
         "https://www.googleapis.com/auth/admin.directory.customer.readonly";
+    /// domains.list, read only (to check that a declared secondary domain is the admin's
+    /// customer's, and verified).
+    pub const DIRECTORY_DOMAIN_READONLY: &str =
+        "https://www.googleapis.com/auth/admin.directory.domain.readonly";
     /// License assignments.
     pub const APPS_LICENSING: &str = "https://www.googleapis.com/auth/apps.licensing";
     /// Reseller subscriptions and customers, read only.
     pub const APPS_ORDER_READONLY: &str = "https://www.googleapis.com/auth/apps.order.readonly";
 
     /// Every scope the service uses: what an administrator must grant to the client id.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 7] = [
         DIRECTORY_USER,
         DIRECTORY_ORGUNIT,
         DIRECTORY_ROLEMANAGEMENT,
         DIRECTORY_CUSTOMER_READONLY,
+        DIRECTORY_DOMAIN_READONLY,
         APPS_LICENSING,
         APPS_ORDER_READONLY,
     ];
@@ -184,6 +189,7 @@ google_methods! {
     UsersPatch => "directory.users.patch", Directory, Patch, "admin/directory/v1/users/{userKey}", DIRECTORY_USER, None, Idempotent;
     UsersDelete => "directory.users.delete", Directory, Delete, "admin/directory/v1/users/{userKey}", DIRECTORY_USER, None, Delete;
     CustomersGet => "directory.customers.get", Directory, Get, "admin/directory/v1/customers/{customerKey}", DIRECTORY_CUSTOMER_READONLY, None, Read;
+    DomainsList => "directory.domains.list", Directory, Get, "admin/directory/v1/customer/{customer}/domains", DIRECTORY_DOMAIN_READONLY, None, Read;
     OrgunitsGet => "directory.orgunits.get", Directory, Get, "admin/directory/v1/customer/{customerId}/orgunits/{+orgUnitPath}", DIRECTORY_ORGUNIT, None, Read;
     OrgunitsInsert => "directory.orgunits.insert", Directory, Post, "admin/directory/v1/customer/{customerId}/orgunits", DIRECTORY_ORGUNIT, None, DuplicateDetectable;
     RolesList => "directory.roles.list", Directory, Get, "admin/directory/v1/customer/{customer}/roles", DIRECTORY_ROLEMANAGEMENT, Some(100), Read;

@@ -299,6 +299,68 @@ pub struct Customer {
     pub etag: Option<String>,
 }
 
+// ---------------------------------------------------------------- Directory: domains
+
+/// A domain of a customer (`domains` resource, schema `Domains`): its primary domain or a
+/// secondary one. Users live in verified domains; aliases only add addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Domain {
+    /// The domain name.
+    pub domain_name: String,
+    /// Whether it is the customer's primary domain.
+    pub is_primary: bool,
+    /// Whether Google verified it (users can be created only in verified domains).
+    pub verified: bool,
+    /// Its aliases.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domain_aliases: Vec<DomainAlias>,
+    /// Creation time, epoch milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<String>,
+    /// `admin#directory#domain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Entity tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// A domain alias (schema `DomainAlias`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DomainAlias {
+    /// The alias.
+    pub domain_alias_name: String,
+    /// The primary or secondary domain it is an alias of.
+    pub parent_domain_name: String,
+    /// Whether Google verified it.
+    pub verified: bool,
+    /// Creation time, epoch milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<String>,
+    /// `admin#directory#domainAlias`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Entity tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// `domains.list` envelope (schema `Domains2`, not paged).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Domains {
+    /// The domains.
+    pub domains: Vec<Domain>,
+    /// `admin#directory#domains`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Entity tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
 // ---------------------------------------------------------------- Directory: org units
 
 /// An organisational unit.

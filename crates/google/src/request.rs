@@ -234,6 +234,14 @@ pub fn customers_get(customer_key: &str) -> ApiRequest {
     )
 }
 
+/// `domains.list`: the customer's primary and secondary domains, each with its aliases.
+pub fn domains_list(customer: &str) -> ApiRequest {
+    ApiRequest::new(
+        GoogleMethod::DomainsList,
+        format!("admin/directory/v1/customer/{}/domains", seg(customer)),
+    )
+}
+
 /// `orgunits.get` of a full path such as `/Customer Care Portal` (the leading `/` is dropped, as
 /// Google wants).
 pub fn orgunits_get(customer_id: &str, org_unit_path: &str) -> ApiRequest {

@@ -32,6 +32,26 @@ async fn every_call_round_trips_against_the_emulator() {
     assert_eq!(customer.customer_domain, RESELLER_ONE);
     assert_eq!(google.customer_id().await.unwrap(), customer.id);
 
+    // domains.list: the primary domain, the secondaries with their verification, the aliases.
+    let domains = google.domains_list().await.expect("domains.list");
+    let summary: Vec<(&str, bool, bool)> = domains
+        .iter()
+        .map(|d| (d.domain_name.as_str(), d.is_primary, d.verified))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (RESELLER_ONE, true, true),
+            ("reseller-one-eu.example", false, true),
+            ("reseller-one-apac.example", false, true),
+            ("reseller-one-new.example", false, false),
+        ]
+    );
+    assert_eq!(
+        domains[0].domain_aliases[0].domain_alias_name,
+        "reseller-one-mail.example"
+    );
+
     // orgunits.insert / get.
     let created_ou = google
         .orgunits_insert(&NewOrgUnit {
@@ -320,7 +340,7 @@ async fn every_call_round_trips_against_the_emulator() {
     // One token per scope: they are cached.
     assert_eq!(
         h.outcomes("oauth2.token").len(),
-        6,
+        7,
         "{:?}",
         h.outcomes("oauth2.token")
     );

@@ -369,6 +369,10 @@ fn examples() -> Vec<Example> {
             &[("customer", MY_CUSTOMER)],
         ),
         ex(
+            request::domains_list(MY_CUSTOMER),
+            &[("customer", MY_CUSTOMER)],
+        ),
+        ex(
             request::role_assignments_list(MY_CUSTOMER, &by_user, u32::MAX, Some("t")),
             &[("customer", MY_CUSTOMER)],
         ),
@@ -749,6 +753,29 @@ fn response_examples() -> Vec<(GoogleMethod, Value)> {
             }),
         ),
         (GoogleMethod::RolesInsert, to(&role)),
+        (
+            GoogleMethod::DomainsList,
+            to(&Domains {
+                domains: vec![Domain {
+                    domain_name: "r.example".into(),
+                    is_primary: true,
+                    verified: true,
+                    domain_aliases: vec![DomainAlias {
+                        domain_alias_name: "alias.example".into(),
+                        parent_domain_name: "r.example".into(),
+                        verified: true,
+                        creation_time: Some("1".into()),
+                        kind: Some("k".into()),
+                        etag: Some("e".into()),
+                    }],
+                    creation_time: Some("1".into()),
+                    kind: Some("k".into()),
+                    etag: Some("e".into()),
+                }],
+                kind: Some("k".into()),
+                etag: Some("e".into()),
+            }),
+        ),
         (
             GoogleMethod::PrivilegesList,
             to(&Privileges {

@@ -140,6 +140,21 @@ pub async fn get(conn: &mut PgConnection, domain_name: &str) -> Result<Option<Do
     Ok(record)
 }
 
+/// The other declared domains with the same delegated admin as `domain_name` (case-insensitive):
+/// the same Google customer, e.g. a reseller account's primary and secondary domains.
+pub async fn siblings(conn: &mut PgConnection, domain_name: &str) -> Result<Vec<String>> {
+    let names = sqlx::query_scalar(
+        "SELECT other.domain_name FROM domains this \
+         JOIN domains other ON lower(other.delegated_admin) = lower(this.delegated_admin) \
+         WHERE this.domain_name = $1 AND other.domain_name <> this.domain_name \
+         ORDER BY other.domain_name",
+    )
+    .bind(domain_name)
+    .fetch_all(conn)
+    .await?;
+    Ok(names)
+}
+
 /// The domains of those names that are declared, by name, locked `FOR UPDATE` in that order
 /// until the caller's transaction ends (so that two transactions locking overlapping sets
 /// serialize without deadlock).

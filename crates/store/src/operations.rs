@@ -484,6 +484,7 @@ pub async fn finish(
 ///
 /// Claimable: the item is pending or running, its operation is not done, its lease is free or
 /// lapsed, its `not_before` has passed, no other operation holds a live lease on the same domain,
+/// no other domain with the same delegated admin (the same Google customer) holds a live lease,
 /// and no older unfinished operation still has unfinished work in the same domain.
 pub async fn claim_next_domain(
     pool: &PgPool,
@@ -503,6 +504,12 @@ pub async fn claim_next_domain(
                AND NOT EXISTS (SELECT 1 FROM operation_domains busy \
                    WHERE busy.domain_name = od.domain_name \
                      AND busy.operation_id <> od.operation_id \
+                     AND busy.lease_expires_at > clock_timestamp()) \
+               AND NOT EXISTS (SELECT 1 FROM operation_domains busy \
+                   JOIN domains busy_d ON busy_d.domain_name = busy.domain_name \
+                   JOIN domains this_d ON this_d.domain_name = od.domain_name \
+                   WHERE busy.domain_name <> od.domain_name \
+                     AND lower(busy_d.delegated_admin) = lower(this_d.delegated_admin) \
                      AND busy.lease_expires_at > clock_timestamp()) \
                AND NOT EXISTS (SELECT 1 FROM operation_domains older \
                    JOIN operations older_op ON older_op.id = older.operation_id \
@@ -530,10 +537,30 @@ pub async fn claim_next_domain(
         .bind(&domain_name)
         .fetch_one(&mut *tx)
         .await?;
+        // Domains with one delegated admin are one Google customer (a reseller account's
+        // primary and secondary domains): they share its org unit, custom role and
+        // subscription, so one of them is worked on at a time and the first creates what the
+        // customer lacks while the others find it. A second advisory lock, per admin,
+        // serializes their claims.
+        let locked = locked
+            && sqlx::query_scalar::<_, bool>(
+                "SELECT COALESCE((SELECT pg_try_advisory_xact_lock(hashtextextended( \
+                     'support-access/customer-admin/' || lower(delegated_admin), 0)) \
+                     FROM domains WHERE domain_name = $1), true)",
+            )
+            .bind(&domain_name)
+            .fetch_one(&mut *tx)
+            .await?;
         let free = locked
             && sqlx::query_scalar::<_, bool>(
                 "SELECT NOT EXISTS (SELECT 1 FROM operation_domains busy \
                      WHERE busy.domain_name = $2 AND busy.operation_id <> $1 \
+                       AND busy.lease_expires_at > clock_timestamp()) \
+                 AND NOT EXISTS (SELECT 1 FROM operation_domains busy \
+                     JOIN domains busy_d ON busy_d.domain_name = busy.domain_name \
+                     JOIN domains this_d ON this_d.domain_name = $2 \
+                     WHERE busy.domain_name <> $2 \
+                       AND lower(busy_d.delegated_admin) = lower(this_d.delegated_admin) \
                        AND busy.lease_expires_at > clock_timestamp()) \
                  AND NOT EXISTS (SELECT 1 FROM operation_domains older \
                      JOIN operations older_op ON older_op.id = older.operation_id \

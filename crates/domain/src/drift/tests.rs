@@ -309,6 +309,57 @@ fn anyone_else_with_portal_access_is_unmanaged() {
 }
 
 #[test]
+fn a_sibling_domains_support_account_is_not_unmanaged_but_an_unmarked_one_is() {
+    // reseller.example's customer also has the secondary domain eu.reseller.example, whose
+    // support accounts share the org unit and the portal role.
+    let desired = desired(&["ana"]);
+    let mut observed = correct_observation(&desired);
+    for (address, marker) in [
+        ("ana@eu.reseller.example", Some("staffMembers/ana")),
+        ("eve@eu.reseller.example", None),
+        ("mallory@reseller.example", Some("staffMembers/mallory")),
+    ] {
+        let id = format!("u-{address}");
+        observed.users.push(ObservedUser {
+            id: UserId::new(id.clone()),
+            email: email(address),
+            org_unit: crate::names::OrgUnitPath::root(),
+            suspended: false,
+            is_super_admin: false,
+            recovery_email: None,
+            names: None,
+            marker: marker.map(str::to_owned),
+            is_delegated_admin: true,
+            aliases: vec![],
+        });
+        observed.role_assignments.push(ObservedRoleAssignment {
+            id: RoleAssignmentId::new(format!("ra-{address}")),
+            role_id: RoleId::new(RESELLER_ADMIN_ROLE_ID),
+            assignee: UserId::new(id),
+            scope: ScopeType::Customer,
+        });
+    }
+    let drifts = detect(&desired, &observed);
+    let unmanaged: Vec<_> = kinds(&drifts)
+        .into_iter()
+        .filter(|(kind, _)| *kind == DriftKind::UnmanagedPortalAccess)
+        .collect();
+    assert_eq!(
+        unmanaged,
+        [
+            (
+                DriftKind::UnmanagedPortalAccess,
+                Some("eve@eu.reseller.example")
+            ),
+            (
+                DriftKind::UnmanagedPortalAccess,
+                Some("mallory@reseller.example")
+            ),
+        ]
+    );
+}
+
+#[test]
 fn a_paid_license_contradicts_the_automatic_licensing_confirmation() {
     let desired = desired(&["ana"]);
     let mut observed = correct_observation(&desired);

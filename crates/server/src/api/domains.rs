@@ -207,10 +207,25 @@ pub fn repair_policy_to_proto(policy: RepairPolicy) -> v1::RepairPolicy {
     }
 }
 
+/// Whether the delegated admin's address is outside the declared domain, so that Google must
+/// confirm the domain belongs to the admin's customer (a secondary domain of a reseller account).
+pub fn admin_outside_domain(delegated_admin: &str, domain_name: &str) -> bool {
+    delegated_admin
+        .rsplit_once('@')
+        .is_none_or(|(_, admin_domain)| !admin_domain.eq_ignore_ascii_case(domain_name))
+}
+
 /// What a record would look like, for `validate_only` creates.
 pub fn preview(new: &NewDomain) -> v1::Domain {
+    let mut proto = to_proto(&draft_record(new));
+    proto.etag.clear();
+    proto
+}
+
+/// The record a create would insert, as far as it is known before the insert.
+pub fn draft_record(new: &NewDomain) -> DomainRecord {
     let now = chrono::Utc::now();
-    let mut proto = to_proto(&DomainRecord {
+    DomainRecord {
         domain_name: new.domain_name.clone(),
         display_name: new.display_name.clone(),
         credential: new.credential.clone(),
@@ -225,9 +240,7 @@ pub fn preview(new: &NewDomain) -> v1::Domain {
         repair_policy: new.repair_policy,
         last_reconcile_time: None,
         next_reconcile_time: None,
-    });
-    proto.etag.clear();
-    proto
+    }
 }
 
 /// Applies changes to a record in memory, for `validate_only` updates.

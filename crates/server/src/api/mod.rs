@@ -7,6 +7,7 @@ pub mod audit;
 pub mod convert;
 pub mod credential;
 pub mod crud;
+pub mod domain_ownership;
 pub mod domains;
 pub mod drift;
 pub mod lifecycle;
@@ -138,6 +139,36 @@ fn page_args(size: i32, token: &str, kind: &str) -> Result<(u32, Option<String>)
     }
 }
 
+impl SupportAccessApi {
+    /// Before an update that names another delegated admin or key for a domain whose admin
+    /// lives outside it, Google confirms again that the admin's customer owns the domain.
+    async fn confirm_updated_domain(
+        &self,
+        req: &v1::UpdateDomainRequest,
+        domain_name: &str,
+    ) -> Result<(), ApiError> {
+        let current = {
+            let mut conn = self.state.conn().await?;
+            support_access_store::domains::get(&mut conn, domain_name)
+                .await
+                .map_err(ApiError::from)?
+        };
+        // A missing record is reported by the update itself.
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let changes = domains::validate_update(req, &current, &|c| self.state.has_credential(c))?;
+        if changes.delegated_admin.is_none() && changes.credential.is_none() {
+            return Ok(());
+        }
+        let merged = domains::apply_preview(current, &changes);
+        if domains::admin_outside_domain(&merged.delegated_admin, &merged.domain_name) {
+            domain_ownership::confirm_customer_domain(self.state.google(), &merged).await?;
+        }
+        Ok(())
+    }
+}
+
 fn domain_name_arg(field: &str, name: &str) -> Result<DomainName, ApiError> {
     parse_domain_resource(name).map_err(|e| ApiError::invalid(field, e.0))
 }
@@ -155,6 +186,13 @@ impl SupportAccessService for SupportAccessApi {
             domains::validate_new(req.domain.as_ref(), &|c| self.state.has_credential(c)),
         )?;
         principal.check_domain(&new.domain_name)?;
+        if domains::admin_outside_domain(&new.delegated_admin, &new.domain_name) {
+            domain_ownership::confirm_customer_domain(
+                self.state.google(),
+                &domains::draft_record(&new),
+            )
+            .await?;
+        }
         let call = self.call(principal, request_id, &req, req.validate_only);
         Ok(Response::new(
             crud::create::<DomainResource, _>(call, new).await?,
@@ -215,6 +253,8 @@ impl SupportAccessService for SupportAccessApi {
             .as_ref()
             .map(|d| d.etag.as_str())
             .filter(|e| !e.is_empty());
+        self.confirm_updated_domain(&req, domain_name.as_str())
+            .await?;
         let call = self.call(principal, request_id, &req, req.validate_only);
         let domain = crud::update::<DomainResource, _>(
             call,

@@ -34,13 +34,15 @@ pub async fn list_portal_access(
     let desired = observation::desired_domain(&mut conn, &record).await?;
     let (observed, _) = observation::observe_now(state, &mut conn, &record, &desired).await?;
     // Every declared account counts as managed, revoked ones included: this service still
-    // acts on them.
-    let declared: HashMap<String, AccountRecord> =
-        support_access_store::accounts::list_by_domain(&mut conn, domain.as_str())
-            .await?
-            .into_iter()
-            .map(|a| (a.email.clone(), a))
-            .collect();
+    // acts on them. Roles are customer-wide, so the listing also shows the support accounts of
+    // the domain's siblings (the other domains of its Google customer), managed as well.
+    let mut declared: HashMap<String, AccountRecord> = HashMap::new();
+    let siblings = support_access_store::domains::siblings(&mut conn, domain.as_str()).await?;
+    for name in std::iter::once(domain.as_str()).chain(siblings.iter().map(String::as_str)) {
+        for account in support_access_store::accounts::list_by_domain(&mut conn, name).await? {
+            declared.insert(account.email.clone(), account);
+        }
+    }
     drop(conn);
 
     let access = &state.planner().access;

@@ -640,3 +640,42 @@ async fn concurrent_claimers_get_one_lease_per_domain(pool: PgPool) -> Result<()
     assert_eq!(leases.len(), 1, "{leases:?}");
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn domains_of_one_delegated_admin_are_worked_one_at_a_time(pool: PgPool) -> Result<()> {
+    // m.example and its secondary domain eu.example share their admin (one Google customer);
+    // n.example has its own.
+    let mut conn = pool.acquire().await?;
+    for (name, admin) in [
+        ("m.example", "admin@m.example"),
+        ("eu.example", "Admin@M.example"),
+        ("n.example", "admin@n.example"),
+    ] {
+        let mut declared = crate::new_domain(name);
+        declared.delegated_admin = admin.to_owned();
+        support_access_store::domains::insert(&mut conn, &declared).await?;
+    }
+    let op = operation(&["eu.example", "m.example", "n.example"]);
+    create(&pool, &op).await?;
+
+    let first = operations::claim_next_domain(&pool, "w1", LONG)
+        .await?
+        .expect("eu");
+    assert_eq!(first.domain_name, "eu.example");
+    let second = operations::claim_next_domain(&pool, "w2", LONG)
+        .await?
+        .expect("n, not m: m's admin is busy in eu");
+    assert_eq!(second.domain_name, "n.example");
+    assert_eq!(
+        operations::claim_next_domain(&pool, "w3", LONG).await?,
+        None,
+        "m waits for its sibling"
+    );
+
+    assert!(!operations::release(&mut conn, &first, RunState::Succeeded, "", None).await?);
+    let third = operations::claim_next_domain(&pool, "w3", LONG)
+        .await?
+        .expect("m once eu is released");
+    assert_eq!(third.domain_name, "m.example");
+    Ok(())
+}
