@@ -306,11 +306,12 @@ impl Engine {
                 Ok(Ok(()))
             }
             Err(StepFailure::Retry { detail, after }) => {
+                let after = retry_backoff(after, attempts, rand::random::<f64>());
                 self.finish_step(
                     lease,
                     seq,
                     StepState::Running,
-                    &format!("will retry: {detail}"),
+                    &format!("will retry in {} ms: {detail}", after.as_millis()),
                     None,
                 )
                 .await?;
@@ -381,6 +382,24 @@ impl RetryAfter {
     }
 }
 
+/// The longest the engine waits before it tries a step again (Google's guidance caps its
+/// exponential backoff at 32 to 64 seconds).
+pub(super) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(64);
+
+/// How long to wait before the next attempt of a step that Google asked to retry: the wait the
+/// answer asked for (a `Retry-After`, or the class's default) doubled for every attempt the step
+/// already made, capped at [`MAX_RETRY_BACKOFF`], plus up to one second of jitter (`jitter` in
+/// [0, 1)) so that the steps of many accounts do not come back at the same instant. Google's
+/// guidance for 412, 429 and 5xx answers ("truncated exponential backoff").
+pub(super) fn retry_backoff(asked: Duration, attempts_before: i32, jitter: f64) -> Duration {
+    let doublings = attempts_before.clamp(0, 16) as u32;
+    let grown = asked
+        .checked_mul(1 << doublings)
+        .unwrap_or(MAX_RETRY_BACKOFF)
+        .min(MAX_RETRY_BACKOFF);
+    grown + Duration::from_secs_f64(jitter.clamp(0.0, 1.0))
+}
+
 /// The phase of license steps.
 pub(super) const LICENSE_PHASE: u8 = 2;
 
@@ -409,5 +428,30 @@ pub fn step_action(kind: StepKind) -> StepAction {
         StepKind::RemoveRole => StepAction::RemoveRole,
         StepKind::SuspendUser => StepAction::SuspendUser,
         StepKind::DeleteUser => StepAction::DeleteUser,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{MAX_RETRY_BACKOFF, retry_backoff};
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_a_cap() {
+        let two = Duration::from_secs(2);
+        assert_eq!(retry_backoff(two, 0, 0.0), two);
+        assert_eq!(retry_backoff(two, 1, 0.0), Duration::from_secs(4));
+        assert_eq!(retry_backoff(two, 4, 0.0), Duration::from_secs(32));
+        assert_eq!(retry_backoff(two, 5, 0.0), MAX_RETRY_BACKOFF);
+        assert_eq!(retry_backoff(two, 500, 0.0), MAX_RETRY_BACKOFF);
+        // A Retry-After is the floor of the first wait; jitter adds at most a second.
+        assert_eq!(
+            retry_backoff(Duration::from_secs(5), 0, 0.5),
+            Duration::from_millis(5500)
+        );
+        assert!(retry_backoff(two, 3, 0.999) < Duration::from_secs(17));
+        // Nonsense in, sane out.
+        assert_eq!(retry_backoff(two, -3, 7.0), Duration::from_secs(3));
     }
 }

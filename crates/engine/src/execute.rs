@@ -182,6 +182,9 @@ pub async fn execute(
                             user.id, user.primary_email
                         )));
                     }
+                    // Created moments ago by the attempt whose answer was lost: still
+                    // propagating, like a user this process created.
+                    client.note_user_created(&user);
                     StepEffect::AlreadyExisted(user_ids(user.id))
                 }
                 Err(e) => return Err(classify(e)),

@@ -88,6 +88,10 @@ pub async fn observe_domain(
                         .and_then(|p| OrgUnitPath::parse(p).ok())
                         .is_some_and(|p| p.is_within(support_ou))
             })
+            // A user created by an earlier process (before a restart, or by another replica)
+            // is still propagating for a while: the adapter must wait Google's answers about it
+            // out as it does for users it created itself.
+            .inspect(|u| client.note_user_created(u))
             .filter_map(observed_user)
             .collect();
         let observed_emails: BTreeSet<String> =

@@ -45,7 +45,19 @@ impl Stack {
 
     /// The emulator on `seeds/{seed}` and a server with `server_flags`.
     pub async fn start_with_seed(seed: &str, server_flags: &[&str]) -> Stack {
-        let emulator = Emulator::start(&seed_path(seed), &[]).await.unwrap();
+        Stack::start_with_emulator_flags(seed, &[], server_flags).await
+    }
+
+    /// The emulator on `seeds/{seed}` with `emulator_flags` after `serve` (for example
+    /// `--profile realistic`), and a server with `server_flags`.
+    pub async fn start_with_emulator_flags(
+        seed: &str,
+        emulator_flags: &[&str],
+        server_flags: &[&str],
+    ) -> Stack {
+        let emulator = Emulator::start(&seed_path(seed), emulator_flags)
+            .await
+            .unwrap();
         let key = emulator.keygen(SERVICE_ACCOUNT).unwrap();
         let service = start_service(&emulator, &key, None, server_flags).await;
         Stack {
