@@ -103,6 +103,24 @@ pub enum AdminObservation {
         /// `suspended`.
         suspended: bool,
     },
+    /// The delegated admin is the service account itself, acting with the admin role it holds
+    /// in the customer (a delegated admin service account): no user to look at; Google tells
+    /// step by step what its role allows.
+    ServiceAccount,
+}
+
+impl AdminObservation {
+    /// True for a usable admin: a super administrator who is not suspended, or the service
+    /// account acting as itself.
+    pub fn is_usable(&self) -> bool {
+        matches!(
+            self,
+            AdminObservation::Found {
+                is_super_admin: true,
+                suspended: false
+            } | AdminObservation::ServiceAccount
+        )
+    }
 }
 
 /// Whether Cloud Identity Free is subscribed in the reseller domain. Google offers no reliable
@@ -345,13 +363,7 @@ impl ObservedDomain {
     /// True when Google shows the delegated admin as a usable super administrator: only then is
     /// the rest of the observation complete (an unusable admin sees nothing).
     pub fn admin_is_usable(&self) -> bool {
-        matches!(
-            self.admin,
-            AdminObservation::Found {
-                is_super_admin: true,
-                suspended: false
-            }
-        )
+        self.admin.is_usable()
     }
 
     /// The observed user with this id.

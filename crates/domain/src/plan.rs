@@ -672,7 +672,7 @@ pub(crate) fn analyse<'a>(
                 "assign the Super Admin role to {admin} in the Admin console of {domain} (Account > Admin roles > Super Admin > Assign users), or name another super administrator (UpdateDomain)"
             ),
         )),
-        AdminObservation::Found { .. } => None,
+        AdminObservation::Found { .. } | AdminObservation::ServiceAccount => None,
     };
 
     // Missing org units, top-down: ancestors before the support org unit.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::desired::DesiredDomain;
 use crate::instructions;
 use crate::names::{DomainName, EmailAddress, StaffMemberId};
-use crate::observed::{ManualStep, ObservedDomain, SubscriptionObservation};
+use crate::observed::{AdminObservation, ManualStep, ObservedDomain, SubscriptionObservation};
 use crate::ownership::{AccountOwnership, marker_value};
 use crate::plan::{AccountFacts, PlannerConfig, RoleState, Step, analyse};
 
@@ -220,6 +220,13 @@ pub fn domain_status(
             CheckKind::DelegatedAdmin,
             blocker.reason.clone(),
             blocker.what_to_do.clone(),
+        ),
+        None if observed.admin == AdminObservation::ServiceAccount => Check::new(
+            CheckKind::DelegatedAdmin,
+            CheckState::Ok,
+            format!(
+                "{admin} is the service account itself, acting with the admin role it holds (no domain-wide delegation); a step its role does not allow fails naming the privilege, or that Google wants a super administrator"
+            ),
         ),
         None => Check::new(
             CheckKind::DelegatedAdmin,

@@ -30,6 +30,10 @@ pub async fn observe_domain(
     access: &AccessConfig,
 ) -> Result<ObservedDomain, GoogleError> {
     let admin = async {
+        if client.acts_as_itself() {
+            // A delegated admin service account is no user: nothing to read about it.
+            return Ok(AdminObservation::ServiceAccount);
+        }
         match client.users_get(desired.delegated_admin().as_str()).await {
             Ok(user) => Ok(AdminObservation::Found {
                 is_super_admin: user.is_admin,
@@ -112,13 +116,7 @@ pub async fn observe_domain(
     let admin = admin?;
     // Without a super admin the other reads mean nothing (Google refuses them); the planner
     // blocks on the admin alone.
-    if !matches!(
-        admin,
-        AdminObservation::Found {
-            is_super_admin: true,
-            suspended: false
-        }
-    ) {
+    if !admin.is_usable() {
         return Ok(empty_observation(admin, confirmations));
     }
     let (

@@ -159,6 +159,11 @@ impl DelegatedAuth {
         })
     }
 
+    /// True when the tokens are the service account's own (no `sub`).
+    pub(crate) fn acts_as_itself(&self) -> bool {
+        self.credential.is_itself(&self.subject)
+    }
+
     /// An access token for `method`'s scope; `fresh` skips the cache (after a 401).
     pub(crate) async fn token(
         &self,

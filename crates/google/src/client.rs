@@ -210,6 +210,12 @@ impl DomainClient {
         &self.inner.delegated_admin
     }
 
+    /// True when the calls act as the service account itself (the domain's delegated admin is
+    /// the service account: a delegated admin service account, no domain-wide delegation).
+    pub fn acts_as_itself(&self) -> bool {
+        self.inner.auth.acts_as_itself()
+    }
+
     /// The real customer id (`C0…`), from the spec or learnt once with `customers.get`.
     pub async fn customer_id(&self) -> Result<String, GoogleError> {
         self.inner
@@ -798,6 +804,7 @@ impl DomainClient {
             user_recently_created: user_age.is_some(),
             user_propagating: user_age.is_some_and(|age| age < shared.config.propagation.budget),
             delegated_admin: &self.inner.delegated_admin,
+            as_service_account: self.acts_as_itself(),
         };
         Attempt::Failure(classify_response(&ctx, status.as_u16(), &headers, &body))
     }

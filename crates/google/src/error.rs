@@ -270,6 +270,9 @@ pub(crate) struct CallContext<'a> {
     /// propagation budget ([`crate::PropagationRetry::budget`]).
     pub user_propagating: bool,
     pub delegated_admin: &'a str,
+    /// The calls act as the service account itself (a delegated admin service account), not
+    /// as an impersonated super admin.
+    pub as_service_account: bool,
 }
 
 /// Methods whose answers about a brand-new user include Google's propagation errors.
@@ -471,6 +474,11 @@ fn permission_hint(ctx: &CallContext<'_>, reason: Option<&str>, lower_message: &
         _ if lower_message.contains("scope") => {
             format!("the token lacks scope {scope}: add it to the domain-wide delegation grant")
         }
+        _ if ctx.as_service_account => format!(
+            "the service account {} acts as a delegated admin, and Google refused it {}: either its admin role lacks the privilege that call needs (Admin console > Account > Admin roles > the service account's role > Privileges), or Google lets only a super administrator do it; for this domain, use domain-wide delegation with a super admin as the delegated admin instead",
+            ctx.delegated_admin,
+            method.id()
+        ),
         _ => format!(
             "the delegated admin {} lacks the admin privilege that {} needs (scope {scope}); make it a super admin of this domain",
             ctx.delegated_admin,
@@ -506,6 +514,7 @@ mod tests {
             user_recently_created: false,
             user_propagating: false,
             delegated_admin: "admin@r.example",
+            as_service_account: false,
         };
         classify_response(&ctx, status, &HeaderMap::new(), body.as_bytes())
     }
@@ -646,6 +655,7 @@ mod tests {
             user_recently_created: true,
             user_propagating: true,
             delegated_admin: "a@r.example",
+            as_service_account: false,
         };
         let error = classify_response(
             &ctx,
@@ -665,6 +675,7 @@ mod tests {
                 user_recently_created: true,
                 user_propagating: true,
                 delegated_admin: "admin@r.example",
+                as_service_account: false,
             };
             classify_response(&ctx, status, &HeaderMap::new(), body.as_bytes())
         };
@@ -804,5 +815,29 @@ mod tests {
             parsed > Duration::from_secs(27) && parsed <= Duration::from_secs(30),
             "{parsed:?}"
         );
+    }
+
+    #[test]
+    fn a_refusal_to_a_delegated_admin_service_account_names_both_ways_out() {
+        let ctx = CallContext {
+            method: GoogleMethod::RolesInsert,
+            user_recently_created: false,
+            user_propagating: false,
+            delegated_admin: "sa@p.iam.gserviceaccount.com",
+            as_service_account: true,
+        };
+        let body = r#"{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"reason":"forbidden","domain":"global","message":"Not Authorized to access this resource/api"}]}}"#;
+        let error = classify_response(&ctx, 403, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(*error.class(), ErrorClass::PermissionDenied);
+        let text = error.to_string();
+        for expected in [
+            "sa@p.iam.gserviceaccount.com acts as a delegated admin",
+            "directory.roles.insert",
+            "lacks the privilege",
+            "only a super administrator",
+            "domain-wide delegation with a super admin",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in {text}");
+        }
     }
 }

@@ -3,6 +3,11 @@
 //! admin's own `domains.list`, that the admin's customer owns the declared domain, that Google
 //! verified it, and that it is a domain rather than an alias; and, with `users.get`, that the
 //! admin is a super admin. Each refusal is a field violation naming the exact reason.
+//!
+//! The delegated admin may also be the key's own service account (a *delegated admin service
+//! account*: no domain-wide delegation, the service account holds an admin role in the
+//! customer). Its `domains.list`, read as itself, is the confirmation; there is no user to
+//! check.
 
 use support_access_google::model::Domain;
 use support_access_google::{ErrorClass, GoogleError};
@@ -25,11 +30,26 @@ pub async fn confirm_customer_domain(
         AccessError::UnknownCredential(_) => ApiError::invalid("domain.credential", e.to_string()),
         AccessError::Google(e) => refused(admin, &e),
     })?;
+    let is_service_account = admin.to_ascii_lowercase().ends_with(".gserviceaccount.com");
+    if is_service_account && !client.acts_as_itself() {
+        return Err(ApiError::invalid(
+            ADMIN_FIELD,
+            format!(
+                "{admin} is a service account other than the one of key '{}': a service account                  acts only as itself, so name the key's own service account (a delegated admin                  service account) or a super admin of the customer",
+                record.credential
+            ),
+        ));
+    }
     let domains = client
         .domains_list()
         .await
         .map_err(|e| refused(admin, &e))?;
     check_domain_standing(&domains, &record.domain_name, admin)?;
+    if client.acts_as_itself() {
+        // The service account read the customer's domains as itself: it holds an admin role
+        // there. What that role allows, Google says step by step.
+        return Ok(());
+    }
     let user = client
         .users_get(admin)
         .await
