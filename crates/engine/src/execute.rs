@@ -348,6 +348,11 @@ pub fn classify(error: GoogleError) -> StepFailure {
         },
         ErrorClass::NotSent => StepFailure::NotSent(detail),
         ErrorClass::Auth(_) => StepFailure::Domain(detail),
+        // The adapter's message already says what to do for a delegated admin service
+        // account; an impersonated super admin gets the domain-wide delegation advice.
+        ErrorClass::PermissionDenied if detail.contains("acts as a delegated admin") => {
+            StepFailure::Domain(detail)
+        }
         ErrorClass::PermissionDenied => StepFailure::Domain(format!(
             "{detail}; make sure the delegated admin is a super administrator and the service account has domain-wide delegation for every scope support-access needs"
         )),
