@@ -297,8 +297,42 @@ pub async fn finish_operation(
         encoded = encoder.response(&result);
         Outcome::Succeeded(&encoded)
     };
+    let state = match outcome {
+        Outcome::Cancelled(_) => "CANCELLED",
+        Outcome::Failed(_) => "FAILED",
+        Outcome::Succeeded(_) => "SUCCEEDED",
+    };
     match operations::finish(&mut conn, id, outcome).await {
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Ok(_) => {
+            record_duration(&record, state);
+            Ok(())
+        }
+        Err(StoreError::Conflict(_)) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Records how long a finished operation took, from its creation (metric
+/// `support_access.operation.duration`, by kind and final state).
+fn record_duration(record: &operations::OperationRecord, state: &'static str) {
+    use std::sync::OnceLock;
+    static DURATION: OnceLock<opentelemetry::metrics::Histogram<f64>> = OnceLock::new();
+    let histogram = DURATION.get_or_init(|| {
+        opentelemetry::global::meter("support-access")
+            .f64_histogram("support_access.operation.duration")
+            .with_unit("s")
+            .with_description("How long operations took, from creation to finish, by kind and state")
+            .build()
+    });
+    let seconds = (chrono::Utc::now() - record.create_time)
+        .to_std()
+        .unwrap_or_default()
+        .as_secs_f64();
+    histogram.record(
+        seconds,
+        &[
+            opentelemetry::KeyValue::new("kind", record.kind.as_str()),
+            opentelemetry::KeyValue::new("state", state),
+        ],
+    );
 }

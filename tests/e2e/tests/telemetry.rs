@@ -278,6 +278,15 @@ async fn one_provisioning_arrives_as_spans_and_metrics_at_an_otlp_receiver() {
             }),
         ),
         (
+            "the operation's duration, by kind and final state",
+            Box::new(|r| {
+                r.has_point(
+                    "support_access.operation.duration",
+                    &[("kind", "PROVISION"), ("state", "SUCCEEDED")],
+                )
+            }),
+        ),
+        (
             "reconcile lag per declared domain",
             Box::new(|r| {
                 r.has_point(
