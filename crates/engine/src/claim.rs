@@ -122,8 +122,7 @@ impl Engine {
                     }
                 },
             };
-            self.remember_observation(&record.domain_name, &client, &observed)
-                .await;
+            self.remember_observation(&record, &client, &observed).await;
             self.record_discovered_ownership(lease, &desired, &observed)
                 .await?;
 
@@ -288,19 +287,21 @@ impl Engine {
         Ok(ClaimEnd::RetryLater(message, Duration::from_secs(30)))
     }
 
-    /// Keeps the last observation for `GetDomainStatus` and learns the customer id.
+    /// Keeps the last observation for `GetDomainStatus` and learns the customer id (once per
+    /// delegated admin, see [`GoogleAccess::customer_id`]).
     pub(super) async fn remember_observation(
         &self,
-        domain_name: &str,
+        record: &support_access_store::domains::DomainRecord,
         client: &support_access_google::DomainClient,
         observed: &support_access_domain::observed::ObservedDomain,
     ) {
+        let domain_name = record.domain_name.as_str();
         let saved = async {
             let mut conn = self.store.pool().acquire().await?;
             let value =
                 serde_json::to_value(observed).map_err(|e| StoreError::Conflict(e.to_string()))?;
             observations::save(&mut conn, domain_name, &value, chrono::Utc::now()).await?;
-            if let Ok(customer_id) = client.customer_id().await {
+            if let Ok(customer_id) = self.google.customer_id(record, client).await {
                 domains::set_customer_id(&mut conn, domain_name, Some(&customer_id)).await?;
             }
             Ok::<_, StoreError>(())

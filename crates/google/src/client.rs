@@ -225,6 +225,13 @@ impl DomainClient {
             .cloned()
     }
 
+    /// Takes the customer id that a client of the same delegated admin learnt (one admin is one
+    /// customer), so this client does not ask Google again; an id already known is kept.
+    pub fn seed_customer_id(&self, customer_id: &str) {
+        // An error only says the id was known already.
+        let _ = self.inner.customer_id.set(customer_id.to_owned());
+    }
+
     /// Fetches (or finds cached) the access token `method` needs, so that a later call does not
     /// wait for it. A failure is left for that call to report.
     pub(crate) async fn warm_token(&self, method: GoogleMethod) {

@@ -199,6 +199,14 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
         "{}",
         summary(&ledger, CUSTOMER)
     );
+    // The customer id is the customer's too: asked of Google once for the three domains.
+    let reads = ledger.reads_by_method(CUSTOMER);
+    assert_eq!(
+        reads.get("directory.customers.get"),
+        Some(&1),
+        "{}",
+        summary(&ledger, CUSTOMER)
+    );
     println!("{}", summary(&ledger, CUSTOMER));
 
     // A re-run writes nothing.
