@@ -395,19 +395,3 @@ pub(super) fn phase(kind: StepKind) -> u8 {
         StepKind::SuspendUser | StepKind::DeleteUser => 5,
     }
 }
-
-/// The journal's action for a step.
-pub fn step_action(kind: StepKind) -> StepAction {
-    match kind {
-        StepKind::CreateOrgUnit => StepAction::CreateOrgUnit,
-        StepKind::CreateCustomRole => StepAction::EnsureRole,
-        StepKind::CreateUser => StepAction::CreateUser,
-        StepKind::UpdateUser => StepAction::UpdateUser,
-        StepKind::AssignLicense => StepAction::AssignLicense,
-        StepKind::RemovePaidLicense => StepAction::RemovePaidLicense,
-        StepKind::AssignRole => StepAction::AssignRole,
-        StepKind::RemoveRole => StepAction::RemoveRole,
-        StepKind::SuspendUser => StepAction::SuspendUser,
-        StepKind::DeleteUser => StepAction::DeleteUser,
-    }
-}

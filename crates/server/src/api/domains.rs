@@ -13,9 +13,7 @@ use support_access_store::domains::{
     self as store, DomainChanges, DomainRecord, NewDomain, RepairPolicy,
 };
 
-use super::convert::{
-    required, role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp,
-};
+use super::convert::{required, role_mode_from_proto, role_mode_to_proto, timestamp};
 use super::crud::Resource;
 use super::methods;
 use crate::error::ApiError;
@@ -82,7 +80,7 @@ pub fn validate_new(
         credential: credential.expect("validated").as_str().to_owned(),
         delegated_admin: admin.expect("validated").as_str().to_owned(),
         org_unit_path: org_unit.expect("validated").as_str().to_owned(),
-        role_mode: role_mode_to_store(role_mode.expect("validated")),
+        role_mode: role_mode.expect("validated"),
         custom_role_name: role_name.expect("validated").as_str().to_owned(),
         repair_policy: repair_policy.expect("validated"),
     })
@@ -133,9 +131,7 @@ pub fn validate_update(
                     .map(|x| x.as_str().to_owned());
             }
             "role_mode" => {
-                changes.role_mode = v
-                    .check("domain.role_mode", role_mode_from_proto(d.role_mode))
-                    .map(role_mode_to_store);
+                changes.role_mode = v.check("domain.role_mode", role_mode_from_proto(d.role_mode));
             }
             "custom_role_name" => {
                 changes.custom_role_name = v
