@@ -96,7 +96,14 @@ pub fn validate_update(
     let d = request.domain.as_ref().expect("checked by caller");
     let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE_FIELDS, d, &mut v);
     let mut changes = DomainChanges::default();
-    let domain_name = DomainName::parse(&current.domain_name).ok();
+    // The stored name was valid when declared: one that no longer parses is a server fault, not
+    // a reason to skip the delegated admin's check.
+    let domain_name = DomainName::parse(&current.domain_name).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!(
+            "stored domain name {:?}: {e}",
+            current.domain_name
+        ))
+    })?;
     for path in paths {
         match path.as_str() {
             "display_name" => {
@@ -117,10 +124,10 @@ pub fn validate_update(
                     "domain.delegated_admin",
                     required(&d.delegated_admin).and_then(EmailAddress::parse),
                 );
-                if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
+                if let Some(admin) = &admin {
                     v.check(
                         "domain.delegated_admin",
-                        validate_delegated_admin(admin, domain_name),
+                        validate_delegated_admin(admin, &domain_name),
                     );
                 }
                 changes.delegated_admin = admin.map(|x| x.as_str().to_owned());
