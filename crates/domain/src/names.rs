@@ -672,6 +672,9 @@ pub enum RoleMode {
 }
 
 impl RoleMode {
+    /// Every mode, in declaration order.
+    pub const ALL: &'static [RoleMode] = &[RoleMode::ResellerAdmin, RoleMode::CustomRole];
+
     /// `RESELLER_ADMIN` or `CUSTOM_ROLE`.
     pub fn as_str(self) -> &'static str {
         match self {

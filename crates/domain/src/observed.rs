@@ -276,6 +276,13 @@ pub enum ManualStep {
 }
 
 impl ManualStep {
+    /// Every step, in declaration order.
+    pub const ALL: &'static [ManualStep] = &[
+        ManualStep::AutomaticLicensingOff,
+        ManualStep::CloudIdentityFreeSubscribed,
+        ManualStep::MailRouting,
+    ];
+
     /// The name stored in Postgres and used in the API without its `MANUAL_STEP_` prefix.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -280,6 +280,20 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [StepKind] = &[
+        StepKind::CreateOrgUnit,
+        StepKind::CreateCustomRole,
+        StepKind::CreateUser,
+        StepKind::UpdateUser,
+        StepKind::AssignLicense,
+        StepKind::RemovePaidLicense,
+        StepKind::AssignRole,
+        StepKind::RemoveRole,
+        StepKind::SuspendUser,
+        StepKind::DeleteUser,
+    ];
+
     /// The `StepAction` name without its prefix, as stored in `steps.action`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -96,26 +96,67 @@ impl Engine {
         let seats_exhausted: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         // Set when a step stops the whole domain: chains stop before their next step.
         let domain_failed = std::sync::atomic::AtomicBool::new(false);
-        let results: Vec<Result<ChainEnd, Interrupted>> =
-            futures::stream::iter(chains.into_iter().map(|chain| {
-                let resolver = &resolver;
-                let seats_exhausted = &seats_exhausted;
-                let domain_failed = &domain_failed;
-                async move {
-                    self.run_chain(
-                        lease,
-                        client,
-                        resolver,
-                        chain,
-                        seats_exhausted,
-                        domain_failed,
-                    )
-                    .await
+        // Two waves: every account's user step first, then the rest of every chain. Google
+        // makes a new user known to role assignment and Licensing only seconds to minutes after
+        // creating it; creating everyone first lets that time pass while the other accounts are
+        // created, instead of a chain holding one of the `step_concurrency` slots while the
+        // adapter waits for its user to propagate.
+        let (heads, tails): (Vec<_>, Vec<_>) = chains
+            .into_iter()
+            .map(|chain| {
+                chain.into_iter().partition::<Vec<_>, _>(|(_, _, planned)| {
+                    phase(planned.step.kind()) <= USER_PHASE
+                })
+            })
+            .unzip();
+        let run_wave = |wave: Vec<Vec<(i32, i32, PlannedStep)>>| {
+            let resolver = &resolver;
+            let seats_exhausted = &seats_exhausted;
+            let domain_failed = &domain_failed;
+            futures::stream::iter(wave.into_iter().map(move |chain| async move {
+                if chain.is_empty() {
+                    return Ok(ChainEnd::Completed);
                 }
+                self.run_chain(
+                    lease,
+                    client,
+                    resolver,
+                    chain,
+                    seats_exhausted,
+                    domain_failed,
+                )
+                .await
             }))
-            .buffer_unordered(self.config.step_concurrency.max(1))
-            .collect()
-            .await;
+            .buffered(self.config.step_concurrency.max(1))
+            .collect::<Vec<Result<ChainEnd, Interrupted>>>()
+        };
+        let head_results = run_wave(heads).await;
+        let mut results = Vec::with_capacity(head_results.len());
+        let mut continued = Vec::new();
+        let mut continued_at = Vec::new();
+        for (head, tail) in head_results.into_iter().zip(tails) {
+            match head {
+                Ok(ChainEnd::Completed) => {
+                    continued_at.push(results.len());
+                    continued.push(tail);
+                    results.push(Ok(ChainEnd::Completed));
+                }
+                Ok(ChainEnd::AccountFailed { account, detail }) => {
+                    let not_attempted = format!("not attempted: {detail}");
+                    for (seq, _, _) in tail {
+                        self.finish_step(lease, seq, StepState::Failed, &not_attempted, None)
+                            .await?;
+                    }
+                    results.push(Ok(ChainEnd::AccountFailed { account, detail }));
+                }
+                // A retry leaves the rest of the chain pending for the next claim; a domain
+                // failure fails every open step below.
+                other => results.push(other),
+            }
+        }
+        for (at, result) in continued_at.into_iter().zip(run_wave(continued).await) {
+            results[at] = result;
+        }
 
         let mut retry = RetryAfter::default();
         let mut domain_failure = None;
@@ -403,6 +444,9 @@ pub(super) fn retry_backoff(asked: Duration, attempts_before: i32, jitter: f64) 
 /// The phase of license steps.
 pub(super) const LICENSE_PHASE: u8 = 2;
 
+/// The phase of the steps that create or update the user itself (the first wave).
+pub(super) const USER_PHASE: u8 = 1;
+
 /// The order of the phases a plan is carried out in.
 pub(super) fn phase(kind: StepKind) -> u8 {
     match kind {
@@ -412,22 +456,6 @@ pub(super) fn phase(kind: StepKind) -> u8 {
         StepKind::AssignRole => 3,
         StepKind::RemoveRole => 4,
         StepKind::SuspendUser | StepKind::DeleteUser => 5,
-    }
-}
-
-/// The journal's action for a step.
-pub fn step_action(kind: StepKind) -> StepAction {
-    match kind {
-        StepKind::CreateOrgUnit => StepAction::CreateOrgUnit,
-        StepKind::CreateCustomRole => StepAction::EnsureRole,
-        StepKind::CreateUser => StepAction::CreateUser,
-        StepKind::UpdateUser => StepAction::UpdateUser,
-        StepKind::AssignLicense => StepAction::AssignLicense,
-        StepKind::RemovePaidLicense => StepAction::RemovePaidLicense,
-        StepKind::AssignRole => StepAction::AssignRole,
-        StepKind::RemoveRole => StepAction::RemoveRole,
-        StepKind::SuspendUser => StepAction::SuspendUser,
-        StepKind::DeleteUser => StepAction::DeleteUser,
     }
 }
 

@@ -5,15 +5,13 @@
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use support_access_domain::desired::{DesiredAccount, DesiredDomain};
-use support_access_domain::names::RoleMode;
-use support_access_domain::observed::{ManualConfirmation, ManualStep};
+use support_access_domain::lifecycle::OperationKind;
+use support_access_domain::observed::ManualConfirmation;
 use support_access_domain::{
     DomainName, EmailAddress, OrgUnitPath, PersonName, RoleName, StaffMemberId, Username,
 };
-use support_access_store::domains::{self, DomainRecord};
-use support_access_store::operations::OperationKind;
+use support_access_store::domains::DomainRecord;
 
-use support_access_domain::lifecycle::RevokeMode;
 use support_access_domain::observed::UserId;
 use support_access_store::accounts::{self, AccountRecord, Desired};
 use support_access_store::staff::StaffRecord;
@@ -71,7 +69,7 @@ pub async fn from_decisions(
             || Ok::<_, DesiredError>(account_of(member, &domain)?.with_ownership(owned, adopt));
         match row.desired {
             Desired::Active if kind != OperationKind::Revoke => active.push(account()?),
-            Desired::Revoked(mode) => revoked.push((account()?, revoke_mode(mode))),
+            Desired::Revoked(mode) => revoked.push((account()?, mode)),
             Desired::Active => {}
         }
     }
@@ -79,10 +77,7 @@ pub async fn from_decisions(
         domain,
         EmailAddress::parse(&record.delegated_admin).map_err(|e| invalid("delegated admin", e))?,
         OrgUnitPath::parse(&record.org_unit_path).map_err(|e| invalid("org unit", e))?,
-        match record.role_mode {
-            domains::RoleMode::ResellerAdmin => RoleMode::ResellerAdmin,
-            domains::RoleMode::CustomRole => RoleMode::CustomRole,
-        },
+        record.role_mode,
         RoleName::parse(&record.custom_role_name).map_err(|e| invalid("custom role name", e))?,
         active,
     )
@@ -92,14 +87,6 @@ pub async fn from_decisions(
 
 fn invalid(what: &str, e: support_access_domain::InvalidValue) -> DesiredError {
     DesiredError::Invalid(format!("{what}: {e}"))
-}
-
-fn revoke_mode(mode: accounts::RevokeMode) -> RevokeMode {
-    match mode {
-        accounts::RevokeMode::RemoveRole => RevokeMode::RemoveRole,
-        accounts::RevokeMode::Suspend => RevokeMode::Suspend,
-        accounts::RevokeMode::Delete => RevokeMode::Delete,
-    }
 }
 
 /// The account `member` must have in `domain`.
@@ -121,16 +108,26 @@ pub async fn confirmations(
     conn: &mut PgConnection,
     domain: &str,
 ) -> Result<Vec<ManualConfirmation>, StoreError> {
-    Ok(manual::list(conn, domain)
+    manual::list(conn, domain)
         .await?
         .into_iter()
-        .filter_map(|c| {
-            Some(ManualConfirmation {
-                step: c.step.as_str().parse::<ManualStep>().ok()?,
-                staff_member: c
-                    .staff_member_id
-                    .and_then(|id| StaffMemberId::parse(&id).ok()),
+        .map(|c| {
+            let staff_member = c
+                .staff_member_id
+                .map(|id| StaffMemberId::parse(&id))
+                .transpose()
+                // The store wrote a staff id it had accepted: one that no longer parses is a
+                // stored value this code cannot read, not a confirmation to drop.
+                .map_err(|e| {
+                    StoreError::Database(sqlx::Error::ColumnDecode {
+                        index: "staff_member_id".to_owned(),
+                        source: Box::new(e),
+                    })
+                })?;
+            Ok(ManualConfirmation {
+                step: c.step,
+                staff_member,
             })
         })
-        .collect())
+        .collect()
 }

@@ -141,7 +141,7 @@ impl<'a> Journal<'a> {
                             .staff_member
                             .as_ref()
                             .map(|s| s.as_str().to_owned()),
-                        action: step_action(planned.step.kind()),
+                        action: planned.step.kind(),
                         reason: planned.reason.clone(),
                         payload: serde_json::to_value(&planned.step).expect("steps serialize"),
                         state: StepState::Pending,

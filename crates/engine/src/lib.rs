@@ -39,8 +39,6 @@ pub mod observe;
 pub mod outcome;
 pub mod pipeline;
 
-pub use chains::step_action;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +47,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use support_access_domain::StaffMemberId;
 use support_access_domain::drift::Drift;
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::ownership::{
     AccountOwnership, classify as classify_ownership, marker_value,
 };
@@ -57,8 +56,7 @@ use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind};
 use support_access_domain::revoke::RevokeOptions;
 use support_access_store::accounts::Ownership;
 use support_access_store::operations::{
-    self, Lease, NewStep, OperationKind, RunState, StepAction, StepRecord, StepStart, StepState,
-    StepUpdate,
+    self, Lease, NewStep, RunState, StepRecord, StepStart, StepState, StepUpdate,
 };
 use support_access_store::wake::WakeListener;
 use support_access_store::{Store, StoreError, accounts, domains, observations};

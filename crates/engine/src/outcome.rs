@@ -321,7 +321,9 @@ fn record_duration(record: &operations::OperationRecord, state: &'static str) {
         opentelemetry::global::meter("support-access")
             .f64_histogram("support_access.operation.duration")
             .with_unit("s")
-            .with_description("How long operations took, from creation to finish, by kind and state")
+            .with_description(
+                "How long operations took, from creation to finish, by kind and state",
+            )
             .build()
     });
     let seconds = (chrono::Utc::now() - record.create_time)

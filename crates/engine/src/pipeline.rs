@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use support_access_domain::desired::DesiredDomain;
 use support_access_domain::drift::{Drift, detect_drift};
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::observed::ObservedDomain;
 use support_access_domain::ownership::classify as classify_ownership;
 use support_access_domain::plan::{BlockerKind, PlannedStep, PlannerConfig, plan_domain};
 use support_access_domain::revoke::plan_revoked_accounts;
 use support_access_store::domains::RepairPolicy;
-use support_access_store::operations::OperationKind;
 
 /// What one pass is to do, and what it found.
 #[derive(Debug, Default)]

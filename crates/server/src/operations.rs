@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use support_access_domain::lifecycle::OperationKind;
 use support_access_proto::google::longrunning::operations_server::Operations;
 use support_access_proto::google::longrunning::{
     CancelOperationRequest, DeleteOperationRequest, GetOperationRequest, ListOperationsRequest,
@@ -14,7 +15,7 @@ use support_access_proto::google::longrunning::{
 };
 use support_access_store::StoreError;
 use support_access_store::operations::{
-    self, Cancellation, OperationFilter, OperationKind, OperationRecord, Outcome,
+    self, Cancellation, OperationFilter, OperationRecord, Outcome,
 };
 use tonic::{Request, Response, Status};
 

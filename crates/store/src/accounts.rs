@@ -14,20 +14,10 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
+use support_access_domain::lifecycle::RevokeMode;
+
 use crate::text_enum::text_enum;
 use crate::{Page, Result, StoreError, fetch_limit, into_page, millis};
-
-text_enum! {
-    /// What revoking does after the role is removed.
-    pub enum RevokeMode {
-        /// Remove the portal role only.
-        RemoveRole => "REMOVE_ROLE",
-        /// Remove the role and suspend the account.
-        Suspend => "SUSPEND",
-        /// Remove the role and delete the account.
-        Delete => "DELETE",
-    }
-}
 
 text_enum! {
     /// Whether the service owns the Google account at the address.
@@ -138,9 +128,9 @@ impl<'r> FromRow<'r, PgRow> for AccountRecord {
         let revoke_mode: Option<String> = row.try_get("revoke_mode")?;
         let desired = match (row.try_get::<String, _>("desired")?.as_str(), revoke_mode) {
             ("ACTIVE", None) => Desired::Active,
-            ("REVOKED", Some(mode)) => {
-                Desired::Revoked(mode.parse().map_err(|e| decode("revoke_mode", e))?)
-            }
+            ("REVOKED", Some(mode)) => Desired::Revoked(
+                crate::text_enum::decode(&mode).map_err(|e| decode("revoke_mode", e))?,
+            ),
             _ => {
                 return Err(decode(
                     "desired",

@@ -6,18 +6,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use support_access_domain::RoleMode;
+
 use crate::text_enum::text_enum;
 use crate::{Page, Result, StoreError, etag, fetch_limit, into_page};
-
-text_enum! {
-    /// Which role opens the portal for the accounts of a domain.
-    pub enum RoleMode {
-        /// The prebuilt Reseller Admin system role.
-        ResellerAdmin => "RESELLER_ADMIN",
-        /// A custom role with *View Customers* and *Access Customer Support Cases*.
-        CustomRole => "CUSTOM_ROLE",
-    }
-}
 
 text_enum! {
     /// What reconciliation does when it finds drift in the domain.
@@ -43,7 +35,7 @@ pub struct DomainRecord {
     /// Org unit of the support accounts, starting with `/`.
     pub org_unit_path: String,
     /// Which role opens the portal.
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "crate::text_enum::EnumText")]
     pub role_mode: RoleMode,
     /// The custom role's name (used in [`RoleMode::CustomRole`]).
     pub custom_role_name: String,

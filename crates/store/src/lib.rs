@@ -5,8 +5,10 @@
 //! [`Store`] owns the pool and applies `migrations/` at start-up. Every repository function takes
 //! `&mut PgConnection`, so the server composes several of them in one transaction
 //! (`let mut tx = store.pool().begin().await?; domains::insert(&mut tx, ..)`). Records are plain
-//! Rust types (no protobuf): enums spell the same upper-case values the CHECK constraints allow,
-//! and responses kept for replay are opaque bytes.
+//! Rust types (no protobuf): the domain crate's enums (operation kind, step kind, role and revoke
+//! modes, manual steps) are stored as they are, spelled by their own `as_str` in the upper-case
+//! values the CHECK constraints allow; the store's own enums (run and step states, ownership,
+//! repair policy) live here. Responses kept for replay are opaque bytes.
 //!
 //! Listing functions page by keyset and return a [`Page`]: the items plus the key to pass as the
 //! `after`/`before` argument of the next call, `None` on the last page.

@@ -5,20 +5,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::Result;
-use crate::text_enum::text_enum;
+use support_access_domain::observed::ManualStep;
 
-text_enum! {
-    /// A step that Google offers no API for (the `ManualStep` enum of the API without prefix).
-    pub enum ManualStep {
-        /// Automatic licensing is off for the support org unit.
-        AutomaticLicensingOff => "AUTOMATIC_LICENSING_OFF",
-        /// Cloud Identity Free is subscribed.
-        CloudIdentityFreeSubscribed => "CLOUD_IDENTITY_FREE_SUBSCRIBED",
-        /// Case e-mail reaches the person (per account, or for the whole domain).
-        MailRouting => "MAIL_ROUTING",
-    }
-}
+use crate::Result;
 
 /// A confirmation to record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +33,7 @@ pub struct ConfirmationRecord {
     /// The domain.
     pub domain_name: String,
     /// The step.
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "crate::text_enum::EnumText")]
     pub step: ManualStep,
     /// The staff member, for one account's mail routing.
     pub staff_member_id: Option<String>,

@@ -19,24 +19,15 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
+use support_access_domain::lifecycle::OperationKind;
+use support_access_domain::plan::StepKind;
+
 use crate::text_enum::text_enum;
 use crate::{Page, Result, StoreError, fetch_limit, into_page, millis};
 
 /// Claims tried per call of [`claim_next_domain`] before giving up for now (each skips a domain
 /// that another worker is claiming at the same moment).
 const CLAIM_ROUNDS: usize = 8;
-
-text_enum! {
-    /// What an operation does.
-    pub enum OperationKind {
-        /// `ProvisionSupportAccess`.
-        Provision => "PROVISION",
-        /// `RevokeSupportAccess`.
-        Revoke => "REVOKE",
-        /// Started by the service on its reconcile interval.
-        Reconcile => "RECONCILE",
-    }
-}
 
 text_enum! {
     /// Where an operation, or one domain of it, is.
@@ -61,36 +52,6 @@ impl RunState {
             self,
             RunState::Succeeded | RunState::Failed | RunState::Cancelled
         )
-    }
-}
-
-text_enum! {
-    /// One action on Google (the `StepAction` enum of the API without its prefix).
-    pub enum StepAction {
-        /// Confirm the delegated admin is a super administrator.
-        CheckDelegatedAdmin => "CHECK_DELEGATED_ADMIN",
-        /// Create the support org unit.
-        CreateOrgUnit => "CREATE_ORG_UNIT",
-        /// Confirm Cloud Identity Free is subscribed with free seats.
-        CheckSubscription => "CHECK_SUBSCRIPTION",
-        /// Create or find the portal role.
-        EnsureRole => "ENSURE_ROLE",
-        /// Create the account.
-        CreateUser => "CREATE_USER",
-        /// Move, unsuspend, set the recovery e-mail of an existing account.
-        UpdateUser => "UPDATE_USER",
-        /// Assign the Cloud Identity Free license.
-        AssignLicense => "ASSIGN_LICENSE",
-        /// Remove a paid Workspace license.
-        RemovePaidLicense => "REMOVE_PAID_LICENSE",
-        /// Assign the portal role.
-        AssignRole => "ASSIGN_ROLE",
-        /// Remove the portal role.
-        RemoveRole => "REMOVE_ROLE",
-        /// Suspend the account.
-        SuspendUser => "SUSPEND_USER",
-        /// Delete the account.
-        DeleteUser => "DELETE_USER",
     }
 }
 
@@ -120,7 +81,7 @@ pub struct OperationRecord {
     /// Creation order; the key of [`list`] pages.
     pub seq: i64,
     /// What it does.
-    #[sqlx(try_from = "String")]
+    #[sqlx(try_from = "crate::text_enum::EnumText")]
     pub kind: OperationKind,
     /// Who started it.
     pub principal: String,
@@ -159,7 +120,7 @@ pub struct NewStep {
     /// The staff member owning the account; `None` for domain-level steps.
     pub staff_member_id: Option<String>,
     /// What it does.
-    pub action: StepAction,
+    pub action: StepKind,
     /// Why it is needed.
     pub reason: String,
     /// Parameters for the engine.
@@ -208,8 +169,8 @@ pub struct StepRecord {
     /// The staff member owning the account.
     pub staff_member_id: Option<String>,
     /// What it does.
-    #[sqlx(try_from = "String")]
-    pub action: StepAction,
+    #[sqlx(try_from = "crate::text_enum::EnumText")]
+    pub action: StepKind,
     /// Why.
     pub reason: String,
     /// Parameters.

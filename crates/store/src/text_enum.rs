@@ -1,6 +1,12 @@
 //! Rust enums stored as upper-case text guarded by a CHECK constraint. One macro writes the
 //! conversions both ways, so the spelling of each value lives in one place per enum (and in the
-//! migration's CHECK, which the tests hold it to).
+//! migration's CHECK, which the tests hold it to). The domain's enums are read the same way
+//! through [`StoredEnum`], with the domain's own spelling.
+
+use support_access_domain::RoleMode;
+use support_access_domain::lifecycle::{OperationKind, RevokeMode};
+use support_access_domain::observed::ManualStep;
+use support_access_domain::plan::StepKind;
 
 /// A stored text that is not a value of the enum read: the schema and the code disagree.
 #[derive(Debug, thiserror::Error)]
@@ -60,3 +66,55 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+
+/// A domain enum (from `support-access-domain`) persisted as upper-case text. The domain's
+/// `as_str` is the one spelling of each value; reading compares the column against the spelling
+/// of every value in the domain's `ALL`, so nothing here writes a value's text a second time.
+pub trait StoredEnum: Copy + 'static {
+    /// Every value, as the domain lists them.
+    const ALL: &'static [Self];
+    /// The Rust name, for [`UnknownValue`].
+    const NAME: &'static str;
+    /// The text written to Postgres.
+    fn stored_text(self) -> &'static str;
+}
+
+/// Reads the text of a [`StoredEnum`] column; an unknown text is an [`UnknownValue`].
+pub fn decode<T: StoredEnum>(text: &str) -> Result<T, UnknownValue> {
+    T::ALL
+        .iter()
+        .copied()
+        .find(|value| value.stored_text() == text)
+        .ok_or(UnknownValue { enum_name: T::NAME })
+}
+
+/// The raw text of a [`StoredEnum`] column. `#[sqlx(try_from = "EnumText")]` reads a domain enum
+/// field through it: a `TryFrom<String>` for the domain's types would break the orphan rule, a
+/// `TryFrom<EnumText>` does not.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct EnumText(String);
+
+/// Makes domain enums [`StoredEnum`]s readable through [`EnumText`].
+macro_rules! stored_domain_enums {
+    ($($ty:ident),+ $(,)?) => {$(
+        impl $crate::text_enum::StoredEnum for $ty {
+            const ALL: &'static [$ty] = $ty::ALL;
+            const NAME: &'static str = stringify!($ty);
+
+            fn stored_text(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
+        impl TryFrom<$crate::text_enum::EnumText> for $ty {
+            type Error = $crate::text_enum::UnknownValue;
+
+            fn try_from(text: $crate::text_enum::EnumText) -> Result<Self, Self::Error> {
+                $crate::text_enum::decode(&text.0)
+            }
+        }
+    )+};
+}
+
+stored_domain_enums!(OperationKind, RevokeMode, ManualStep, StepKind, RoleMode);

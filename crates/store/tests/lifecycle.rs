@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
+use support_access_domain::lifecycle::OperationKind;
+use support_access_domain::plan::StepKind;
 use support_access_store::operations::{
-    self, Cancellation, NewOperation, NewStep, OperationKind, Outcome, RunState, StepAction,
-    StepState,
+    self, Cancellation, NewOperation, NewStep, Outcome, RunState, StepState,
 };
 use support_access_store::{Result, StoreError};
 use uuid::Uuid;
@@ -21,7 +22,7 @@ const LONG: Duration = Duration::from_secs(60);
 
 /// An operation over `domains` with two steps per domain.
 fn operation(domains: &[&str]) -> NewOperation {
-    let step = |domain: &str, action: StepAction| NewStep {
+    let step = |domain: &str, action: StepKind| NewStep {
         domain_name: domain.to_owned(),
         account_email: Some(format!("ana@{domain}")),
         staff_member_id: Some("ana".to_owned()),
@@ -43,8 +44,8 @@ fn operation(domains: &[&str]) -> NewOperation {
             .iter()
             .flat_map(|d| {
                 [
-                    step(d, StepAction::CheckDelegatedAdmin),
-                    step(d, StepAction::CreateUser),
+                    step(d, StepKind::CreateOrgUnit),
+                    step(d, StepKind::CreateUser),
                 ]
             })
             .collect(),

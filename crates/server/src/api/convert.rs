@@ -1,10 +1,11 @@
 //! Every conversion between proto values and domain/store/engine values, in one place.
 
+use support_access_domain::lifecycle::{OperationKind, RevokeMode};
 use support_access_domain::names::RoleMode;
+use support_access_domain::plan::StepKind;
 use support_access_domain::validation::InvalidValue;
 use support_access_proto::v1;
-use support_access_store::domains::RoleMode as StoredRoleMode;
-use support_access_store::operations::{OperationKind, StepAction, StepState};
+use support_access_store::operations::StepState;
 
 /// A proto timestamp from a chrono one.
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -26,19 +27,20 @@ pub fn role_mode_from_proto(value: i32) -> Result<RoleMode, InvalidValue> {
     }
 }
 
-/// The proto role mode of a stored one.
-pub fn role_mode_to_proto(stored: StoredRoleMode) -> v1::RoleMode {
-    match stored {
-        StoredRoleMode::ResellerAdmin => v1::RoleMode::ResellerAdmin,
-        StoredRoleMode::CustomRole => v1::RoleMode::CustomRole,
+/// The API's role mode.
+pub fn role_mode_to_proto(mode: RoleMode) -> v1::RoleMode {
+    match mode {
+        RoleMode::ResellerAdmin => v1::RoleMode::ResellerAdmin,
+        RoleMode::CustomRole => v1::RoleMode::CustomRole,
     }
 }
 
-/// The stored role mode of a validated one.
-pub fn role_mode_to_store(mode: RoleMode) -> StoredRoleMode {
+/// The API's revoke mode.
+pub fn revoke_mode_to_proto(mode: RevokeMode) -> v1::RevokeMode {
     match mode {
-        RoleMode::ResellerAdmin => StoredRoleMode::ResellerAdmin,
-        RoleMode::CustomRole => StoredRoleMode::CustomRole,
+        RevokeMode::RemoveRole => v1::RevokeMode::RemoveRole,
+        RevokeMode::Suspend => v1::RevokeMode::Suspend,
+        RevokeMode::Delete => v1::RevokeMode::Delete,
     }
 }
 
@@ -51,7 +53,7 @@ pub fn required(value: &str) -> Result<&str, InvalidValue> {
     }
 }
 
-/// The API's operation kind of a stored one.
+/// The API's operation kind.
 pub fn operation_kind_to_proto(kind: OperationKind) -> v1::OperationKind {
     match kind {
         OperationKind::Provision => v1::OperationKind::Provision,
@@ -60,21 +62,20 @@ pub fn operation_kind_to_proto(kind: OperationKind) -> v1::OperationKind {
     }
 }
 
-/// The API's step action of a stored one.
-pub fn step_action_to_proto(action: StepAction) -> v1::StepAction {
-    match action {
-        StepAction::CheckDelegatedAdmin => v1::StepAction::CheckDelegatedAdmin,
-        StepAction::CreateOrgUnit => v1::StepAction::CreateOrgUnit,
-        StepAction::CheckSubscription => v1::StepAction::CheckSubscription,
-        StepAction::EnsureRole => v1::StepAction::EnsureRole,
-        StepAction::CreateUser => v1::StepAction::CreateUser,
-        StepAction::UpdateUser => v1::StepAction::UpdateUser,
-        StepAction::AssignLicense => v1::StepAction::AssignLicense,
-        StepAction::RemovePaidLicense => v1::StepAction::RemovePaidLicense,
-        StepAction::AssignRole => v1::StepAction::AssignRole,
-        StepAction::RemoveRole => v1::StepAction::RemoveRole,
-        StepAction::SuspendUser => v1::StepAction::SuspendUser,
-        StepAction::DeleteUser => v1::StepAction::DeleteUser,
+/// The API's step action of a step kind (the API still lists `CHECK_*` actions that no step
+/// kind produces).
+pub fn step_action_to_proto(kind: StepKind) -> v1::StepAction {
+    match kind {
+        StepKind::CreateOrgUnit => v1::StepAction::CreateOrgUnit,
+        StepKind::CreateCustomRole => v1::StepAction::EnsureRole,
+        StepKind::CreateUser => v1::StepAction::CreateUser,
+        StepKind::UpdateUser => v1::StepAction::UpdateUser,
+        StepKind::AssignLicense => v1::StepAction::AssignLicense,
+        StepKind::RemovePaidLicense => v1::StepAction::RemovePaidLicense,
+        StepKind::AssignRole => v1::StepAction::AssignRole,
+        StepKind::RemoveRole => v1::StepAction::RemoveRole,
+        StepKind::SuspendUser => v1::StepAction::SuspendUser,
+        StepKind::DeleteUser => v1::StepAction::DeleteUser,
     }
 }
 

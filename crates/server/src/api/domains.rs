@@ -13,9 +13,7 @@ use support_access_store::domains::{
     self as store, DomainChanges, DomainRecord, NewDomain, RepairPolicy,
 };
 
-use super::convert::{
-    required, role_mode_from_proto, role_mode_to_proto, role_mode_to_store, timestamp,
-};
+use super::convert::{required, role_mode_from_proto, role_mode_to_proto, timestamp};
 use super::crud::Resource;
 use super::methods;
 use crate::error::ApiError;
@@ -82,7 +80,7 @@ pub fn validate_new(
         credential: credential.expect("validated").as_str().to_owned(),
         delegated_admin: admin.expect("validated").as_str().to_owned(),
         org_unit_path: org_unit.expect("validated").as_str().to_owned(),
-        role_mode: role_mode_to_store(role_mode.expect("validated")),
+        role_mode: role_mode.expect("validated"),
         custom_role_name: role_name.expect("validated").as_str().to_owned(),
         repair_policy: repair_policy.expect("validated"),
     })
@@ -98,7 +96,14 @@ pub fn validate_update(
     let d = request.domain.as_ref().expect("checked by caller");
     let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE_FIELDS, d, &mut v);
     let mut changes = DomainChanges::default();
-    let domain_name = DomainName::parse(&current.domain_name).ok();
+    // The stored name was valid when declared: one that no longer parses is a server fault, not
+    // a reason to skip the delegated admin's check.
+    let domain_name = DomainName::parse(&current.domain_name).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!(
+            "stored domain name {:?}: {e}",
+            current.domain_name
+        ))
+    })?;
     for path in paths {
         match path.as_str() {
             "display_name" => {
@@ -119,10 +124,10 @@ pub fn validate_update(
                     "domain.delegated_admin",
                     required(&d.delegated_admin).and_then(EmailAddress::parse),
                 );
-                if let (Some(admin), Some(domain_name)) = (&admin, &domain_name) {
+                if let Some(admin) = &admin {
                     v.check(
                         "domain.delegated_admin",
-                        validate_delegated_admin(admin, domain_name),
+                        validate_delegated_admin(admin, &domain_name),
                     );
                 }
                 changes.delegated_admin = admin.map(|x| x.as_str().to_owned());
@@ -133,9 +138,7 @@ pub fn validate_update(
                     .map(|x| x.as_str().to_owned());
             }
             "role_mode" => {
-                changes.role_mode = v
-                    .check("domain.role_mode", role_mode_from_proto(d.role_mode))
-                    .map(role_mode_to_store);
+                changes.role_mode = v.check("domain.role_mode", role_mode_from_proto(d.role_mode));
             }
             "custom_role_name" => {
                 changes.custom_role_name = v

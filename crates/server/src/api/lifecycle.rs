@@ -7,6 +7,7 @@
 //! Like provisioning, the request id is claimed before anything is looked up, so a retried call
 //! returns its first operation even when the staff member or domain is gone since.
 
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::names::RequestId;
 use support_access_domain::parse_support_account_resource;
 use support_access_domain::validation::Violations;
@@ -15,7 +16,6 @@ use support_access_google::products::GOOGLE_WORKSPACE_PRODUCT;
 use support_access_proto::google::longrunning::{Operation, operation};
 use support_access_proto::v1;
 use support_access_store::accounts::{self, Decision};
-use support_access_store::operations::OperationKind;
 use support_access_store::{audit, domains, staff};
 
 use super::methods;

@@ -4,10 +4,11 @@
 //! transaction with the audit event and the request id (a retry replays the first answer). The
 //! next status report and plan read it from the store.
 
+use support_access_domain::observed::ManualStep;
 use support_access_domain::validation::Violations;
 use support_access_domain::{parse_domain_resource, parse_staff_member_resource};
 use support_access_proto::v1;
-use support_access_store::manual::{self, ConfirmationRecord, ManualStep, NewConfirmation};
+use support_access_store::manual::{self, ConfirmationRecord, NewConfirmation};
 
 use super::convert::timestamp;
 use super::methods::CONFIRM_MANUAL_STEP;

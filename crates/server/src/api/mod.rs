@@ -25,12 +25,12 @@ pub mod status;
 
 use std::sync::Arc;
 
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::names::{DomainName, RequestId};
 use support_access_domain::validation::{FieldViolation, InvalidValue};
 use support_access_domain::{parse_domain_resource, parse_page_size, parse_staff_member_resource};
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_server::SupportAccessService;
-use support_access_store::operations::OperationKind;
 use tonic::{Request, Response, Status};
 
 use crate::auth;

@@ -7,13 +7,14 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgConnection;
 use support_access_domain::desired::DesiredDomain;
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::observed::{ManualConfirmation, ObservedDomain};
 use support_access_domain::plan::Step;
 use support_access_domain::status::{Activity, FailedStep};
 use support_access_google::{DomainClient, ErrorClass, GoogleError};
 use support_access_store::domains::{self, DomainRecord};
 use support_access_store::observations;
-use support_access_store::operations::{self, OperationFilter, OperationKind, StepState};
+use support_access_store::operations::{self, OperationFilter, StepState};
 
 use crate::error::ApiError;
 use crate::state::AppState;

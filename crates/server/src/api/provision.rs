@@ -12,6 +12,7 @@
 
 use prost::Message;
 use sqlx::PgConnection;
+use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::revoke::{MassChangeLimit, RevokeMode, RevokeOptions};
 use support_access_domain::validation::Violations;
 use support_access_domain::{
@@ -20,7 +21,7 @@ use support_access_domain::{
 use support_access_proto::google::longrunning::{Operation, operation};
 use support_access_proto::v1;
 use support_access_store::accounts::{self, Desired};
-use support_access_store::operations::{self, NewOperation, OperationKind};
+use support_access_store::operations::{self, NewOperation};
 use support_access_store::{audit, domains, staff};
 
 use super::mutation::{AuditTarget, Begin, Mutation};
@@ -29,7 +30,7 @@ use crate::api::operation_view::{operation_name, operation_view};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use support_access_engine::{OperationRequest, desired, observe, step_action};
+use support_access_engine::{OperationRequest, desired, observe};
 
 /// The domains and staff members a request names, validated but not yet looked up.
 #[derive(Clone, Debug, Default)]
@@ -285,7 +286,7 @@ pub async fn start_operation<Req: Message>(
             accounts::revoke(
                 m.conn(),
                 &pairs,
-                store_revoke_mode(options.mode),
+                options.mode,
                 accounts::Decision {
                     principal: &principal.id,
                     reason: "",
@@ -351,15 +352,6 @@ pub async fn start_operation<Req: Message>(
     m.commit(&operation, AuditTarget { domain, target }).await?;
     state.wake_engine();
     Ok(operation)
-}
-
-/// The store's revoke mode of the domain crate's.
-pub fn store_revoke_mode(mode: RevokeMode) -> accounts::RevokeMode {
-    match mode {
-        RevokeMode::RemoveRole => accounts::RevokeMode::RemoveRole,
-        RevokeMode::Suspend => accounts::RevokeMode::Suspend,
-        RevokeMode::Delete => accounts::RevokeMode::Delete,
-    }
 }
 
 /// Creates the operation for `domains` × `staff_ids` in the mutation's transaction and wakes
@@ -510,13 +502,7 @@ pub async fn plan_only(
         };
         match revoke {
             Some(options) => {
-                accounts::revoke(
-                    &mut tx,
-                    &scope.pairs(),
-                    store_revoke_mode(options.mode),
-                    decision,
-                )
-                .await?;
+                accounts::revoke(&mut tx, &scope.pairs(), options.mode, decision).await?;
             }
             None => {
                 accounts::declare_active(&mut tx, &scope.pairs(), decision).await?;
@@ -590,7 +576,7 @@ pub async fn plan_only(
                     .account()
                     .map(|a| a.as_str().to_owned())
                     .unwrap_or_default(),
-                action: step_action_to_proto(step_action(p.step.kind())) as i32,
+                action: step_action_to_proto(p.step.kind()) as i32,
                 reason: p.reason,
                 state: v1::StepState::Pending as i32,
                 detail: String::new(),

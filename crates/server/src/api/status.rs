@@ -33,7 +33,7 @@ use support_access_store::accounts::{
 use support_access_store::domains::DomainRecord;
 use support_access_store::drift;
 
-use super::convert::timestamp;
+use super::convert::{revoke_mode_to_proto, timestamp};
 use super::observation;
 use super::page_token;
 use crate::auth::Principal;
@@ -277,14 +277,7 @@ pub fn domain_status_to_proto(report: &DomainReport) -> v1::DomainStatus {
 fn set_decision(account: &mut v1::SupportAccount, record: &AccountRecord) {
     let (desired, mode) = match record.desired {
         Desired::Active => (v1::DesiredAccess::Active, v1::RevokeMode::Unspecified),
-        Desired::Revoked(mode) => (
-            v1::DesiredAccess::Revoked,
-            match mode {
-                accounts::RevokeMode::RemoveRole => v1::RevokeMode::RemoveRole,
-                accounts::RevokeMode::Suspend => v1::RevokeMode::Suspend,
-                accounts::RevokeMode::Delete => v1::RevokeMode::Delete,
-            },
-        ),
+        Desired::Revoked(mode) => (v1::DesiredAccess::Revoked, revoke_mode_to_proto(mode)),
     };
     account.desired_access = desired as i32;
     account.revoke_mode = mode as i32;

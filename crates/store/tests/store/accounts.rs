@@ -3,8 +3,10 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use sqlx::PgPool;
-use support_access_store::accounts::{self, AccountFilter, Desired, DesiredAccount, RevokeMode};
-use support_access_store::manual::{self, ManualStep, NewConfirmation};
+use support_access_domain::lifecycle::RevokeMode;
+use support_access_domain::observed::ManualStep;
+use support_access_store::accounts::{self, AccountFilter, Desired, DesiredAccount};
+use support_access_store::manual::{self, NewConfirmation};
 use support_access_store::{Result, StoreError, domains, observations, staff};
 
 use crate::{new_domain, new_staff};

@@ -1,7 +1,8 @@
 //! Domains: round trip, natural-key uniqueness, etag guards, keyset paging.
 
 use sqlx::PgPool;
-use support_access_store::domains::{self, DomainChanges, RoleMode};
+use support_access_domain::RoleMode;
+use support_access_store::domains::{self, DomainChanges};
 use support_access_store::{Result, StoreError};
 
 use crate::new_domain;

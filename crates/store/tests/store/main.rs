@@ -12,7 +12,8 @@ mod operations;
 mod schema;
 mod staff;
 
-use support_access_store::domains::{NewDomain, RepairPolicy, RoleMode};
+use support_access_domain::RoleMode;
+use support_access_store::domains::{NewDomain, RepairPolicy};
 use support_access_store::staff::NewStaffMember;
 
 /// A valid domain declaration named `name`.

@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
+use support_access_domain::lifecycle::OperationKind;
+use support_access_domain::plan::StepKind;
 use support_access_store::operations::{
-    self, Lease, NewOperation, NewStep, OperationFilter, OperationKind, Outcome, RunState,
-    StepAction, StepState, StepUpdate,
+    self, Lease, NewOperation, NewStep, OperationFilter, Outcome, RunState, StepState, StepUpdate,
 };
 use support_access_store::{Result, StoreError};
 use uuid::Uuid;
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn step(domain: &str, account: Option<&str>, action: StepAction) -> NewStep {
+fn step(domain: &str, account: Option<&str>, action: StepKind) -> NewStep {
     NewStep {
         domain_name: domain.to_owned(),
         account_email: account.map(|a| format!("{a}@{domain}")),
@@ -42,8 +43,8 @@ fn operation(domains: &[&str]) -> NewOperation {
             .iter()
             .flat_map(|d| {
                 [
-                    step(d, None, StepAction::CheckDelegatedAdmin),
-                    step(d, Some("ana"), StepAction::CreateUser),
+                    step(d, None, StepKind::CreateOrgUnit),
+                    step(d, Some("ana"), StepKind::CreateUser),
                 ]
             })
             .collect(),
@@ -100,7 +101,7 @@ async fn create_stores_operation_work_items_and_plan(pool: PgPool) -> Result<()>
         [1, 2, 3, 4]
     );
     assert_eq!(steps[1].domain_name, "a.example");
-    assert_eq!(steps[1].action, StepAction::CreateUser);
+    assert_eq!(steps[1].action, StepKind::CreateUser);
     assert_eq!(steps[1].account_email.as_deref(), Some("ana@a.example"));
     assert_eq!(steps[1].payload, json!({ "action": "CREATE_USER" }));
     assert_eq!(steps[2].domain_name, "b.example");
@@ -141,7 +142,7 @@ async fn step_outside_the_operation_domains_is_refused_and_nothing_is_kept(
 ) -> Result<()> {
     let mut op = operation(&["a.example"]);
     op.steps
-        .push(step("c.example", None, StepAction::CreateOrgUnit));
+        .push(step("c.example", None, StepKind::CreateOrgUnit));
     let mut conn = pool.acquire().await?;
     let err = operations::create(&mut conn, &op).await.unwrap_err();
     assert!(
@@ -155,7 +156,7 @@ async fn step_outside_the_operation_domains_is_refused_and_nothing_is_kept(
 #[sqlx::test(migrations = "../../migrations")]
 async fn every_action_and_step_state_fits_the_schema(pool: PgPool) -> Result<()> {
     let mut op = operation(&["a.example"]);
-    op.steps = StepAction::ALL
+    op.steps = StepKind::ALL
         .iter()
         .zip(StepState::ALL.iter().cycle())
         .map(|(action, state)| NewStep {
@@ -170,8 +171,8 @@ async fn every_action_and_step_state_fits_the_schema(pool: PgPool) -> Result<()>
 
     let mut conn = pool.acquire().await?;
     let stored = operations::steps(&mut conn, op.id).await?;
-    assert_eq!(stored.len(), StepAction::ALL.len());
-    for (record, action) in stored.iter().zip(StepAction::ALL) {
+    assert_eq!(stored.len(), StepKind::ALL.len());
+    for (record, action) in stored.iter().zip(StepKind::ALL) {
         assert_eq!(record.action, *action);
     }
     let states: HashSet<StepState> = stored.iter().map(|s| s.state).collect();
@@ -297,7 +298,7 @@ async fn lapsed_lease_is_taken_over_and_the_stale_worker_is_fenced(pool: PgPool)
         operations::append_steps(
             &mut conn,
             &stale,
-            &[step("a.example", None, StepAction::EnsureRole)],
+            &[step("a.example", None, StepKind::CreateCustomRole)],
         )
         .await,
     );
@@ -596,13 +597,13 @@ async fn appended_steps_continue_the_sequence(pool: PgPool) -> Result<()> {
         &[step(
             &lease.domain_name,
             Some("ana"),
-            StepAction::RemovePaidLicense,
+            StepKind::RemovePaidLicense,
         )],
     )
     .await?;
     assert_eq!(added.len(), 1);
     assert_eq!(added[0].seq, 5);
-    assert_eq!(added[0].action, StepAction::RemovePaidLicense);
+    assert_eq!(added[0].action, StepKind::RemovePaidLicense);
 
     let other = if lease.domain_name == "a.example" {
         "b.example"
@@ -612,7 +613,7 @@ async fn appended_steps_continue_the_sequence(pool: PgPool) -> Result<()> {
     let err = operations::append_steps(
         &mut conn,
         &lease,
-        &[step(other, None, StepAction::EnsureRole)],
+        &[step(other, None, StepKind::CreateCustomRole)],
     )
     .await;
     assert!(matches!(err, Err(StoreError::InvalidValue(_))), "{err:?}");

@@ -2,7 +2,7 @@
 //! the Rust enums can write (so code and migration cannot drift apart unnoticed).
 
 use sqlx::PgPool;
-use support_access_store::domains::RoleMode;
+use support_access_domain::RoleMode;
 use support_access_store::{Result, StoreError};
 
 /// Inserts a domain row with raw SQL, bypassing the typed repository.
