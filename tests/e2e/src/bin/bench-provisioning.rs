@@ -14,8 +14,8 @@
 //! Each scenario runs twice: on the emulator's default profile, and on its `realistic` profile
 //! (a new user reaches Licensing and role assignment only after a drawn propagation delay, and
 //! Google's transient errors answer until then), at a time scale of [`REALISTIC_TIME_SCALE`] with
-//! a fixed generator seed. There the bound also holds each account's license and role back until
-//! Google knows the account ([`Report::bound_seconds`]), and the report prints the retries per
+//! a fixed generator seed. There the bound also holds each account's role back until role
+//! assignment knows the account ([`Report::bound_seconds`]), and the report prints the retries per
 //! account, to show that the service waits instead of spinning.
 //!
 //! Run: `cargo run --release -p support-access-e2e --bin bench-provisioning` (PostgreSQL at
@@ -165,8 +165,10 @@ struct Report {
     /// Users holding Cloud Identity Free in each domain at the end (the provisioned accounts
     /// and whoever held it before): the length of the list the final check reads.
     cloud_identity_holders: Vec<usize>,
-    /// On the realistic profile, the propagation delay (the longer of Licensing's and role
-    /// assignment's) of each user the emulator created, in creation order; empty otherwise.
+    /// On the realistic profile, the delay before role assignment knew each user the emulator
+    /// created, in creation order; empty otherwise. (Role assignment is the step that must wait
+    /// for it; Cloud Identity Free is a site license Google assigns by itself, so Licensing's own
+    /// delay gates no call of the service.)
     propagation: Vec<Duration>,
 }
 
@@ -200,10 +202,10 @@ impl Report {
     /// T* = max(ceil(N / 10) - 1 + latency, 2N / 40) + (R - 1) / 1 QPS + latency, where
     /// R = sum over domains of (ceil(holders / 100) + 1).
     ///
-    /// On the realistic profile part 1 also waits for Google to know each account. Take the
-    /// delays this run drew, d_k for the k-th user created: with D domains creating at 10 per
+    /// On the realistic profile part 1 also waits for role assignment to know each account. Take
+    /// the delays this run drew, d_k for the k-th user created: with D domains creating at 10 per
     /// second each, the k-th creation starts no earlier than floor(k / 10D) s, so that user's
-    /// license and role cannot land before floor(k / 10D) + latency + d_k + latency, and the
+    /// role cannot land before floor(k / 10D) + latency + d_k + latency, and the
     /// checking reads follow the last of them: part 1 becomes the larger of itself and the
     /// maximum of that over k.
     fn bound_seconds(&self) -> f64 {
@@ -216,7 +218,7 @@ impl Report {
         creations.max(2.0 * n as f64 / DIRECTORY_PER_ADMIN_PER_SECOND)
     }
 
-    /// When the last account's license and role can have landed, given the drawn delays (0
+    /// When the last account's role can have landed, given the drawn delays (0
     /// on the default profile). Delays are in global creation order; with D domains creating in
     /// parallel, the k-th creation overall is at best the (k / D)-th of its domain.
     fn propagated_seconds(&self) -> f64 {
@@ -336,7 +338,7 @@ impl Report {
             sorted.sort();
             let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64();
             println!(
-                "    propagation (time scale {REALISTIC_TIME_SCALE}): delays of {} users, median {:.1} s, p95 {:.1} s, max {:.1} s; the last license/role can land at {:.1} s",
+                "    propagation to role assignment (time scale {REALISTIC_TIME_SCALE}): delays of {} users, median {:.1} s, p95 {:.1} s, max {:.1} s; the last role can land at {:.1} s",
                 sorted.len(),
                 at(0.5),
                 at(0.95),
@@ -622,7 +624,7 @@ async fn measure(
         propagation: emulator
             .propagation_delays()
             .iter()
-            .map(|d| d.licensing.max(d.roles))
+            .map(|d| d.roles)
             .collect(),
     })
 }
