@@ -274,6 +274,26 @@ pub async fn accounts_in_google(
     accounts
 }
 
+/// Asserts that `ledger` shows exactly one user creation and one portal-role assignment for
+/// each of the `staff` accounts of `domain`.
+pub fn assert_created_once(ledger: &Ledger, domain: &str, staff: usize) {
+    let users = ledger.effects_by_key("user", "created");
+    let roles = ledger.effects_by_key("roleAssignment", "created");
+    for i in 0..staff {
+        let email = account(i, domain);
+        assert_eq!(
+            users.get(&email),
+            Some(&1),
+            "users.insert effects of {email}"
+        );
+        assert_eq!(
+            roles.get(&format!("{PORTAL_ROLE}/{email}")),
+            Some(&1),
+            "role assignments of {email}"
+        );
+    }
+}
+
 /// Asserts that Google holds exactly the desired state for `staff` accounts of `domain`.
 pub async fn assert_provisioned(
     emulator: &Emulator,

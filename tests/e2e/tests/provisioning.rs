@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use support_access_e2e::Ledger;
 use support_access_e2e::stack::{
     CLOUD_IDENTITY_FREE, DOMAIN_A, DOMAIN_B, DOMAIN_C, DOMAIN_D, PORTAL_ROLE, SUPPORT_ORG_UNIT,
-    Stack, account, accounts_in_google, assert_provisioned, declare, metadata, outcome, provision,
-    staff_id, start_service, summary, wait_done,
+    Stack, account, accounts_in_google, assert_created_once, assert_provisioned, declare, metadata,
+    outcome, provision, staff_id, start_service, summary, wait_done,
 };
 use support_access_proto::google::longrunning::GetOperationRequest;
 use support_access_proto::v1;
@@ -92,21 +92,7 @@ async fn three_domains_twenty_five_staff_minimal_calls_rerun_and_replay() {
         assert_provisioned(&stack.emulator, (domain, customer), STAFF).await;
 
         // Exactly one of each effect per account.
-        let users = ledger.effects_by_key("user", "created");
-        let roles = ledger.effects_by_key("roleAssignment", "created");
-        for i in 0..STAFF {
-            let email = account(i, domain);
-            assert_eq!(
-                users.get(&email),
-                Some(&1),
-                "users.insert effects of {email}"
-            );
-            assert_eq!(
-                roles.get(&format!("{PORTAL_ROLE}/{email}")),
-                Some(&1),
-                "role assignments of {email}"
-            );
-        }
+        assert_created_once(&ledger, domain, STAFF);
 
         // Writes: at most 3 per account plus a constant per domain (org unit, custom role).
         let writes = ledger.write_calls(customer);
@@ -493,8 +479,6 @@ async fn realistic_propagation_converges_with_bounded_retries() {
     }
 
     let ledger = stack.emulator.ledger_after(before).await.unwrap();
-    let users = ledger.effects_by_key("user", "created");
-    let roles = ledger.effects_by_key("roleAssignment", "created");
     let calls: Vec<_> = ledger
         .entries
         .iter()
@@ -515,19 +499,7 @@ async fn realistic_propagation_converges_with_bounded_retries() {
     );
     for (domain, customer) in [DOMAIN_A, DOMAIN_B] {
         assert_provisioned(&stack.emulator, (domain, customer), STAFF).await;
-        for i in 0..STAFF {
-            let email = account(i, domain);
-            assert_eq!(
-                users.get(&email),
-                Some(&1),
-                "users.insert effects of {email}"
-            );
-            assert_eq!(
-                roles.get(&format!("{PORTAL_ROLE}/{email}")),
-                Some(&1),
-                "role assignments of {email}"
-            );
-        }
+        assert_created_once(&ledger, domain, STAFF);
     }
     // The profile did answer transient errors (the test would prove nothing otherwise), and the
     // service did not hammer Google while waiting: backoff keeps retries to a few per account.
