@@ -195,7 +195,7 @@ pub fn register_google(google: Arc<GoogleMetrics>) {
             for q in waits.snapshot().quota {
                 observer.observe(
                     q.waited.as_secs_f64(),
-                    &[KeyValue::new("google.api", format!("{:?}", q.api))],
+                    &[KeyValue::new("google.api", q.api.label())],
                 );
             }
         })
@@ -205,10 +205,7 @@ pub fn register_google(google: Arc<GoogleMetrics>) {
         .with_description("Quota errors (429 and rate-limit 403) Google answered, by API")
         .with_callback(move |observer| {
             for q in google.snapshot().quota {
-                observer.observe(
-                    q.penalties,
-                    &[KeyValue::new("google.api", format!("{:?}", q.api))],
-                );
+                observer.observe(q.penalties, &[KeyValue::new("google.api", q.api.label())]);
             }
         })
         .build();
