@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use support_access_domain::names::RequestId;
 use support_access_store::StoreError;
 
-use super::mutation::{AuditTarget, Begin, Mutation};
+use super::mutation::{AuditTarget, Begin, Mutation, store_unavailable};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -210,7 +210,7 @@ pub async fn create_batch<R: Resource, Req: Message, Resp: Message + Default>(
             .pool()
             .begin()
             .await
-            .map_err(|e| ApiError::from(StoreError::Database(e)))?;
+            .map_err(store_unavailable)?;
         let mut previews = Vec::with_capacity(news.len());
         for new in &news {
             let key = R::key_of(new);

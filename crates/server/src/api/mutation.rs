@@ -123,6 +123,6 @@ impl Mutation {
     }
 }
 
-fn store_unavailable(error: sqlx::Error) -> ApiError {
+pub(super) fn store_unavailable(error: sqlx::Error) -> ApiError {
     ApiError::from(support_access_store::StoreError::Database(error))
 }
