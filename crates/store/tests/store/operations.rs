@@ -680,3 +680,75 @@ async fn domains_of_one_delegated_admin_are_worked_one_at_a_time(pool: PgPool) -
     assert_eq!(third.domain_name, "m.example");
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_claim_takes_the_customers_other_domains_of_the_operation_along(
+    pool: PgPool,
+) -> Result<()> {
+    // m.example and its secondary domains eu and apac share their admin and set-up (one Google
+    // customer); x.example has the same admin but another org unit; n.example is another
+    // customer.
+    let mut conn = pool.acquire().await?;
+    for (name, admin, org_unit) in [
+        ("m.example", "admin@m.example", "/Customer Care Portal"),
+        ("eu.example", "Admin@M.example", "/Customer Care Portal"),
+        ("apac.example", "admin@m.example", "/Customer Care Portal"),
+        ("x.example", "admin@m.example", "/Elsewhere"),
+        ("n.example", "admin@n.example", "/Customer Care Portal"),
+    ] {
+        let mut declared = crate::new_domain(name);
+        declared.delegated_admin = admin.to_owned();
+        declared.org_unit_path = org_unit.to_owned();
+        support_access_store::domains::insert(&mut conn, &declared).await?;
+    }
+    let op = operation(&[
+        "apac.example",
+        "eu.example",
+        "m.example",
+        "n.example",
+        "x.example",
+    ]);
+    create(&pool, &op).await?;
+
+    let first = operations::claim_next_domain(&pool, "w1", LONG)
+        .await?
+        .expect("apac");
+    assert_eq!(first.domain_name, "apac.example");
+    let siblings = operations::claim_customer_siblings(&pool, &first, LONG).await?;
+    let names: Vec<&str> = siblings.iter().map(|l| l.domain_name.as_str()).collect();
+    assert_eq!(names, ["eu.example", "m.example"]);
+    for sibling in &siblings {
+        assert_eq!(sibling.owner, "w1");
+        assert_eq!(sibling.operation_id, op.id);
+        assert_eq!(sibling.claims, 1);
+    }
+
+    // Only n is left for others: x has the same admin (busy), and the siblings are leased.
+    let other = operations::claim_next_domain(&pool, "w2", LONG)
+        .await?
+        .expect("n");
+    assert_eq!(other.domain_name, "n.example");
+    assert_eq!(
+        operations::claim_next_domain(&pool, "w3", LONG).await?,
+        None
+    );
+    assert!(
+        operations::claim_customer_siblings(&pool, &other, LONG)
+            .await?
+            .is_empty()
+    );
+
+    // The sibling leases are real: renewed and released like the first.
+    let mut eu = siblings[0].clone();
+    operations::renew_lease(&mut conn, &mut eu, LONG).await?;
+    for lease in [&first, &eu, &siblings[1]] {
+        operations::release(&mut conn, lease, RunState::Succeeded, "", None).await?;
+    }
+    // A lease no longer held takes nothing along.
+    assert!(
+        operations::claim_customer_siblings(&pool, &first, LONG)
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}
