@@ -23,30 +23,27 @@ impl Engine {
         &self,
         lease: &Lease,
         client: &support_access_google::DomainClient,
-        resolver: Resolver,
+        resolver: &tokio::sync::Mutex<Resolver>,
         steps: Vec<(i32, i32, PlannedStep)>,
         failed_accounts: &mut BTreeMap<String, String>,
     ) -> Result<Option<ClaimEnd>, Interrupted> {
-        let resolver = tokio::sync::Mutex::new(resolver);
         let (domain_steps, account_steps): (Vec<_>, Vec<_>) = steps
             .into_iter()
             .partition(|(_, _, planned)| planned.step.account().is_none());
 
         if !domain_steps.is_empty() {
             type StepResult = Result<(PlannedStep, Result<(), StepFailure>), Interrupted>;
-            let results: Vec<StepResult> =
-                futures::stream::iter(domain_steps.into_iter().map(|(seq, attempts, planned)| {
-                    let resolver = &resolver;
-                    async move {
-                        let result = self
-                            .run_step(lease, client, resolver, seq, attempts, &planned)
-                            .await?;
-                        Ok((planned, result))
-                    }
-                }))
-                .buffer_unordered(self.config.step_concurrency.max(1))
-                .collect()
-                .await;
+            let results: Vec<StepResult> = futures::stream::iter(domain_steps.into_iter().map(
+                |(seq, attempts, planned)| async move {
+                    let result = self
+                        .run_step(lease, client, resolver, seq, attempts, &planned)
+                        .await?;
+                    Ok((planned, result))
+                },
+            ))
+            .buffer_unordered(self.config.step_concurrency.max(1))
+            .collect()
+            .await;
             let mut retry = RetryAfter::default();
             for result in results {
                 let (planned, outcome) = result?;
@@ -110,7 +107,6 @@ impl Engine {
             })
             .unzip();
         let run_wave = |wave: Vec<Vec<(i32, i32, PlannedStep)>>| {
-            let resolver = &resolver;
             let seats_exhausted = &seats_exhausted;
             let domain_failed = &domain_failed;
             futures::stream::iter(wave.into_iter().map(move |chain| async move {

@@ -122,16 +122,22 @@ impl SendGuard for LeaseGuard {
     }
 }
 
-/// Renews `lease` every third of `duration` until the guard trips or the task is aborted. A
-/// renewal refused (the item was taken over or released) trips the guard at once; renewals that
-/// fail for another reason (Postgres down) are retried until the lease lapses by this process's
-/// clock, then the guard trips. Each renewal also reads the operation's cancel flag.
-pub async fn keep_lease(
+/// Renews the `leases` of one claim every third of `duration` until the guard trips or the task
+/// is aborted. The guard stands for all of them: the claim's domains are one customer, worked on
+/// together. A renewal refused (an item was taken over or released) trips the guard at once;
+/// renewals that fail for another reason (Postgres down) are retried until the leases lapse by
+/// this process's clock, then the guard trips. Each renewal also reads the operation's cancel
+/// flag.
+pub async fn keep_leases(
     store: Store,
-    mut lease: Lease,
+    mut leases: Vec<Lease>,
     guard: std::sync::Arc<LeaseGuard>,
     duration: Duration,
 ) {
+    let Some(first) = leases.first() else {
+        return;
+    };
+    let (operation_id, domain) = (first.operation_id, first.domain_name.clone());
     let period = duration / 3;
     loop {
         tokio::time::sleep(period).await;
@@ -142,8 +148,10 @@ pub async fn keep_lease(
         let renewed = tokio::time::timeout(period, async {
             // A pool of its own: work that holds every connection cannot starve the heartbeat.
             let mut conn = store.heartbeat_pool().acquire().await?;
-            operations::renew_lease(&mut conn, &mut lease, duration).await?;
-            operations::cancel_requested(&mut conn, lease.operation_id).await
+            for lease in &mut leases {
+                operations::renew_lease(&mut conn, lease, duration).await?;
+            }
+            operations::cancel_requested(&mut conn, operation_id).await
         })
         .await;
         match renewed {
@@ -154,7 +162,7 @@ pub async fn keep_lease(
                 }
             }
             Ok(Err(StoreError::Fenced)) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: another worker took the domain over");
+                tracing::warn!(operation = %operation_id, domain, "lease lost: another worker took the domain over");
                 guard.trip();
                 return;
             }
@@ -164,11 +172,11 @@ pub async fn keep_lease(
                     _ => "renewal timed out".to_owned(),
                 };
                 if Instant::now() + period >= guard.valid_until() {
-                    tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error, "lease lapsing: renewals keep failing; the work stops");
+                    tracing::warn!(operation = %operation_id, domain, error, "lease lapsing: renewals keep failing; the work stops");
                     guard.trip();
                     return;
                 }
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error, "cannot renew the lease; trying again");
+                tracing::warn!(operation = %operation_id, domain, error, "cannot renew the lease; trying again");
             }
         }
     }

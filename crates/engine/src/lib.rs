@@ -1,5 +1,5 @@
 //! The provisioning engine: workers that claim one domain of one operation at a time (a lease in
-//! Postgres with a fencing token), observe the domain in Google with list calls, plan what is
+//! Postgres with a fencing token; siblings of one customer together), observe the domain in Google with list calls, plan what is
 //! still needed, carry it out step by step, and journal every step before and after it touches
 //! Google. A crash anywhere is resumed by whichever worker claims the domain next: it observes
 //! again, so a step whose effect already landed is confirmed rather than repeated.
@@ -10,7 +10,9 @@
 //! account created in a pass wait for the next observation, which keeps writes minimal (a
 //! license Google assigned on its own is seen before assigning it); a role assignment follows
 //! its account's creation at once (the adapter rides out Google's short consistency window). A
-//! fresh domain takes two observations; a pass that plans nothing ends the domain.
+//! fresh domain takes two observations; a pass that plans nothing ends the domain. A claim takes
+//! the operation's other domains of the same Google customer along (a reseller account's
+//! secondary domains): one observation per pass serves them all (`claim`).
 //!
 //! Where things are: `worker` (the loop, claims, release, reconcile scheduling), `lease` (the
 //! heartbeat and the guard every Google request asks), `claim` (the passes of one claim),

@@ -29,6 +29,23 @@ pub async fn observe_domain(
     confirmations: Vec<ManualConfirmation>,
     access: &AccessConfig,
 ) -> Result<ObservedDomain, GoogleError> {
+    let mut observed = observe_customer(client, desired, &[], access).await?;
+    observed.confirmations = confirmations;
+    Ok(observed)
+}
+
+/// Observes, with one set of reads, the Google customer of `desired`'s domain and of its
+/// `siblings`: domains of one customer with one delegated admin, support org unit and portal
+/// role (a reseller account's primary and secondary domains). The observation is the customer's
+/// (its org unit, roles and licenses) with the users that matter to any of the domains, and
+/// serves each of them. The confirmations are left empty: they are each domain's own.
+pub async fn observe_customer(
+    client: &DomainClient,
+    desired: &DesiredDomain,
+    siblings: &[&DesiredDomain],
+    access: &AccessConfig,
+) -> Result<ObservedDomain, GoogleError> {
+    let confirmations = Vec::new();
     let admin = async {
         if client.acts_as_itself() {
             // A delegated admin service account is no user: nothing to read about it.
@@ -73,10 +90,14 @@ pub async fn observe_domain(
         // not used, so a just-created user is never missed).
         // Active and revoked accounts alike: whoever holds one of their addresses (as primary
         // address or alias) decides whether the service may touch it.
-        let desired_emails: HashSet<&str> = desired
-            .accounts()
-            .iter()
-            .chain(desired.revoked().iter().map(|(account, _)| account))
+        let desired_emails: HashSet<&str> = std::iter::once(&desired)
+            .chain(siblings)
+            .flat_map(|desired| {
+                desired
+                    .accounts()
+                    .iter()
+                    .chain(desired.revoked().iter().map(|(account, _)| account))
+            })
             .map(|a| a.email().as_str())
             .collect();
         let users: Vec<ObservedUser> = all_users

@@ -24,10 +24,24 @@ impl Engine {
             match operations::claim_next_domain(self.store.pool(), &owner, self.config.lease).await
             {
                 Ok(Some(lease)) => {
-                    let span = tracing::info_span!("domain", operation = %lease.operation_id, domain = %lease.domain_name);
-                    let _enter = span.enter();
-                    drop(_enter);
-                    self.work_on(lease, claimed_at).await;
+                    // The other domains of the same customer in this operation come along:
+                    // one observation of Google serves them all.
+                    let siblings = match operations::claim_customer_siblings(
+                        self.store.pool(),
+                        &lease,
+                        self.config.lease,
+                    )
+                    .await
+                    {
+                        Ok(siblings) => siblings,
+                        Err(error) => {
+                            tracing::warn!(error = %error, "cannot claim the customer's other domains; working on one");
+                            Vec::new()
+                        }
+                    };
+                    let mut leases = vec![lease];
+                    leases.extend(siblings);
+                    self.work_on(leases, claimed_at).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -41,50 +55,88 @@ impl Engine {
         }
     }
 
-    /// Works on one claimed domain until it is finished, must wait, or the lease is lost. The
-    /// lease is renewed in the background for as long as the claim runs: one observation or
-    /// one batch of steps can outlast a lease (hundreds of accounts at Google's quotas), and a
-    /// lapsed lease lets another worker start on the same domain.
-    pub(super) async fn work_on(&self, lease: Lease, claimed_at: tokio::time::Instant) {
+    /// Works on the claimed domains (one, or several of one customer) until each is finished,
+    /// must wait, or the leases are lost. The leases are renewed in the background for as long as
+    /// the claim runs: one observation or one batch of steps can outlast a lease (hundreds of
+    /// accounts at Google's quotas), and a lapsed lease lets another worker start on the same
+    /// domain.
+    pub(super) async fn work_on(&self, leases: Vec<Lease>, claimed_at: tokio::time::Instant) {
         let guard = Arc::new(lease::LeaseGuard::new(claimed_at, self.config.lease));
         // The heartbeat is a task of its own: nothing the work does can delay it.
-        let heartbeat = tokio::spawn(lease::keep_lease(
+        let heartbeat = tokio::spawn(lease::keep_leases(
             self.store.clone(),
-            lease.clone(),
+            leases.clone(),
             guard.clone(),
             self.config.lease,
         ));
         let result = tokio::select! {
             biased;
             () = guard.lost() => Err(Interrupted::Fenced),
-            result = self.run_claim(&lease, &guard) => result,
+            result = self.run_claim(&leases, &guard) => result,
         };
         heartbeat.abort();
-        let result = match result {
-            Err(Interrupted::Cancelled) => self.end_cancelled(&lease).await,
-            other => other,
+        let ends: Vec<Result<ClaimEnd, Interrupted>> = match result {
+            Ok(ends) => ends.into_iter().map(Ok).collect(),
+            Err(Interrupted::Cancelled) => {
+                let mut ends = Vec::with_capacity(leases.len());
+                for lease in &leases {
+                    ends.push(self.end_cancelled(lease).await);
+                }
+                ends
+            }
+            Err(interrupted) => {
+                self.interrupted(&leases, &guard, interrupted).await;
+                return;
+            }
         };
-        let (state, message, retry_after) = match result {
-            Ok(ClaimEnd::Finished(state, message)) => (state, message, None),
-            Ok(ClaimEnd::RetryLater(message, after)) => (RunState::Running, message, Some(after)),
-            Err(Interrupted::Fenced) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: the claim's work was dropped");
-                return;
+        for (lease, end) in leases.iter().zip(ends) {
+            match end {
+                Ok(end) => self.release(lease, end).await,
+                Err(interrupted) => {
+                    self.interrupted(std::slice::from_ref(lease), &guard, interrupted)
+                        .await
+                }
             }
-            Err(Interrupted::LeaseLapsing) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lapsing: the work stops and resumes under a new claim");
-                return;
+        }
+    }
+
+    /// Leaves claimed domains whose work stopped half-way: a lost or lapsing lease drops the
+    /// work (another claim resumes it); a Postgres failure hands the domains back.
+    async fn interrupted(
+        &self,
+        leases: &[Lease],
+        guard: &lease::LeaseGuard,
+        interrupted: Interrupted,
+    ) {
+        for lease in leases {
+            match &interrupted {
+                Interrupted::Fenced => {
+                    tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lost: the claim's work was dropped");
+                }
+                Interrupted::LeaseLapsing => {
+                    tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "lease lapsing: the work stops and resumes under a new claim");
+                }
+                Interrupted::Cancelled => {
+                    tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, "cancelled, and the steps could not be marked so");
+                }
+                Interrupted::Store(error) => {
+                    tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the domain is handed back as soon as postgres answers");
+                    self.hand_back(lease, guard).await;
+                }
             }
-            Err(Interrupted::Cancelled) => unreachable!("handled above"),
-            Err(Interrupted::Store(error)) => {
-                tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, error = %error, "postgres failed while working; the domain is handed back as soon as postgres answers");
-                self.hand_back(&lease, &guard).await;
-                return;
-            }
+        }
+    }
+
+    /// Gives one domain back with how its claim ended, and finishes the operation when it was
+    /// the last.
+    async fn release(&self, lease: &Lease, end: ClaimEnd) {
+        let (state, message, retry_after) = match end {
+            ClaimEnd::Finished(state, message) => (state, message, None),
+            ClaimEnd::RetryLater(message, after) => (RunState::Running, message, Some(after)),
         };
         let released = async {
             let mut conn = self.store.pool().acquire().await?;
-            operations::release(&mut conn, &lease, state, &message, retry_after).await
+            operations::release(&mut conn, lease, state, &message, retry_after).await
         }
         .await;
         match released {
