@@ -25,6 +25,17 @@ const EU: &str = "reseller-m-eu.example";
 const APAC: &str = "reseller-m-apac.example";
 const ADMIN: &str = "admin@reseller-m.example";
 
+/// The reads of one observation of a customer (the delegated admin, then lists that each cover
+/// all of the customer's domains).
+const CUSTOMER_WIDE_READS: [&str; 6] = [
+    "directory.users.get",
+    "directory.users.list",
+    "directory.roles.list",
+    "directory.roleAssignments.list",
+    "directory.orgunits.get",
+    "licensing.licenseAssignments.listForProductAndSku",
+];
+
 async fn declare_with_admin(
     client: &mut SupportAccessServiceClient<Channel>,
     domain: &str,
@@ -179,6 +190,13 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
     }
 
     let ledger = stack.emulator.ledger_after(before).await.unwrap();
+    if std::env::var_os("LEDGER_DEBUG").is_some() {
+        for e in &ledger.entries {
+            if e.kind == "call" {
+                println!("{} {} {} {:?}", e.at_ms, e.method, e.outcome, e.natural_key);
+            }
+        }
+    }
     let users = ledger.effects_by_key("user", "created");
     for domain in [PRIMARY, EU, APAC] {
         for i in 0..STAFF {
@@ -201,6 +219,16 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
     );
     // The customer id is the customer's too: asked of Google once for the three domains.
     let reads = ledger.reads_by_method(CUSTOMER);
+    // The customer's lists are read once per observation pass of the customer (a pass that
+    // acts, a pass that confirms), however many of its domains the operation covers.
+    for method in CUSTOMER_WIDE_READS {
+        let count = reads.get(method).copied().unwrap_or_default();
+        assert!(
+            (1..=2).contains(&count),
+            "{method} read {count} times for one customer: {}",
+            summary(&ledger, CUSTOMER)
+        );
+    }
     assert_eq!(
         reads.get("directory.customers.get"),
         Some(&1),
@@ -236,6 +264,17 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
         "a re-run wrote to Google: {:?}",
         rerun_ledger.outcomes()
     );
+    // The three domains are one customer and are observed as one: a re-run that finds
+    // everything done reads each of the customer's lists once, not once per domain.
+    let rerun_reads = rerun_ledger.reads_by_method(CUSTOMER);
+    for method in CUSTOMER_WIDE_READS {
+        assert_eq!(
+            rerun_reads.get(method),
+            Some(&1),
+            "{method}: {}",
+            summary(&rerun_ledger, CUSTOMER)
+        );
+    }
 
     // No drift is open after provisioning the three domains.
     let drift = client
