@@ -190,13 +190,6 @@ async fn a_primary_and_two_secondary_domains_share_one_org_unit_and_role() {
     }
 
     let ledger = stack.emulator.ledger_after(before).await.unwrap();
-    if std::env::var_os("LEDGER_DEBUG").is_some() {
-        for e in &ledger.entries {
-            if e.kind == "call" {
-                println!("{} {} {} {:?}", e.at_ms, e.method, e.outcome, e.natural_key);
-            }
-        }
-    }
     let users = ledger.effects_by_key("user", "created");
     for domain in [PRIMARY, EU, APAC] {
         for i in 0..STAFF {
