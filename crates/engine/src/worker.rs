@@ -41,6 +41,7 @@ impl Engine {
                     };
                     let mut leases = vec![lease];
                     leases.extend(siblings);
+                    record_takeovers(&leases);
                     self.work_on(leases, claimed_at).await;
                     continue;
                 }
@@ -215,5 +216,29 @@ impl Engine {
             .cancel_open_steps(&mut conn, "the operation was cancelled")
             .await?;
         Ok(ClaimEnd::Finished(RunState::Cancelled, "cancelled".into()))
+    }
+}
+
+/// Counts the claims that took a domain over from a worker whose lease had lapsed (metric
+/// `support_access.lease.takeovers`, without attributes): a
+/// replica that died or stalled mid-claim. Each is logged with who held the lease.
+fn record_takeovers(leases: &[Lease]) {
+    use std::sync::OnceLock;
+    static TAKEOVERS: OnceLock<opentelemetry::metrics::Counter<u64>> = OnceLock::new();
+    for lease in leases {
+        let Some(previous) = &lease.took_over_from else {
+            continue;
+        };
+        tracing::warn!(operation = %lease.operation_id, domain = %lease.domain_name, previous_owner = %previous, "took the domain over: the previous worker's lease had lapsed");
+        TAKEOVERS
+            .get_or_init(|| {
+                opentelemetry::global::meter("support-access")
+                    .u64_counter("support_access.lease.takeovers")
+                    .with_description(
+                        "Claims that took a domain over from a worker whose lease had lapsed",
+                    )
+                    .build()
+            })
+            .add(1, &[]);
     }
 }

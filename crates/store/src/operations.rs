@@ -275,6 +275,9 @@ pub struct Lease {
     pub expires_at: DateTime<Utc>,
     /// How many times the item was claimed, this claim included.
     pub claims: i32,
+    /// The worker whose lease had lapsed when this claim took the item over; `None` when the
+    /// item was free (never claimed, or released).
+    pub took_over_from: Option<String>,
 }
 
 /// The change to one step, written with [`record_step`].
@@ -455,8 +458,8 @@ pub async fn claim_next_domain(
     let mut skipped: Vec<String> = Vec::new();
     for _ in 0..CLAIM_ROUNDS {
         let mut tx = pool.begin().await?;
-        let candidate: Option<(Uuid, String)> = sqlx::query_as(
-            "SELECT od.operation_id, od.domain_name \
+        let candidate: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
+            "SELECT od.operation_id, od.domain_name, od.lease_owner \
              FROM operation_domains od JOIN operations o ON o.id = od.operation_id \
              WHERE od.state IN ('PENDING', 'RUNNING') AND NOT o.done \
                AND (od.lease_expires_at IS NULL OR od.lease_expires_at <= clock_timestamp()) \
@@ -485,7 +488,7 @@ pub async fn claim_next_domain(
         .bind(&skipped)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((operation_id, domain_name)) = candidate else {
+        let Some((operation_id, domain_name, took_over_from)) = candidate else {
             return Ok(None);
         };
 
@@ -571,6 +574,7 @@ pub async fn claim_next_domain(
             fencing_token,
             expires_at,
             claims,
+            took_over_from,
         }));
     }
     Ok(None)
@@ -607,7 +611,15 @@ pub async fn claim_customer_siblings(
     .bind(&lease.domain_name)
     .execute(&mut *tx)
     .await?;
-    let rows: Vec<(String, i64, DateTime<Utc>, i32)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Claimed {
+        domain_name: String,
+        fencing_token: i64,
+        lease_expires_at: DateTime<Utc>,
+        claims: i32,
+        previous_owner: Option<String>,
+    }
+    let rows: Vec<Claimed> = sqlx::query_as(
         "WITH held AS ( \
              SELECT d.* FROM operation_domains mine \
              JOIN domains d ON d.domain_name = mine.domain_name \
@@ -615,7 +627,7 @@ pub async fn claim_customer_siblings(
                AND mine.fencing_token = $3 AND mine.lease_owner = $4 \
                AND mine.lease_expires_at > clock_timestamp()), \
          siblings AS ( \
-             SELECT od.domain_name FROM operation_domains od \
+             SELECT od.domain_name, od.lease_owner AS previous_owner FROM operation_domains od \
              JOIN operations o ON o.id = od.operation_id \
              JOIN domains d ON d.domain_name = od.domain_name \
              JOIN held ON lower(held.delegated_admin) = lower(d.delegated_admin) \
@@ -646,7 +658,8 @@ pub async fn claim_customer_siblings(
              claims = claims + 1, update_time = now() \
          FROM siblings \
          WHERE od.operation_id = $1 AND od.domain_name = siblings.domain_name \
-         RETURNING od.domain_name, od.fencing_token, od.lease_expires_at, od.claims",
+         RETURNING od.domain_name, od.fencing_token, od.lease_expires_at, od.claims, \
+             siblings.previous_owner",
     )
     .bind(lease.operation_id)
     .bind(&lease.domain_name)
@@ -659,13 +672,14 @@ pub async fn claim_customer_siblings(
     tx.commit().await?;
     let mut siblings: Vec<Lease> = rows
         .into_iter()
-        .map(|(domain_name, fencing_token, expires_at, claims)| Lease {
+        .map(|row| Lease {
             operation_id: lease.operation_id,
-            domain_name,
+            domain_name: row.domain_name,
             owner: lease.owner.clone(),
-            fencing_token,
-            expires_at,
-            claims,
+            fencing_token: row.fencing_token,
+            expires_at: row.lease_expires_at,
+            claims: row.claims,
+            took_over_from: row.previous_owner,
         })
         .collect();
     siblings.sort_by(|a, b| a.domain_name.cmp(&b.domain_name));

@@ -261,6 +261,7 @@ async fn lapsed_lease_is_taken_over_and_the_stale_worker_is_fenced(pool: PgPool)
         (op.id, "a.example")
     );
     assert_eq!(stale.fencing_token, 1);
+    assert_eq!(stale.took_over_from, None, "a fresh item is nobody's");
     let mut conn = pool.acquire().await?;
     assert_eq!(
         operations::get(&mut conn, op.id).await?.unwrap().state,
@@ -284,6 +285,7 @@ async fn lapsed_lease_is_taken_over_and_the_stale_worker_is_fenced(pool: PgPool)
     );
     assert_eq!(fresh.fencing_token, 2);
     assert_eq!(fresh.owner, "worker-b");
+    assert_eq!(fresh.took_over_from.as_deref(), Some("worker-a"));
 
     // Every write with the old token is refused.
     let update = StepUpdate {
@@ -721,6 +723,7 @@ async fn a_claim_takes_the_customers_other_domains_of_the_operation_along(
         assert_eq!(sibling.owner, "w1");
         assert_eq!(sibling.operation_id, op.id);
         assert_eq!(sibling.claims, 1);
+        assert_eq!(sibling.took_over_from, None);
     }
 
     // Only n is left for others: x has the same admin (busy), and the siblings are leased.
