@@ -169,6 +169,7 @@ impl Engine {
             // (a custom role created for the first is assigned in the next).
             let resolver = tokio::sync::Mutex::new(Resolver::from_observation(&observed));
             let mut carried_out: BTreeSet<String> = BTreeSet::new();
+            let mut cancelled = false;
             for &at in &active {
                 let domain = claimed[at].as_mut().expect("active");
                 let domain_desired = desired[at].as_ref().expect("active");
@@ -183,17 +184,30 @@ impl Engine {
                         &resolver,
                         &carried_out,
                     )
-                    .await?
+                    .await
                 {
-                    DomainPass::Continue => {}
-                    DomainPass::CarriedOut(keys) => carried_out.extend(keys),
-                    DomainPass::End(end) => ends[at] = Some(end),
+                    Ok(DomainPass::Continue) => {}
+                    Ok(DomainPass::CarriedOut(keys)) => carried_out.extend(keys),
+                    Ok(DomainPass::End(end)) => ends[at] = Some(end),
+                    Err(Interrupted::Cancelled) => {
+                        cancelled = true;
+                        break;
+                    }
+                    Err(interrupted) => return Err(interrupted),
                 }
             }
 
             let mut conn = self.store.pool().acquire().await?;
-            if operations::cancel_requested(&mut conn, first.operation_id).await? {
-                return Err(Interrupted::Cancelled);
+            if cancelled || operations::cancel_requested(&mut conn, first.operation_id).await? {
+                // The domains that finished in this claim keep their end; the others stop
+                // here, their open steps cancelled.
+                drop(conn);
+                for (at, end) in ends.iter_mut().enumerate() {
+                    if end.is_none() {
+                        *end = Some(self.end_cancelled(&leases[at]).await?);
+                    }
+                }
+                break;
             }
             // A revocation never waits behind a long provision: yield the domain to it and
             // come back after.
