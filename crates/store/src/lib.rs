@@ -25,6 +25,7 @@ pub mod manual;
 pub mod observations;
 pub mod operations;
 pub mod staff;
+pub mod status;
 mod text_enum;
 pub mod wake;
 
