@@ -93,7 +93,10 @@ pub(crate) fn not_found(name: &str) -> ApiError {
 }
 
 /// A principal limited to some domains sees only operations that stay within them.
-pub(crate) fn check_domains(principal: &Principal, record: &OperationRecord) -> Result<(), ApiError> {
+pub(crate) fn check_domains(
+    principal: &Principal,
+    record: &OperationRecord,
+) -> Result<(), ApiError> {
     for domain in request_domains(record) {
         principal.check_domain(&domain)?;
     }

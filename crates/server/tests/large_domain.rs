@@ -126,13 +126,15 @@ async fn a_large_domain_reads_in_bounded_messages() {
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
         let current = ops
-            .wait_operation(support_access_proto::google::longrunning::WaitOperationRequest {
-                name: operation.name.clone(),
-                timeout: Some(prost_types::Duration {
-                    seconds: 30,
-                    nanos: 0,
-                }),
-            })
+            .wait_operation(
+                support_access_proto::google::longrunning::WaitOperationRequest {
+                    name: operation.name.clone(),
+                    timeout: Some(prost_types::Duration {
+                        seconds: 30,
+                        nanos: 0,
+                    }),
+                },
+            )
             .await
             .expect("wait")
             .into_inner();
@@ -164,7 +166,11 @@ async fn a_large_domain_reads_in_bounded_messages() {
     assert_eq!(result.total_accounts, ACCOUNTS as i32);
     assert_eq!(result.accounts.len(), 100, "the first 100 accounts");
     assert!(result.steps.len() <= 100);
-    assert!(result.total_steps as usize >= ACCOUNTS, "{}", result.total_steps);
+    assert!(
+        result.total_steps as usize >= ACCOUNTS,
+        "{}",
+        result.total_steps
+    );
     assert_eq!(
         result
             .account_results
@@ -249,7 +255,10 @@ async fn a_large_domain_reads_in_bounded_messages() {
     let (status, again_time) = timed_status(&mut admin).await;
     assert_eq!(first, status, "nothing changed between the two reads");
     let status_bytes = status.encoded_len();
-    assert!(status_bytes < 8 * 1024, "GetDomainStatus is {status_bytes} bytes");
+    assert!(
+        status_bytes < 8 * 1024,
+        "GetDomainStatus is {status_bytes} bytes"
+    );
     let counts = status.account_counts.clone().expect("counts");
     assert_eq!(
         (counts.total, counts.active, counts.revoked),

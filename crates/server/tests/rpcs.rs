@@ -643,7 +643,13 @@ async fn bad_input_and_unknown_resources_are_reported_precisely() {
         .expect_err("bad list");
     assert_eq!(
         violations(&bad_list),
-        vec!["parent", "staff_member", "page_size", "page_token", "filter"]
+        vec![
+            "parent",
+            "staff_member",
+            "page_size",
+            "page_token",
+            "filter"
+        ]
     );
 
     let bad_confirm = admin

@@ -310,7 +310,12 @@ pub async fn list(
     .bind(after.map(|k| k.domain_name.as_str()))
     .bind(after.map(|k| k.email.as_str()))
     .bind(fetch_limit(page_size))
-    .bind(filter.state.as_ref().map(|c| matches!(c, StateCondition::Is(_))))
+    .bind(
+        filter
+            .state
+            .as_ref()
+            .map(|c| matches!(c, StateCondition::Is(_))),
+    )
     .bind(filter.state.as_ref().and_then(|c| match c {
         StateCondition::Is(s) | StateCondition::IsNot(s) => s.as_deref(),
     }))

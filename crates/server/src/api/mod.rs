@@ -514,12 +514,9 @@ impl SupportAccessService for SupportAccessApi {
         request: Request<v1::ListOperationAccountsRequest>,
     ) -> RpcResult<v1::ListOperationAccountsResponse> {
         let principal = auth::principal(request.extensions())?;
-        let response = operation_accounts::list_operation_accounts(
-            &self.state,
-            &principal,
-            request.get_ref(),
-        )
-        .await?;
+        let response =
+            operation_accounts::list_operation_accounts(&self.state, &principal, request.get_ref())
+                .await?;
         Ok(Response::new(response))
     }
 

@@ -52,7 +52,9 @@ pub fn parse_filter(filter: &str) -> Result<Vec<Condition>, InvalidValue> {
         } else if let Some((k, v)) = term.split_once('=') {
             (k.trim(), false, v.trim())
         } else {
-            return Err(InvalidValue(format!("{term:?} is not a condition; {usage}")));
+            return Err(InvalidValue(format!(
+                "{term:?} is not a condition; {usage}"
+            )));
         };
         let condition = match key {
             "result" => v1::AccountResult::from_str_name(&format!("ACCOUNT_RESULT_{value}"))

@@ -96,7 +96,10 @@ pub fn result_view(result: &OperationResult) -> v1::OperationResult {
     let mut account_results: Vec<(v1::AccountResult, i32)> = Vec::new();
     let mut account_states: Vec<(v1::StepState, i32)> = Vec::new();
     for outcome in &result.accounts {
-        bump(&mut account_results, account_result_to_proto(outcome.result));
+        bump(
+            &mut account_results,
+            account_result_to_proto(outcome.result),
+        );
         bump(&mut account_states, step_state_to_proto(outcome.state));
     }
     let mut step_states: Vec<(v1::StepState, i32)> = Vec::new();

@@ -127,8 +127,7 @@ async fn save_snapshot(
     fingerprint: &str,
 ) -> Result<(), ApiError> {
     let observed = report.observe_time.is_some();
-    let stored_state =
-        |s: CheckState| observed.then(|| state_name(state_to_proto(s)).to_owned());
+    let stored_state = |s: CheckState| observed.then(|| state_name(state_to_proto(s)).to_owned());
     let to_json = |checks: &[Check]| serde_json::to_value(checks).map_err(ApiError::internal);
     let snapshot = snapshots::SnapshotRecord {
         domain_name: report.status.domain.as_str().to_owned(),
@@ -184,7 +183,12 @@ pub async fn get_domain_status(
     ensure_fresh(state, &mut conn, principal, Some(domain.as_str())).await?;
     let snapshot = snapshots::get(&mut conn, &record.domain_name)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the status snapshot of {} is missing", record.domain_name)))?;
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "the status snapshot of {} is missing",
+                record.domain_name
+            ))
+        })?;
     let checks: Vec<Check> =
         serde_json::from_value(snapshot.checks.clone()).map_err(ApiError::internal)?;
     let observe_time = snapshot.observe_time;
@@ -292,7 +296,9 @@ pub fn parse_account_filter(filter: &str) -> Result<AccountConditions, InvalidVa
         } else if let Some((k, v)) = term.split_once('=') {
             (k.trim(), false, v.trim())
         } else {
-            return Err(InvalidValue(format!("{term:?} is not a condition; {usage}")));
+            return Err(InvalidValue(format!(
+                "{term:?} is not a condition; {usage}"
+            )));
         };
         let duplicate = || InvalidValue(format!("{key} appears twice; {usage}"));
         if negated && key != "state" {
