@@ -34,30 +34,41 @@ impl Freshness {
 }
 
 /// The fingerprint of one domain's status inputs (or of every domain's, `None`), with the stored
-/// one, in one query: the declaration's revision, the observation's time, the decisions (count
-/// and last change, the staff members' included), the confirmations, and the steps of unfinished
-/// operations in the domain (count, last change, which operations).
+/// one, in one query: the declaration's revision, the observation's time, the decisions (count,
+/// last change and a sum of hashes of what the status reads of each, so that a change made in a
+/// transaction that started before the last one still shows), the staff members' revisions, the
+/// confirmations, and which steps of unfinished operations in the domain are pending or running
+/// and which failed (counts and sums of step ids), with which operations.
 pub async fn fingerprints(
     conn: &mut PgConnection,
     domain_name: Option<&str>,
 ) -> Result<Vec<Freshness>> {
     let rows = sqlx::query_as(
         "SELECT d.domain_name, \
-                concat_ws('|', d.revision, o.observe_time, a.n, a.t, a.st, m.n, m.t, s.n, s.t, s.ops) \
-                    AS current, \
+                concat_ws('|', d.revision, o.observe_time, a.n, a.t, a.h, a.st, m.n, m.t, m.ids, \
+                          s.n, s.active, s.failed, s.ops) AS current, \
                 snap.fingerprint AS stored \
          FROM domains d \
          LEFT JOIN domain_observations o ON o.domain_name = d.domain_name \
          LEFT JOIN domain_status_snapshots snap ON snap.domain_name = d.domain_name \
          CROSS JOIN LATERAL (SELECT count(*) AS n, max(sa.update_time) AS t, \
-                                    max(sm.update_time) AS st \
+                                    sum(hashtext(concat_ws(' ', sa.email, sa.desired, \
+                                        sa.revoke_mode, sa.ownership, sa.google_user_id, \
+                                        sa.adopt_user_id))::bigint) AS h, \
+                                    sum(sm.revision) AS st \
                              FROM support_accounts sa \
                              JOIN staff_members sm ON sm.id = sa.staff_member_id \
                              WHERE sa.domain_name = d.domain_name) a \
-         CROSS JOIN LATERAL (SELECT count(*) AS n, max(confirm_time) AS t \
+         CROSS JOIN LATERAL (SELECT count(*) AS n, max(confirm_time) AS t, sum(mc.id) AS ids \
                              FROM manual_confirmations mc \
                              WHERE mc.domain_name = d.domain_name) m \
-         CROSS JOIN LATERAL (SELECT count(*) AS n, max(st.updated_at) AS t, \
+         CROSS JOIN LATERAL (SELECT count(*) AS n, \
+                                    concat(count(*) FILTER (WHERE st.state IN ('PENDING', 'RUNNING')), \
+                                           ':', sum(st.id) FILTER (WHERE st.state IN ('PENDING', 'RUNNING'))) \
+                                        AS active, \
+                                    concat(count(*) FILTER (WHERE st.state = 'FAILED'), \
+                                           ':', sum(st.id) FILTER (WHERE st.state = 'FAILED')) \
+                                        AS failed, \
                                     string_agg(DISTINCT st.operation_id::text, ',') AS ops \
                              FROM operations op \
                              JOIN steps st ON st.operation_id = op.id \

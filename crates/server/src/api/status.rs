@@ -596,6 +596,38 @@ mod tests {
     }
 
     #[test]
+    fn account_filter_subset_parses_and_refuses_the_rest() {
+        assert_eq!(
+            parse_account_filter("").unwrap(),
+            AccountConditions::default()
+        );
+        assert_eq!(
+            parse_account_filter("state != OK AND desired_access = ACTIVE AND ownership = CREATED")
+                .unwrap(),
+            AccountConditions {
+                state: Some(StateCondition::IsNot(Some("OK".into()))),
+                desired: Some("ACTIVE".into()),
+                ownership: Some(Ownership::Created),
+            }
+        );
+        assert_eq!(
+            parse_account_filter("state=UNSPECIFIED").unwrap().state,
+            Some(StateCondition::Is(None))
+        );
+        for bad in [
+            "state = ok",
+            "state",
+            "state = OK AND state != ERROR",
+            "desired_access != ACTIVE",
+            "ownership = MINE",
+            "email = \"a@b.example\"",
+            "state = OK OR state = ERROR",
+        ] {
+            assert!(parse_account_filter(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn never_observed_checks_are_unspecified_with_how_to_observe() {
         let check = Check {
             kind: CheckKind::OrgUnit,
