@@ -106,6 +106,10 @@ def test_readme_walkthrough_runs_as_written(demo_service):
     assert out.count('"result": "ACCOUNT_RESULT_DONE"') + out.count('"result":"ACCOUNT_RESULT_DONE"') >= 4, transcript
     assert '"displayName": "Reseller One"' in out, transcript  # UpdateDomain applied
     assert "OPERATION_KIND_REVOKE" in out, transcript  # the revoke started
-    assert '"ana.silva@reseller-' in out, transcript  # status and accounts show Ana
+    assert '"ana.silva@reseller-' in out, transcript  # the accounts show Ana
+    # The status is a summary: the accounts counted by state, not listed.
+    assert '"accountCounts"' in out and '"CHECK_STATE_MANUAL_ACTION_REQUIRED"' in out, transcript
+    # "Who is not OK" lists Ana's account in reseller-two, waiting for mail routing.
+    assert '"email": "ana.silva@reseller-two.example"' in out, transcript
     assert '"customerDomain": "initech.example"' in out, transcript  # ResolveSupportAccount
     assert '"password":' in out, transcript  # the sign-in credential, shown once

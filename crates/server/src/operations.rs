@@ -85,7 +85,7 @@ fn parse_name(name: &str) -> Result<uuid::Uuid, ApiError> {
         .ok_or_else(|| ApiError::invalid("name", "must be operations/{id}, as returned by ProvisionSupportAccess or RevokeSupportAccess"))
 }
 
-fn not_found(name: &str) -> ApiError {
+pub(crate) fn not_found(name: &str) -> ApiError {
     ApiError::NotFound {
         resource_type: "longrunning.googleapis.com/Operation",
         name: name.to_owned(),
@@ -93,7 +93,10 @@ fn not_found(name: &str) -> ApiError {
 }
 
 /// A principal limited to some domains sees only operations that stay within them.
-fn check_domains(principal: &Principal, record: &OperationRecord) -> Result<(), ApiError> {
+pub(crate) fn check_domains(
+    principal: &Principal,
+    record: &OperationRecord,
+) -> Result<(), ApiError> {
     for domain in request_domains(record) {
         principal.check_domain(&domain)?;
     }

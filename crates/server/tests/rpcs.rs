@@ -111,7 +111,11 @@ async fn status_before_and_after_provisioning_and_manual_steps_confirmed() {
             .all(|c| { c.state() == v1::CheckState::Unspecified && c.detail.contains("refresh") })
     );
     assert_eq!(never.observe_time, None);
-    assert!(never.accounts.is_empty(), "no account is declared yet");
+    assert_eq!(
+        never.account_counts.as_ref().map(|c| c.total),
+        Some(0),
+        "no account is declared yet"
+    );
 
     // Observed now, before anything was done: the admin is fine, the org unit and role are
     // missing, automatic licensing needs a person.
@@ -175,8 +179,27 @@ async fn status_before_and_after_provisioning_and_manual_steps_confirmed() {
             .detail
             .contains(PORTAL_ROLE)
     );
-    assert_eq!(after.accounts.len(), 1);
-    let account = &after.accounts[0];
+    let counts = after.account_counts.clone().unwrap_or_default();
+    assert_eq!((counts.total, counts.active, counts.revoked), (1, 1, 0));
+    assert_eq!(
+        counts
+            .states
+            .iter()
+            .map(|c| (c.state(), c.count))
+            .collect::<Vec<_>>(),
+        vec![(S::ManualActionRequired, 1)]
+    );
+    assert_eq!(
+        after
+            .manual_steps
+            .iter()
+            .map(|m| (m.check(), m.account_count))
+            .collect::<Vec<_>>(),
+        vec![(K::AutomaticLicensing, 0), (K::AccountMailRouting, 1)]
+    );
+    let listed = accounts_of(&mut admin, TWO).await;
+    assert_eq!(listed.len(), 1);
+    let account = &listed[0];
     assert_eq!(
         account.name,
         format!("domains/{TWO}/supportAccounts/ana.silva")
@@ -228,11 +251,12 @@ async fn status_before_and_after_provisioning_and_manual_steps_confirmed() {
     assert_eq!(confirmed.principal, "admin");
     assert!(confirmed.confirm_time.is_some());
     let routed = status(&mut admin, TWO, false).await;
+    let routed_accounts = accounts_of(&mut admin, TWO).await;
     assert_eq!(
-        check(&routed.accounts[0].checks, K::AccountMailRouting).state(),
+        check(&routed_accounts[0].checks, K::AccountMailRouting).state(),
         S::Ok
     );
-    assert_eq!(routed.accounts[0].state(), S::Ok);
+    assert_eq!(routed_accounts[0].state(), S::Ok);
     assert_eq!(
         routed.observe_time, after.observe_time,
         "served from the store"
@@ -334,6 +358,7 @@ async fn support_accounts_are_listed_across_domains_with_their_checks() {
         page_size: size,
         page_token: token.to_owned(),
         staff_member: staff.to_owned(),
+        filter: String::new(),
     };
     let all = admin
         .list_support_accounts(list("domains/-", "", 0, ""))
@@ -612,12 +637,19 @@ async fn bad_input_and_unknown_resources_are_reported_precisely() {
             page_size: -1,
             page_token: "forged".into(),
             staff_member: "ana".into(),
+            filter: "state = SOMETIMES".into(),
         })
         .await
         .expect_err("bad list");
     assert_eq!(
         violations(&bad_list),
-        vec!["parent", "staff_member", "page_size", "page_token"]
+        vec![
+            "parent",
+            "staff_member",
+            "page_size",
+            "page_token",
+            "filter"
+        ]
     );
 
     let bad_confirm = admin
@@ -751,8 +783,8 @@ async fn status_shows_work_under_way() {
         .into_inner();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let under_way = loop {
-        let current = status(&mut admin, TWO, false).await;
-        if let Some(account) = current.accounts.first()
+        let current = accounts_of(&mut admin, TWO).await;
+        if let Some(account) = current.first()
             && check(&account.checks, v1::CheckKind::AccountExists).state()
                 == v1::CheckState::Pending
         {
@@ -784,9 +816,9 @@ async fn status_shows_work_under_way() {
         .expect("wait")
         .into_inner();
     assert!(done.done, "{done:?}");
-    let after = status(&mut admin, TWO, false).await;
+    let after = accounts_of(&mut admin, TWO).await;
     assert_eq!(
-        check(&after.accounts[0].checks, v1::CheckKind::AccountExists).state(),
+        check(&after[0].checks, v1::CheckKind::AccountExists).state(),
         v1::CheckState::Ok
     );
     server.stop().await;
@@ -876,10 +908,16 @@ async fn provision_never_regrants_a_revoked_account_and_regrant_does_with_a_reas
     assert_eq!(listed[0].revoke_mode(), v1::RevokeMode::Suspend);
     assert!(listed[0].checks.is_empty());
     let status = status(&mut admin, TWO, false).await;
-    assert_eq!(status.accounts.len(), 1);
+    let counts = status.account_counts.unwrap_or_default();
+    assert_eq!((counts.total, counts.active, counts.revoked), (1, 0, 1));
     assert_eq!(
-        status.accounts[0].desired_access(),
-        v1::DesiredAccess::Revoked
+        counts
+            .states
+            .iter()
+            .map(|c| (c.state(), c.count))
+            .collect::<Vec<_>>(),
+        vec![(v1::CheckState::Unspecified, 1)],
+        "a revoked account has no checks"
     );
 
     // Re-granting needs staff members and a reason.

@@ -98,8 +98,11 @@ pub struct AccountRecord {
     pub google_user_id: Option<String>,
     /// What the account should be.
     pub desired: Desired,
-    /// Account checks as last observed (JSON chosen by the server).
+    /// The account-level checks of the last status snapshot (JSON chosen by the server).
     pub checks: Option<Value>,
+    /// The summary state of the last status snapshot, as the API spells it without its
+    /// `CHECK_STATE_` prefix; `None` for UNSPECIFIED (revoked, or never observed).
+    pub state: Option<String>,
     /// When `checks` were observed.
     pub observe_time: Option<DateTime<Utc>>,
     /// When the account was first desired.
@@ -147,6 +150,7 @@ impl<'r> FromRow<'r, PgRow> for AccountRecord {
             google_user_id: row.try_get("google_user_id")?,
             desired,
             checks: row.try_get("checks")?,
+            state: row.try_get("state")?,
             observe_time: row.try_get("observe_time")?,
             create_time: row.try_get("create_time")?,
             update_time: row.try_get("update_time")?,
@@ -191,6 +195,23 @@ pub struct AccountFilter {
     pub domain_name: Option<String>,
     /// Only this staff member.
     pub staff_member_id: Option<String>,
+    /// Only accounts whose snapshot state is (`Is`) or is not (`IsNot`) this one.
+    pub state: Option<StateCondition>,
+    /// Only accounts with this decision: `ACTIVE` or `REVOKED`.
+    pub desired: Option<String>,
+    /// Only accounts with this ownership.
+    pub ownership: Option<Ownership>,
+    /// Only accounts of these domains (the caller's scope); `None` for every domain.
+    pub allowed_domains: Option<Vec<String>>,
+}
+
+/// A condition on the snapshot state of an account (`None` is UNSPECIFIED).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateCondition {
+    /// The state is this one.
+    Is(Option<String>),
+    /// The state is not this one.
+    IsNot(Option<String>),
 }
 
 /// Records the desired state of an account, creating it or changing what it should be (its
@@ -276,6 +297,12 @@ pub async fn list(
          WHERE ($1::text IS NULL OR domain_name = $1) \
            AND ($2::text IS NULL OR staff_member_id = $2) \
            AND ($3::text IS NULL OR (domain_name, email) > ($3, $4)) \
+           AND ($6::bool IS NULL \
+                OR ($6 AND state IS NOT DISTINCT FROM $7::text) \
+                OR (NOT $6 AND state IS DISTINCT FROM $7::text)) \
+           AND ($8::text IS NULL OR desired = $8) \
+           AND ($9::text IS NULL OR ownership = $9) \
+           AND ($10::text[] IS NULL OR domain_name = ANY($10)) \
          ORDER BY domain_name, email LIMIT $5",
     )
     .bind(filter.domain_name.as_deref())
@@ -283,6 +310,18 @@ pub async fn list(
     .bind(after.map(|k| k.domain_name.as_str()))
     .bind(after.map(|k| k.email.as_str()))
     .bind(fetch_limit(page_size))
+    .bind(
+        filter
+            .state
+            .as_ref()
+            .map(|c| matches!(c, StateCondition::Is(_))),
+    )
+    .bind(filter.state.as_ref().and_then(|c| match c {
+        StateCondition::Is(s) | StateCondition::IsNot(s) => s.as_deref(),
+    }))
+    .bind(filter.desired.as_deref())
+    .bind(filter.ownership.map(|o| o.as_str()))
+    .bind(filter.allowed_domains.as_deref())
     .fetch_all(conn)
     .await?;
     Ok(into_page(rows, page_size, |a: &AccountRecord| AccountKey {

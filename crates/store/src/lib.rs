@@ -1,6 +1,7 @@
 //! Postgres state of support-access through sqlx: the declared domains and staff members, the
 //! desired support accounts, long-running operations with their per-domain leases and journal of
-//! steps, observations, manual confirmations, idempotency keys and the audit log.
+//! steps, observations, status snapshots (what `GetDomainStatus` counts and `ListSupportAccounts`
+//! filters in SQL), manual confirmations, idempotency keys and the audit log.
 //!
 //! [`Store`] owns the pool and applies `migrations/` at start-up. Every repository function takes
 //! `&mut PgConnection`, so the server composes several of them in one transaction
@@ -25,6 +26,7 @@ pub mod manual;
 pub mod observations;
 pub mod operations;
 pub mod staff;
+pub mod status;
 mod text_enum;
 pub mod wake;
 

@@ -28,6 +28,36 @@ use tonic_health::pb::health_client::HealthClient;
 pub mod proxy;
 pub mod stack;
 
+/// Every support account of `parent` (`domains/{name}`, or `domains/-` for every domain) that
+/// matches `filter` (the AIP-160 subset of `ListSupportAccounts`, e.g. `state != OK`; empty for
+/// all), paged through `ListSupportAccounts` as a client must: `GetDomainStatus` only counts them.
+pub async fn list_support_accounts(
+    client: &mut SupportAccessServiceClient<Channel>,
+    parent: &str,
+    filter: &str,
+) -> anyhow::Result<Vec<support_access_proto::v1::SupportAccount>> {
+    let mut accounts = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_support_accounts(support_access_proto::v1::ListSupportAccountsRequest {
+                parent: parent.to_owned(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+                filter: filter.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("ListSupportAccounts {parent} {filter:?}"))?
+            .into_inner();
+        accounts.extend(page.support_accounts);
+        if page.next_page_token.is_empty() {
+            return Ok(accounts);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 /// The PostgreSQL server the tests use (its `postgres` database is used for admin work).
 pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL")

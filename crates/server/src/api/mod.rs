@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod manual;
 pub mod mutation;
 pub mod observation;
+pub mod operation_accounts;
 pub mod operation_view;
 pub mod page_token;
 pub mod portal;
@@ -505,6 +506,17 @@ impl SupportAccessService for SupportAccessApi {
         let principal = auth::principal(request.extensions())?;
         let response =
             status::list_support_accounts(&self.state, &principal, request.get_ref()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_operation_accounts(
+        &self,
+        request: Request<v1::ListOperationAccountsRequest>,
+    ) -> RpcResult<v1::ListOperationAccountsResponse> {
+        let principal = auth::principal(request.extensions())?;
+        let response =
+            operation_accounts::list_operation_accounts(&self.state, &principal, request.get_ref())
+                .await?;
         Ok(Response::new(response))
     }
 

@@ -1,6 +1,6 @@
 //! How an operation looks from outside: the `google.longrunning.Operation` built from the
-//! journal (metadata with progress per domain; the response with every account's outcome and
-//! every step), and the [`ProtoResultEncoder`] with which the engine stores a finished
+//! journal (metadata with progress per domain; the response with counts of accounts and steps
+//! and the first of each, bounded whatever the size of the operation), and the [`ProtoResultEncoder`] with which the engine stores a finished
 //! operation's result in the same shape.
 
 use prost::Message;
@@ -86,16 +86,115 @@ pub async fn operation_view(
     })
 }
 
-/// The API view of an operation's result.
+/// At most this many accounts, steps and notes in an operation's result: the counts cover
+/// everything, `ListOperationAccounts` pages every account.
+pub const MAX_LISTED: usize = 100;
+
+/// The API view of an operation's result: bounded whatever the number of accounts (the first
+/// [`MAX_LISTED`] accounts and steps, and every count).
 pub fn result_view(result: &OperationResult) -> v1::OperationResult {
+    let mut account_results: Vec<(v1::AccountResult, i32)> = Vec::new();
+    let mut account_states: Vec<(v1::StepState, i32)> = Vec::new();
+    for outcome in &result.accounts {
+        bump(
+            &mut account_results,
+            account_result_to_proto(outcome.result),
+        );
+        bump(&mut account_states, step_state_to_proto(outcome.state));
+    }
+    let mut step_states: Vec<(v1::StepState, i32)> = Vec::new();
+    for step in &result.steps {
+        bump(&mut step_states, step_state_to_proto(step.state));
+    }
     v1::OperationResult {
-        accounts: result.accounts.iter().map(account_view).collect(),
-        steps: result.steps.iter().map(planned_step).collect(),
-        domain_notes: result.domain_notes.clone(),
+        accounts: result
+            .accounts
+            .iter()
+            .take(MAX_LISTED)
+            .map(account_view)
+            .collect(),
+        steps: result
+            .steps
+            .iter()
+            .take(MAX_LISTED)
+            .map(planned_step)
+            .collect(),
+        domain_notes: bounded_notes(&result.domain_notes),
+        total_accounts: count(result.accounts.len()),
+        total_steps: count(result.steps.len()),
+        account_results: sorted(account_results)
+            .map(|(result, count)| v1::AccountResultCount {
+                result: result as i32,
+                count,
+            })
+            .collect(),
+        account_states: sorted(account_states)
+            .map(|(state, count)| v1::StepStateCount {
+                state: state as i32,
+                count,
+            })
+            .collect(),
+        step_states: sorted(step_states)
+            .map(|(state, count)| v1::StepStateCount {
+                state: state as i32,
+                count,
+            })
+            .collect(),
     }
 }
 
-fn account_view(outcome: &AccountOutcome) -> v1::AccountOutcome {
+/// The result of a `validate_only` request: the plan's first [`MAX_LISTED`] steps (every step
+/// PENDING) with their count, and the notes.
+pub fn plan_view(steps: Vec<v1::PlannedStep>, notes: &[String]) -> v1::OperationResult {
+    let total = count(steps.len());
+    v1::OperationResult {
+        step_states: if total > 0 {
+            vec![v1::StepStateCount {
+                state: v1::StepState::Pending as i32,
+                count: total,
+            }]
+        } else {
+            Vec::new()
+        },
+        steps: steps.into_iter().take(MAX_LISTED).collect(),
+        total_steps: total,
+        domain_notes: bounded_notes(notes),
+        ..Default::default()
+    }
+}
+
+/// The first notes, the last one saying how many more there were.
+fn bounded_notes(notes: &[String]) -> Vec<String> {
+    if notes.len() <= MAX_LISTED {
+        return notes.to_vec();
+    }
+    let mut kept = notes[..MAX_LISTED - 1].to_vec();
+    kept.push(format!(
+        "… and {} more notes (ListOperationAccounts has every account's outcome)",
+        notes.len() - kept.len()
+    ));
+    kept
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn bump<K: PartialEq>(counts: &mut Vec<(K, i32)>, key: K) {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
+    }
+}
+
+/// Counts in the enum's order.
+fn sorted<K: Copy + Into<i32>>(mut counts: Vec<(K, i32)>) -> impl Iterator<Item = (K, i32)> {
+    counts.sort_by_key(|(k, _)| (*k).into());
+    counts.into_iter()
+}
+
+/// The API view of one account's outcome.
+pub fn account_view(outcome: &AccountOutcome) -> v1::AccountOutcome {
     v1::AccountOutcome {
         domain: format!("domains/{}", outcome.domain),
         staff_member: outcome
@@ -113,7 +212,7 @@ fn account_view(outcome: &AccountOutcome) -> v1::AccountOutcome {
     }
 }
 
-fn account_result_to_proto(result: AccountResult) -> v1::AccountResult {
+pub fn account_result_to_proto(result: AccountResult) -> v1::AccountResult {
     match result {
         AccountResult::Done => v1::AccountResult::Done,
         AccountResult::Pending => v1::AccountResult::Pending,

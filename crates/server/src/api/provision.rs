@@ -584,11 +584,7 @@ pub async fn plan_only(
             }
         }));
     }
-    let result = v1::OperationResult {
-        accounts: Vec::new(),
-        steps,
-        domain_notes: notes,
-    };
+    let result = crate::api::operation_view::plan_view(steps, &notes);
     let metadata = v1::OperationMetadata {
         kind: operation_kind_to_proto(kind) as i32,
         create_time: Some(crate::api::convert::timestamp(chrono::Utc::now())),

@@ -3,40 +3,45 @@
 //! support account: exists, in the org unit, license, no paid license, role, not suspended, mail
 //! routing), with details, manual instructions and when Google was observed.
 //!
-//! Every account also shows the decision about it (ACTIVE or REVOKED, by whom, when) and whether
-//! the service owns it; REVOKED accounts are listed without checks. The domain status adds the
-//! reconcile times, the repair policy, the open drift and the recent repairs.
+//! Both reads stay small and fast whatever the size of a domain. `GetDomainStatus` is a summary:
+//! the domain checks, the accounts counted by decision and by state, the checks that wait for a
+//! person, the reconcile times, the open drift and the recent repairs. The accounts themselves
+//! come paged from `ListSupportAccounts`, filtered in SQL (AIP-160 subset `state = X`,
+//! `state != X`, `desired_access = X`, `ownership = X`, joined by AND): "who is not OK" is one
+//! call. Every account shows the decision about it (ACTIVE or REVOKED, by whom, when) and whether
+//! the service owns it; REVOKED accounts are listed without checks.
 //!
 //! The checks come from the domain crate's status logic over the desired state (the domain's
 //! ACTIVE support accounts) and the last observation the engine stored, with today's manual
-//! confirmations and the steps of unfinished operations laid over it. `refresh` observes Google
-//! first (and stores that observation). A domain never observed reports every check
-//! `CHECK_STATE_UNSPECIFIED` with how to observe it.
-
-use std::collections::HashMap;
+//! confirmations and the steps of unfinished operations laid over it. That computation reads
+//! every account, so its result is kept as a snapshot in Postgres (the store's `status` module)
+//! with a fingerprint of its inputs: a read checks the fingerprint in one query and computes the
+//! status again only when an input changed; the answer is then SQL over the snapshot (counts by
+//! `GROUP BY`, one keyset page of accounts). `refresh` observes Google first (and stores that
+//! observation). A domain never observed reports every check `CHECK_STATE_UNSPECIFIED` with how
+//! to observe it.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use support_access_domain::desired::DesiredDomain;
 use support_access_domain::status::{
-    AccountStatus, Check, CheckKind, CheckState, DomainStatus, domain_status, unobserved_status,
+    Check, CheckKind, CheckState, DomainStatus, domain_status, unobserved_status,
 };
-use support_access_domain::validation::Violations;
+use support_access_domain::validation::{InvalidValue, Violations};
 use support_access_domain::{
     parse_domain_resource, parse_domain_status_resource, parse_staff_member_resource,
-    support_account_resource,
 };
 use support_access_proto::v1;
 use support_access_store::accounts::{
-    self, AccountFilter, AccountKey, AccountRecord, Desired, Ownership,
+    self, AccountFilter, AccountKey, AccountRecord, Desired, Ownership, StateCondition,
 };
 use support_access_store::domains::DomainRecord;
-use support_access_store::drift;
+use support_access_store::{drift, status as snapshots};
 
 use super::convert::{revoke_mode_to_proto, timestamp};
 use super::observation;
 use super::page_token;
-use crate::auth::Principal;
+use crate::auth::{DomainScope, Principal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -64,20 +69,15 @@ pub struct DomainReport {
     pub observe_time: Option<DateTime<Utc>>,
 }
 
-/// The report of a declared domain: from its last observation, or from a fresh one.
+/// The report of a declared domain from its last stored observation: reads every account.
 pub async fn domain_report(
     state: &AppState,
     conn: &mut PgConnection,
     record: &DomainRecord,
-    refresh: bool,
 ) -> Result<DomainReport, ApiError> {
     let desired = observation::desired_domain(conn, record).await?;
     let records = accounts::list_by_domain(conn, &record.domain_name).await?;
-    let observed = if refresh {
-        Some(observation::observe_now(state, conn, record, &desired).await?)
-    } else {
-        observation::last_observation(conn, &record.domain_name).await?
-    };
+    let observed = observation::last_observation(conn, &record.domain_name).await?;
     let (status, observe_time) = match observed {
         Some((observed, observe_time)) => {
             let activity = observation::activity(conn, &record.domain_name).await?;
@@ -94,7 +94,78 @@ pub async fn domain_report(
     })
 }
 
-/// `GetDomainStatus`.
+/// Makes the status snapshots of `domain` (or of every domain `principal` may see) current: one
+/// query when they are; the status of a domain whose inputs changed is computed again from
+/// every account and stored, in one transaction, tagged with the fingerprint read before its
+/// inputs (so a change during the computation makes the next read compute again).
+pub async fn ensure_fresh(
+    state: &AppState,
+    conn: &mut PgConnection,
+    principal: &Principal,
+    domain: Option<&str>,
+) -> Result<(), ApiError> {
+    for freshness in snapshots::fingerprints(conn, domain).await? {
+        if freshness.is_fresh() || !principal.may_access(&freshness.domain_name) {
+            continue;
+        }
+        let record = match observation::domain_record(conn, &freshness.domain_name).await {
+            Ok(record) => record,
+            // Deleted since: its accounts went with it.
+            Err(ApiError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let report = domain_report(state, conn, &record).await?;
+        save_snapshot(conn, &report, &freshness.current).await?;
+    }
+    Ok(())
+}
+
+/// Stores a report as the domain's snapshot (domain row and every account's state and checks).
+async fn save_snapshot(
+    conn: &mut PgConnection,
+    report: &DomainReport,
+    fingerprint: &str,
+) -> Result<(), ApiError> {
+    let observed = report.observe_time.is_some();
+    let stored_state = |s: CheckState| observed.then(|| state_name(state_to_proto(s)).to_owned());
+    let to_json = |checks: &[Check]| serde_json::to_value(checks).map_err(ApiError::internal);
+    let snapshot = snapshots::SnapshotRecord {
+        domain_name: report.status.domain.as_str().to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        state: stored_state(report.status.state),
+        checks: to_json(&report.status.checks)?,
+        observe_time: report.observe_time,
+        compute_time: Utc::now(),
+    };
+    let mut accounts = Vec::with_capacity(report.records.len());
+    for record in &report.records {
+        let status = (record.desired == Desired::Active)
+            .then(|| {
+                report
+                    .status
+                    .accounts
+                    .iter()
+                    .find(|a| a.email.as_str() == record.email)
+            })
+            .flatten();
+        accounts.push(snapshots::AccountSnapshot {
+            email: record.email.clone(),
+            state: status.and_then(|a| stored_state(a.state)),
+            checks: status.map(|a| to_json(&a.checks)).transpose()?,
+        });
+    }
+    let mut tx = conn.begin().await.map_err(database)?;
+    snapshots::save(&mut tx, &snapshot, &accounts).await?;
+    tx.commit().await.map_err(database)?;
+    Ok(())
+}
+
+fn database(error: sqlx::Error) -> ApiError {
+    ApiError::from(support_access_store::StoreError::Database(error))
+}
+
+/// `GetDomainStatus`: the domain's summary, in a constant number of queries when nothing
+/// changed since the last read.
 pub async fn get_domain_status(
     state: &AppState,
     principal: &Principal,
@@ -105,29 +176,190 @@ pub async fn get_domain_status(
     principal.check_domain(domain.as_str())?;
     let mut conn = state.conn().await?;
     let record = observation::domain_record(&mut conn, domain.as_str()).await?;
-    let report = domain_report(state, &mut conn, &record, request.refresh).await?;
-    let mut status = domain_status_to_proto(&report);
-    status.reconcile_time = record.last_reconcile_time.map(timestamp);
-    status.next_reconcile_time = record.next_reconcile_time.map(timestamp);
-    status.repair_policy = super::domains::repair_policy_to_proto(record.repair_policy) as i32;
-    status.open_drift = drift::open_for_domain(&mut conn, &record.domain_name, MAX_OPEN_DRIFT)
+    if request.refresh {
+        let desired = observation::desired_domain(&mut conn, &record).await?;
+        observation::observe_now(state, &mut conn, &record, &desired).await?;
+    }
+    ensure_fresh(state, &mut conn, principal, Some(domain.as_str())).await?;
+    let snapshot = snapshots::get(&mut conn, &record.domain_name)
         .await?
-        .iter()
-        .map(super::drift::to_proto)
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "the status snapshot of {} is missing",
+                record.domain_name
+            ))
+        })?;
+    let checks: Vec<Check> =
+        serde_json::from_value(snapshot.checks.clone()).map_err(ApiError::internal)?;
+    let observe_time = snapshot.observe_time;
+
+    let mut counts = v1::AccountCounts::default();
+    let mut states: Vec<(v1::CheckState, i32)> = Vec::new();
+    for row in snapshots::state_counts(&mut conn, &record.domain_name).await? {
+        let count = i32::try_from(row.count).unwrap_or(i32::MAX);
+        counts.total += count;
+        match row.desired.as_str() {
+            "ACTIVE" => counts.active += count,
+            _ => counts.revoked += count,
+        }
+        let state = parse_state(row.state.as_deref());
+        match states.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += count,
+            None => states.push((state, count)),
+        }
+    }
+    states.sort_by_key(|(s, _)| *s as i32);
+    counts.states = states
+        .into_iter()
+        .map(|(state, count)| v1::AccountStateCount {
+            state: state as i32,
+            count,
+        })
         .collect();
-    status.recent_repairs =
-        drift::recent_repairs(&mut conn, &record.domain_name, MAX_RECENT_REPAIRS)
+
+    let mut manual_steps: Vec<v1::ManualStepSummary> = if observe_time.is_some() {
+        checks
+            .iter()
+            .filter(|c| c.state == CheckState::ManualActionRequired)
+            .map(|c| v1::ManualStepSummary {
+                check: kind_to_proto(c.kind) as i32,
+                account_count: 0,
+                manual_action: c.manual_action.clone().unwrap_or_default(),
+                example_account: String::new(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for row in snapshots::manual_counts(&mut conn, &record.domain_name).await? {
+        let Ok(kind) = serde_json::from_value::<CheckKind>(serde_json::Value::String(row.kind))
+        else {
+            continue;
+        };
+        manual_steps.push(v1::ManualStepSummary {
+            check: kind_to_proto(kind) as i32,
+            account_count: i32::try_from(row.count).unwrap_or(i32::MAX),
+            manual_action: row.manual_action,
+            example_account: row.first_email,
+        });
+    }
+
+    Ok(v1::DomainStatus {
+        name: support_access_domain::domain_status_resource(&domain),
+        state: parse_state(snapshot.state.as_deref()) as i32,
+        checks: checks
+            .iter()
+            .map(|c| check_to_proto(c, observe_time))
+            .collect(),
+        observe_time: observe_time.map(timestamp),
+        reconcile_time: record.last_reconcile_time.map(timestamp),
+        next_reconcile_time: record.next_reconcile_time.map(timestamp),
+        repair_policy: super::domains::repair_policy_to_proto(record.repair_policy) as i32,
+        open_drift: drift::open_for_domain(&mut conn, &record.domain_name, MAX_OPEN_DRIFT)
             .await?
             .iter()
             .map(super::drift::to_proto)
-            .collect();
-    status.repairs_total = drift::repairs_total(&mut conn, &record.domain_name).await?;
-    Ok(status)
+            .collect(),
+        recent_repairs: drift::recent_repairs(&mut conn, &record.domain_name, MAX_RECENT_REPAIRS)
+            .await?
+            .iter()
+            .map(super::drift::to_proto)
+            .collect(),
+        repairs_total: drift::repairs_total(&mut conn, &record.domain_name).await?,
+        account_counts: Some(counts),
+        manual_steps,
+    })
+}
+
+/// The conditions of a `ListSupportAccounts` filter.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AccountConditions {
+    /// `state = X` / `state != X`.
+    pub state: Option<StateCondition>,
+    /// `desired_access = X`: `ACTIVE` or `REVOKED`.
+    pub desired: Option<String>,
+    /// `ownership = X`.
+    pub ownership: Option<Ownership>,
+}
+
+/// Parses the AIP-160 subset of `ListSupportAccounts`; empty means no condition.
+pub fn parse_account_filter(filter: &str) -> Result<AccountConditions, InvalidValue> {
+    let mut conditions = AccountConditions::default();
+    if filter.trim().is_empty() {
+        return Ok(conditions);
+    }
+    let usage = "conditions are `state = <CheckState without CHECK_STATE_>`, `state != <…>`, `desired_access = ACTIVE|REVOKED` and `ownership = NOT_OWNED|CREATED|ADOPTED`, joined by AND";
+    for term in filter.split(" AND ") {
+        let term = term.trim();
+        let (key, negated, value) = if let Some((k, v)) = term.split_once("!=") {
+            (k.trim(), true, v.trim())
+        } else if let Some((k, v)) = term.split_once('=') {
+            (k.trim(), false, v.trim())
+        } else {
+            return Err(InvalidValue(format!(
+                "{term:?} is not a condition; {usage}"
+            )));
+        };
+        let duplicate = || InvalidValue(format!("{key} appears twice; {usage}"));
+        if negated && key != "state" {
+            return Err(InvalidValue(format!(
+                "{key} takes `=` only; `!=` is for state; {usage}"
+            )));
+        }
+        match key {
+            "state" => {
+                let Some(state) = v1::CheckState::from_str_name(&format!("CHECK_STATE_{value}"))
+                else {
+                    return Err(InvalidValue(format!(
+                        "state {value:?} is not a check state (OK, PENDING, MISSING, DRIFTED, MANUAL_ACTION_REQUIRED, ERROR, CONFLICT or UNSPECIFIED)"
+                    )));
+                };
+                let stored = stored_state(state);
+                let condition = if negated {
+                    StateCondition::IsNot(stored)
+                } else {
+                    StateCondition::Is(stored)
+                };
+                if conditions.state.replace(condition).is_some() {
+                    return Err(duplicate());
+                }
+            }
+            "desired_access" => {
+                let desired = match value {
+                    "ACTIVE" | "REVOKED" => value.to_owned(),
+                    _ => {
+                        return Err(InvalidValue(format!(
+                            "desired_access must be ACTIVE or REVOKED, not {value:?}"
+                        )));
+                    }
+                };
+                if conditions.desired.replace(desired).is_some() {
+                    return Err(duplicate());
+                }
+            }
+            "ownership" => {
+                let ownership = match value {
+                    "NOT_OWNED" => Ownership::NotOwned,
+                    "CREATED" => Ownership::Created,
+                    "ADOPTED" => Ownership::Adopted,
+                    _ => {
+                        return Err(InvalidValue(format!(
+                            "ownership must be NOT_OWNED, CREATED or ADOPTED, not {value:?}"
+                        )));
+                    }
+                };
+                if conditions.ownership.replace(ownership).is_some() {
+                    return Err(duplicate());
+                }
+            }
+            _ => return Err(InvalidValue(format!("cannot filter on {key:?}; {usage}"))),
+        }
+    }
+    Ok(conditions)
 }
 
 /// `ListSupportAccounts`: the declared support accounts of one domain or of every domain the
-/// principal may access, with the checks of their domain's last observation (ACTIVE ones) and
-/// the decision about each (REVOKED ones are listed too, without checks).
+/// principal may access, from their domains' status snapshots, filtered and paged in SQL.
 pub async fn list_support_accounts(
     state: &AppState,
     principal: &Principal,
@@ -157,8 +389,10 @@ pub async fn list_support_accounts(
             page_token::decode(PAGE_KIND, &request.page_token),
         )
         .flatten();
+    let conditions = v.check("filter", parse_account_filter(&request.filter));
     v.finish().map_err(ApiError::InvalidArgument)?;
     let page_size = page_size.unwrap_or(support_access_domain::DEFAULT_PAGE_SIZE);
+    let conditions = conditions.unwrap_or_default();
     let after = match after.as_deref().map(decode_key) {
         Some(Some(key)) => Some(key),
         Some(None) => {
@@ -175,49 +409,36 @@ pub async fn list_support_accounts(
         principal.check_domain(domain.as_str())?;
         observation::domain_record(&mut conn, domain.as_str()).await?;
     }
+    ensure_fresh(
+        state,
+        &mut conn,
+        principal,
+        domain.as_ref().map(|d| d.as_str()),
+    )
+    .await?;
     let page = accounts::list(
         &mut conn,
         &AccountFilter {
             domain_name: domain.as_ref().map(|d| d.as_str().to_owned()),
             staff_member_id: staff_member.as_ref().map(|s| s.as_str().to_owned()),
+            state: conditions.state,
+            desired: conditions.desired,
+            ownership: conditions.ownership,
+            allowed_domains: match &principal.domains {
+                DomainScope::All => None,
+                DomainScope::Only(domains) => Some(domains.iter().cloned().collect()),
+            },
         },
         page_size,
         after.as_ref(),
     )
     .await?;
-
-    // One report per domain on the page, from its last observation.
-    let mut reports: HashMap<String, Option<DomainReport>> = HashMap::new();
-    let mut support_accounts = Vec::new();
-    for account in &page.items {
-        if !principal.may_access(&account.domain_name) {
-            continue;
-        }
-        if !reports.contains_key(&account.domain_name) {
-            let report = match observation::domain_record(&mut conn, &account.domain_name).await {
-                Ok(record) => Some(domain_report(state, &mut conn, &record, false).await?),
-                // Deleted between the two reads: its accounts go with it.
-                Err(ApiError::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            reports.insert(account.domain_name.clone(), report);
-        }
-        let Some(report) = &reports[&account.domain_name] else {
-            continue;
-        };
-        if account.desired != Desired::Active {
-            support_accounts.push(decided_account_to_proto(account));
-        } else if let Some(status) = report
-            .status
-            .accounts
-            .iter()
-            .find(|a| a.email.as_str() == account.email)
-        {
-            support_accounts.push(account_to_proto(report, status));
-        }
-    }
     Ok(v1::ListSupportAccountsResponse {
-        support_accounts,
+        support_accounts: page
+            .items
+            .iter()
+            .map(account_to_proto)
+            .collect::<Result<_, _>>()?,
         next_page_token: page
             .next_key
             .as_ref()
@@ -239,38 +460,48 @@ fn decode_key(raw: &str) -> Option<AccountKey> {
     })
 }
 
-/// The API view of a domain report.
-pub fn domain_status_to_proto(report: &DomainReport) -> v1::DomainStatus {
-    let observed = report.observe_time.is_some();
-    v1::DomainStatus {
-        name: support_access_domain::domain_status_resource(&report.status.domain),
-        state: summary_state(report.status.state, observed) as i32,
-        checks: report
-            .status
-            .checks
+/// The state as the snapshot stores it: the API name without its prefix, `None` for
+/// UNSPECIFIED.
+fn stored_state(state: v1::CheckState) -> Option<String> {
+    (state != v1::CheckState::Unspecified).then(|| state_name(state).to_owned())
+}
+
+/// The API name of a state without its `CHECK_STATE_` prefix.
+fn state_name(state: v1::CheckState) -> &'static str {
+    let name = state.as_str_name();
+    name.strip_prefix("CHECK_STATE_").unwrap_or(name)
+}
+
+/// A stored state back (`None` and unknown names are UNSPECIFIED).
+fn parse_state(stored: Option<&str>) -> v1::CheckState {
+    stored
+        .and_then(|s| v1::CheckState::from_str_name(&format!("CHECK_STATE_{s}")))
+        .unwrap_or(v1::CheckState::Unspecified)
+}
+
+/// The API view of an account from its row: the decision, and the checks of the domain's
+/// status snapshot (none for a REVOKED account).
+pub fn account_to_proto(record: &AccountRecord) -> Result<v1::SupportAccount, ApiError> {
+    let username = record.email.split('@').next().unwrap_or_default();
+    let checks: Vec<Check> = match &record.checks {
+        Some(checks) if record.desired == Desired::Active => {
+            serde_json::from_value(checks.clone()).map_err(ApiError::internal)?
+        }
+        _ => Vec::new(),
+    };
+    let mut account = v1::SupportAccount {
+        name: format!("domains/{}/supportAccounts/{username}", record.domain_name),
+        staff_member: format!("staffMembers/{}", record.staff_member_id),
+        email: record.email.clone(),
+        state: parse_state(record.state.as_deref()) as i32,
+        checks: checks
             .iter()
-            .map(|c| check_to_proto(c, report.observe_time))
+            .map(|c| check_to_proto(c, record.observe_time))
             .collect(),
-        accounts: {
-            let mut accounts: Vec<v1::SupportAccount> = report
-                .status
-                .accounts
-                .iter()
-                .map(|a| account_to_proto(report, a))
-                .chain(
-                    report
-                        .records
-                        .iter()
-                        .filter(|r| r.desired != Desired::Active)
-                        .map(decided_account_to_proto),
-                )
-                .collect();
-            accounts.sort_by(|a, b| a.email.cmp(&b.email));
-            accounts
-        },
-        observe_time: report.observe_time.map(timestamp),
         ..Default::default()
-    }
+    };
+    set_decision(&mut account, record);
+    Ok(account)
 }
 
 /// The decision about an account (desired access, by whom, when, ownership) into its view.
@@ -293,51 +524,6 @@ fn set_decision(account: &mut v1::SupportAccount, record: &AccountRecord) {
     } else {
         String::new()
     };
-}
-
-/// The view of an account that is not ACTIVE (revoked): its decision, no checks (the domain's
-/// checks are about the accounts that must open the portal).
-pub fn decided_account_to_proto(record: &AccountRecord) -> v1::SupportAccount {
-    let username = record.email.split('@').next().unwrap_or_default();
-    let mut account = v1::SupportAccount {
-        name: format!("domains/{}/supportAccounts/{username}", record.domain_name),
-        staff_member: format!("staffMembers/{}", record.staff_member_id),
-        email: record.email.clone(),
-        state: v1::CheckState::Unspecified as i32,
-        checks: Vec::new(),
-        ..Default::default()
-    };
-    set_decision(&mut account, record);
-    account
-}
-
-/// The API view of one account's checks.
-pub fn account_to_proto(report: &DomainReport, account: &AccountStatus) -> v1::SupportAccount {
-    let name = report
-        .desired
-        .account(&account.email)
-        .map(|a| support_account_resource(&report.status.domain, a.username()))
-        .unwrap_or_default();
-    let mut proto = v1::SupportAccount {
-        name,
-        staff_member: support_access_domain::staff_member_resource(&account.staff_member),
-        email: account.email.as_str().to_owned(),
-        state: summary_state(account.state, report.observe_time.is_some()) as i32,
-        checks: account
-            .checks
-            .iter()
-            .map(|c| check_to_proto(c, report.observe_time))
-            .collect(),
-        ..Default::default()
-    };
-    if let Some(record) = report
-        .records
-        .iter()
-        .find(|r| r.email == account.email.as_str())
-    {
-        set_decision(&mut proto, record);
-    }
-    proto
 }
 
 fn summary_state(state: CheckState, observed: bool) -> v1::CheckState {
@@ -407,6 +593,38 @@ mod tests {
         };
         assert_eq!(decode_key(&encode_key(&key)), Some(key));
         assert_eq!(decode_key("no-space"), None);
+    }
+
+    #[test]
+    fn account_filter_subset_parses_and_refuses_the_rest() {
+        assert_eq!(
+            parse_account_filter("").unwrap(),
+            AccountConditions::default()
+        );
+        assert_eq!(
+            parse_account_filter("state != OK AND desired_access = ACTIVE AND ownership = CREATED")
+                .unwrap(),
+            AccountConditions {
+                state: Some(StateCondition::IsNot(Some("OK".into()))),
+                desired: Some("ACTIVE".into()),
+                ownership: Some(Ownership::Created),
+            }
+        );
+        assert_eq!(
+            parse_account_filter("state=UNSPECIFIED").unwrap().state,
+            Some(StateCondition::Is(None))
+        );
+        for bad in [
+            "state = ok",
+            "state",
+            "state = OK AND state != ERROR",
+            "desired_access != ACTIVE",
+            "ownership = MINE",
+            "email = \"a@b.example\"",
+            "state = OK OR state = ERROR",
+        ] {
+            assert!(parse_account_filter(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -167,6 +167,7 @@ pub static POLICIES: &[(&str, Policy)] = {
         api!(ListDriftEvents, Viewer, Request(list_drift_events)),
         api!(GetDomainStatus, Viewer, Request(get_domain_status)),
         api!(ListSupportAccounts, Viewer, Request(list_support_accounts)),
+        api!(ListOperationAccounts, Viewer, Handler),
         api!(ListPortalAccess, Viewer, Request(list_portal_access)),
         api!(ResolveSupportAccount, Viewer, Handler),
         api!(

@@ -159,7 +159,7 @@ async fn listing_pages_across_domains_and_filters(pool: PgPool) -> Result<()> {
 
     let only_b = AccountFilter {
         domain_name: Some("b.example".to_owned()),
-        staff_member_id: None,
+        ..AccountFilter::default()
     };
     let page = accounts::list(&mut conn, &only_b, 1, None).await?;
     assert_eq!(page.items[0].email, "ana@b.example");
@@ -170,8 +170,8 @@ async fn listing_pages_across_domains_and_filters(pool: PgPool) -> Result<()> {
     );
 
     let bo = AccountFilter {
-        domain_name: None,
         staff_member_id: Some("bo".to_owned()),
+        ..AccountFilter::default()
     };
     let listed = accounts::list(&mut conn, &bo, 10, None).await?;
     assert_eq!(

@@ -595,11 +595,15 @@ async fn measure(
     let elapsed = started.elapsed();
     let failed_accounts = match done.result {
         Some(operation::Result::Response(any)) => {
-            v1::OperationResult::decode(any.value.as_slice())?
-                .accounts
+            // The result lists the first accounts only; its counts cover every one.
+            let result = v1::OperationResult::decode(any.value.as_slice())?;
+            let done: i32 = result
+                .account_states
                 .iter()
-                .filter(|a| a.state != v1::StepState::Done as i32)
-                .count()
+                .filter(|c| c.state() == v1::StepState::Done)
+                .map(|c| c.count)
+                .sum();
+            usize::try_from(result.total_accounts - done).unwrap_or(0)
         }
         Some(operation::Result::Error(status)) => {
             println!("  the operation failed: {}", status.message);

@@ -1,0 +1,177 @@
+//! `ListOperationAccounts`: every account of an operation with what became of it, paged, so that
+//! `GetOperation` can stay bounded (its result holds counts and the first accounts). Read from
+//! the journal as the engine reads it to finish the operation (the same outcomes, whether the
+//! operation runs or is done), with the AIP-160 subset `result = X`, `result != X`,
+//! `state = X`, `state != X` joined by AND. Ordered by domain and e-mail; the page token is the
+//! last (domain, e-mail) listed.
+
+use support_access_domain::validation::{InvalidValue, Violations};
+use support_access_engine::outcome::{AccountOutcome, journal_result};
+use support_access_proto::v1;
+use support_access_store::operations;
+
+use super::operation_view::account_view;
+use super::page_token;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::operations::{check_domains, not_found};
+use crate::state::AppState;
+
+/// The page-token kind of `ListOperationAccounts`.
+const PAGE_KIND: &str = "operationAccounts";
+
+/// One condition: the field, whether it is negated, and the value's proto number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// `result = X` (false) or `result != X` (true).
+    Result(bool, v1::AccountResult),
+    /// `state = X` (false) or `state != X` (true).
+    State(bool, v1::StepState),
+}
+
+impl Condition {
+    fn holds(self, outcome: &v1::AccountOutcome) -> bool {
+        match self {
+            Condition::Result(negated, result) => (outcome.result() == result) != negated,
+            Condition::State(negated, state) => (outcome.state() == state) != negated,
+        }
+    }
+}
+
+/// Parses the filter subset; empty means every account.
+pub fn parse_filter(filter: &str) -> Result<Vec<Condition>, InvalidValue> {
+    let usage = "conditions are `result = <AccountResult without ACCOUNT_RESULT_>`, `result != …`, `state = <StepState without STEP_STATE_>` and `state != …`, joined by AND";
+    let mut conditions = Vec::new();
+    if filter.trim().is_empty() {
+        return Ok(conditions);
+    }
+    for term in filter.split(" AND ") {
+        let term = term.trim();
+        let (key, negated, value) = if let Some((k, v)) = term.split_once("!=") {
+            (k.trim(), true, v.trim())
+        } else if let Some((k, v)) = term.split_once('=') {
+            (k.trim(), false, v.trim())
+        } else {
+            return Err(InvalidValue(format!(
+                "{term:?} is not a condition; {usage}"
+            )));
+        };
+        let condition = match key {
+            "result" => v1::AccountResult::from_str_name(&format!("ACCOUNT_RESULT_{value}"))
+                .map(|r| Condition::Result(negated, r))
+                .ok_or_else(|| {
+                    InvalidValue(format!(
+                        "result {value:?} is not an account result (DONE, PENDING, FAILED, CONFLICT, BLOCKED, SKIPPED_REVOKED or CANCELLED)"
+                    ))
+                })?,
+            "state" => v1::StepState::from_str_name(&format!("STEP_STATE_{value}"))
+                .map(|s| Condition::State(negated, s))
+                .ok_or_else(|| {
+                    InvalidValue(format!(
+                        "state {value:?} is not a step state (PENDING, RUNNING, DONE, SKIPPED, FAILED or CANCELLED)"
+                    ))
+                })?,
+            _ => return Err(InvalidValue(format!("cannot filter on {key:?}; {usage}"))),
+        };
+        conditions.push(condition);
+    }
+    Ok(conditions)
+}
+
+/// `ListOperationAccounts`.
+pub async fn list_operation_accounts(
+    state: &AppState,
+    principal: &Principal,
+    request: &v1::ListOperationAccountsRequest,
+) -> Result<v1::ListOperationAccountsResponse, ApiError> {
+    let mut v = Violations::default();
+    let id = v.check(
+        "parent",
+        request
+            .parent
+            .strip_prefix("operations/")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                InvalidValue(
+                    "must be operations/{id}, as returned by ProvisionSupportAccess or RevokeSupportAccess"
+                        .into(),
+                )
+            }),
+    );
+    let page_size = v.check(
+        "page_size",
+        support_access_domain::parse_page_size(request.page_size),
+    );
+    let after = v
+        .check(
+            "page_token",
+            page_token::decode(PAGE_KIND, &request.page_token).and_then(|key| {
+                key.map(|k| {
+                    k.split_once(' ')
+                        .map(|(d, e)| (d.to_owned(), e.to_owned()))
+                        .ok_or_else(|| {
+                            InvalidValue("is not a page token returned by this list".into())
+                        })
+                })
+                .transpose()
+            }),
+        )
+        .flatten();
+    let conditions = v.check("filter", parse_filter(&request.filter));
+    v.finish().map_err(ApiError::InvalidArgument)?;
+    // Both are set once the checks passed.
+    let (Some(id), Some(conditions)) = (id, conditions) else {
+        return Err(ApiError::invalid("parent", "must be operations/{id}"));
+    };
+    let page_size = page_size.unwrap_or(support_access_domain::DEFAULT_PAGE_SIZE) as usize;
+
+    let mut conn = state.conn().await?;
+    let record = operations::get(&mut conn, id)
+        .await?
+        .ok_or_else(|| not_found(&request.parent))?;
+    check_domains(principal, &record)?;
+    let (result, _) = journal_result(&mut conn, &record).await?;
+    let key = |o: &AccountOutcome| (o.domain.clone(), o.email.clone());
+    let mut matching = result
+        .accounts
+        .iter()
+        .filter(|o| after.as_ref().is_none_or(|a| key(o) > *a))
+        .map(|o| (o, account_view(o)))
+        .filter(|(_, view)| conditions.iter().all(|c| c.holds(view)));
+    let mut accounts = Vec::new();
+    let mut last = None;
+    for (outcome, view) in matching.by_ref().take(page_size) {
+        last = Some(key(outcome));
+        accounts.push(view);
+    }
+    let more = matching.next().is_some();
+    Ok(v1::ListOperationAccountsResponse {
+        accounts,
+        next_page_token: match (more, last) {
+            (true, Some((domain, email))) => {
+                page_token::encode(PAGE_KIND, &format!("{domain} {email}"))
+            }
+            _ => String::new(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_subset_parses_and_refuses_the_rest() {
+        assert_eq!(parse_filter(" ").unwrap(), Vec::new());
+        assert_eq!(
+            parse_filter("result != DONE AND state = FAILED").unwrap(),
+            vec![
+                Condition::Result(true, v1::AccountResult::Done),
+                Condition::State(false, v1::StepState::Failed),
+            ]
+        );
+        for bad in ["result = done", "email = x", "result", "state = WAITING"] {
+            assert!(parse_filter(bad).is_err(), "{bad}");
+        }
+    }
+}
