@@ -90,9 +90,6 @@ impl Default for StoreSettings {
 /// takes longer than this is failing, and the worker must learn it well within its lease.
 pub const HEARTBEAT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A connection of the main pool idle for this long is pinged before it is handed out.
-pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
-
 impl StoreSettings {
     /// The connection options of `database_url` with the session settings of this pool.
     fn session(&self, options: &PgConnectOptions, statement_timeout: Duration) -> PgConnectOptions {
@@ -148,18 +145,6 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
-            // sqlx pings every connection it hands out: a second round trip for every one-query
-            // RPC. Only a connection that sat idle for a while is pinged (and replaced when the
-            // ping fails); one that just answered a query is handed out as it is.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_AFTER_IDLE {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
             .connect_with(settings.session(&options, settings.statement_timeout))
             .await?;
         MIGRATOR.run(&pool).await?;

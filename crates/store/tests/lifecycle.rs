@@ -264,52 +264,6 @@ fn url_for(database: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_pooled_connection_that_died_while_idle_is_replaced() -> Result<()> {
-    use sqlx::Connection;
-    use support_access_store::{PING_AFTER_IDLE, Store, StoreSettings};
-
-    let database = format!("sa_store_idle_{}", Uuid::new_v4().simple());
-    let url = url_for(&database);
-    let settings = StoreSettings {
-        max_connections: 1,
-        ..StoreSettings::default()
-    };
-    let outcome = async {
-        let store = Store::connect_with_settings(&url, &settings).await?;
-        let pid = |store: &Store| {
-            let pool = store.pool().clone();
-            async move {
-                sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
-                    .fetch_one(&pool)
-                    .await
-            }
-        };
-        let first = pid(&store).await?;
-        // Postgres ends the pool's only connection (a restart, a proxy, an administrator).
-        let admin = sqlx::PgPool::connect(&url_for("postgres")).await?;
-        sqlx::query("SELECT pg_terminate_backend($1)")
-            .bind(first)
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        tokio::time::sleep(PING_AFTER_IDLE + Duration::from_millis(200)).await;
-        // The next caller gets a working connection, not the error of the dead one.
-        let second = pid(&store).await?;
-        assert_ne!(first, second);
-        store.pool().close().await;
-        store.heartbeat_pool().close().await;
-        Ok::<_, StoreError>(())
-    }
-    .await;
-    let mut admin = sqlx::PgConnection::connect(&url_for("postgres")).await?;
-    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
-    sqlx::query(sqlx::AssertSqlSafe(drop))
-        .execute(&mut admin)
-        .await?;
-    outcome
-}
-
-#[tokio::test]
 async fn every_connection_has_a_statement_timeout_keepalive_and_heartbeats_their_own_pool()
 -> Result<()> {
     use sqlx::{Connection, PgConnection};
