@@ -7,7 +7,8 @@
 //! Names follow OpenTelemetry's semantic conventions where one exists (`rpc.server.duration`);
 //! the service's own are under `support_access.`.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,138 @@ fn grpc_code<B>(response: &http::Response<B>) -> i64 {
         .unwrap_or(0)
 }
 
+/// The names of one RPC as its span and its `rpc.server.duration` points carry them.
+struct RpcNames {
+    /// `service/method`: the span's name.
+    name: &'static str,
+    service: &'static str,
+    method: &'static str,
+    /// `rpc.system`, `rpc.service` and `rpc.method`.
+    attributes: [KeyValue; 3],
+}
+
+impl RpcNames {
+    fn new(service: &'static str, method: &'static str, name: &'static str) -> RpcNames {
+        RpcNames {
+            name,
+            service,
+            method,
+            attributes: [
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", service),
+                KeyValue::new("rpc.method", method),
+            ],
+        }
+    }
+}
+
+/// The RPCs this server serves (its API, health and reflection), by request path, named once
+/// per process: a call to one of them formats and allocates no name. The strings live as long as
+/// the process, like the table.
+static KNOWN_RPCS: LazyLock<HashMap<&'static str, RpcNames>> = LazyLock::new(|| {
+    use prost::Message;
+    let sets = [
+        support_access_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let mut known = HashMap::new();
+    for set in sets {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else {
+            continue;
+        };
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path: &'static str = String::leak(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                    let name = &path[1..];
+                    let (service, method) = name.split_once('/').expect("service/method");
+                    known.insert(path, RpcNames::new(service, method, name));
+                }
+            }
+        }
+    }
+    known
+});
+
+/// The names of the RPC at `path`: from [`KNOWN_RPCS`], or made for this call (a path this
+/// server does not serve, which the router answers UNIMPLEMENTED).
+enum Names {
+    Known(&'static RpcNames),
+    Unknown { service: String, method: String },
+}
+
+impl Names {
+    fn of(path: &str) -> Names {
+        if let Some(known) = KNOWN_RPCS.get(path) {
+            return Names::Known(known);
+        }
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .map(|(s, m)| (s.to_owned(), m.to_owned()))
+            .unwrap_or_else(|| (String::new(), path.to_owned()));
+        Names::Unknown { service, method }
+    }
+
+    fn service(&self) -> &str {
+        match self {
+            Names::Known(known) => known.service,
+            Names::Unknown { service, .. } => service,
+        }
+    }
+
+    fn method(&self) -> &str {
+        match self {
+            Names::Known(known) => known.method,
+            Names::Unknown { method, .. } => method,
+        }
+    }
+
+    fn span(&self) -> tracing::Span {
+        let unknown_name;
+        let name = match self {
+            Names::Known(known) => known.name,
+            Names::Unknown { service, method } => {
+                unknown_name = format!("{service}/{method}");
+                &unknown_name
+            }
+        };
+        tracing::info_span!(
+            "rpc",
+            otel.name = %name,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %self.service(),
+            rpc.method = %self.method(),
+            rpc.grpc.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    }
+
+    fn attributes(self, code: i64) -> [KeyValue; 4] {
+        let code = KeyValue::new("rpc.grpc.status_code", code);
+        match self {
+            Names::Known(known) => {
+                let [system, service, method] = known.attributes.clone();
+                [system, service, method, code]
+            }
+            Names::Unknown { service, method } => [
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", service),
+                KeyValue::new("rpc.method", method),
+                code,
+            ],
+        }
+    }
+}
+
 impl<S, B, R> tower::Service<http::Request<B>> for RpcMetrics<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
@@ -111,22 +244,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .map(|(s, m)| (s.to_owned(), m.to_owned()))
-            .unwrap_or_else(|| (String::new(), path.to_owned()));
-        let span = tracing::info_span!(
-            "rpc",
-            otel.name = %format!("{service}/{method}"),
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
-            rpc.grpc.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        );
+        let names = Names::of(request.uri().path());
+        let span = names.span();
         if let Some(id) = trace_id(&span) {
             span.record("trace_id", id);
         }
@@ -143,12 +262,7 @@ where
                 tracing::Span::current().record("rpc.grpc.status_code", code);
                 duration.record(
                     start.elapsed().as_secs_f64() * 1000.0,
-                    &[
-                        KeyValue::new("rpc.system", "grpc"),
-                        KeyValue::new("rpc.service", service),
-                        KeyValue::new("rpc.method", method),
-                        KeyValue::new("rpc.grpc.status_code", code),
-                    ],
+                    &names.attributes(code),
                 );
                 result
             }
@@ -266,4 +380,57 @@ pub fn register_database_gauges(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_rpc_has_its_names_ready() {
+        for (path, service, method) in [
+            (
+                "/grpc.health.v1.Health/Check",
+                "grpc.health.v1.Health",
+                "Check",
+            ),
+            (
+                "/supportaccess.v1.SupportAccessService/GetDomain",
+                "supportaccess.v1.SupportAccessService",
+                "GetDomain",
+            ),
+            (
+                "/google.longrunning.Operations/GetOperation",
+                "google.longrunning.Operations",
+                "GetOperation",
+            ),
+            (
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "grpc.reflection.v1.ServerReflection",
+                "ServerReflectionInfo",
+            ),
+        ] {
+            let Names::Known(names) = Names::of(path) else {
+                panic!("{path} is not a known RPC");
+            };
+            assert_eq!(names.name, &path[1..]);
+            assert_eq!((names.service, names.method), (service, method));
+            let attributes = Names::of(path).attributes(0);
+            let values: Vec<String> = attributes.iter().map(|kv| kv.value.to_string()).collect();
+            assert_eq!(values, ["grpc", service, method, "0"]);
+        }
+    }
+
+    #[test]
+    fn an_unknown_path_is_named_from_the_path() {
+        let names = Names::of("/no.Such/Method");
+        assert!(matches!(names, Names::Unknown { .. }));
+        assert_eq!((names.service(), names.method()), ("no.Such", "Method"));
+        let values: Vec<String> = names
+            .attributes(12)
+            .iter()
+            .map(|kv| kv.value.to_string())
+            .collect();
+        assert_eq!(values, ["grpc", "no.Such", "Method", "12"]);
+    }
 }

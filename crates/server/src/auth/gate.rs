@@ -122,21 +122,22 @@ where
         // The ready inner service goes with this call; the clone waits for the next one.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
+        // Health and reflection go straight on, without the API's bookkeeping.
+        let policy = match policy::route(request.uri().path()) {
+            Route::Health => return Box::pin(inner.call(request)),
+            Route::Reflection if self.gate.reflection => return Box::pin(inner.call(request)),
+            Route::Reflection => {
+                return Box::pin(std::future::ready(Ok(Denial::Unimplemented(
+                    "server reflection is disabled on this server".into(),
+                )
+                .into_http())));
+            }
+            Route::Api(policy) => policy,
+        };
         let gate = self.gate.clone();
         let max_in_flight = gate.max_in_flight;
         Box::pin(async move {
             let method = request.uri().path().to_owned();
-            let policy = match policy::route(&method) {
-                Route::Health => return inner.call(request).await,
-                Route::Reflection if gate.reflection => return inner.call(request).await,
-                Route::Reflection => {
-                    return Ok(Denial::Unimplemented(
-                        "server reflection is disabled on this server".into(),
-                    )
-                    .into_http());
-                }
-                Route::Api(policy) => policy,
-            };
             // The call holds an in-flight slot from here until its response is ready; the load
             // shedder refuses it when none is free. What runs in the slot never fails (a refusal
             // is a response), so the only error out of the stack is the shedder's.
