@@ -320,8 +320,19 @@ impl Engine {
             record.repair_policy,
         );
         // A reconciliation records drift every pass, before the pass repairs it: a change
-        // made behind the service's back while it runs is not lost.
+        // made behind the service's back while it runs is not lost. But not while a revocation
+        // waits for the domain: its decision is already read, and Google not yet changed, so
+        // the revoked accounts would read as "re-enabled" (a false drift that stays open when
+        // the next look comes after a real change). The domain goes to the revocation first.
         if operation.kind == OperationKind::Reconcile {
+            let mut conn = self.store.pool().acquire().await?;
+            if operations::revoke_waiting(&mut conn, lease).await? {
+                return Ok(DomainPass::End(ClaimEnd::RetryLater(
+                    "yielded the domain to a revocation; continues after it".into(),
+                    Duration::ZERO,
+                )));
+            }
+            drop(conn);
             self.record_drift(&record.domain_name, &pass_plan.drift)
                 .await?;
         }
