@@ -1240,9 +1240,12 @@ async fn lost_database_rediscovers_owned_accounts_by_marker_without_duplicates()
 
 /// The reconcile interval the test server runs with.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
-/// "Within two intervals": two jittered intervals (at most 1.2 × each) plus the time one
-/// reconciliation takes to observe and record.
-const DETECTION_LIMIT: Duration = Duration::from_millis(2 * 2400 + 4000);
+/// "Within two intervals": two jittered intervals (at most 1.2 × each) plus the time two
+/// reconciliations take to observe and record: the other domain's, which may hold Licensing's
+/// quota (1 query per second for the whole project, 3 reads per observation) when the change is
+/// made, and this domain's own. One reconciliation's 4 s alone was missed by 0.2–1.3 s in 4 of 13
+/// runs (detections measured between 1.8 and 10.1 s).
+const DETECTION_LIMIT: Duration = Duration::from_millis(2 * 2400 + 2 * 4000);
 /// Bound on every wait of the reconciliation test.
 const POLL_LIMIT: Duration = Duration::from_secs(30);
 
