@@ -49,7 +49,7 @@ impl Engine {
         guard: &Arc<lease::LeaseGuard>,
     ) -> Result<Vec<ClaimEnd>, Interrupted> {
         let every =
-            |end: ClaimEnd| -> Vec<ClaimEnd> { leases.iter().map(|_| end_copy(&end)).collect() };
+            |end: ClaimEnd| -> Vec<ClaimEnd> { leases.iter().map(|_| end.clone()).collect() };
         let Some(first) = leases.first() else {
             return Ok(Vec::new());
         };
@@ -159,7 +159,7 @@ impl Engine {
                         }
                     };
                     for &at in &active {
-                        ends[at] = Some(end_copy(&end));
+                        ends[at] = Some(end.clone());
                     }
                     break;
                 }
@@ -571,13 +571,5 @@ pub(super) fn push_new(notes: &mut Vec<String>, new: &[String]) {
         if !notes.contains(note) {
             notes.push(note.clone());
         }
-    }
-}
-
-/// The same end, for another domain of the claim.
-fn end_copy(end: &ClaimEnd) -> ClaimEnd {
-    match end {
-        ClaimEnd::Finished(state, message) => ClaimEnd::Finished(*state, message.clone()),
-        ClaimEnd::RetryLater(message, after) => ClaimEnd::RetryLater(message.clone(), *after),
     }
 }

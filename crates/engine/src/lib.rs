@@ -162,6 +162,7 @@ impl From<sqlx::Error> for Interrupted {
 }
 
 /// How one claim of a domain ended.
+#[derive(Clone)]
 enum ClaimEnd {
     Finished(RunState, String),
     RetryLater(String, Duration),
