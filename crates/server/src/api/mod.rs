@@ -10,6 +10,7 @@ pub mod crud;
 pub mod domain_ownership;
 pub mod domains;
 pub mod drift;
+pub mod filter;
 pub mod lifecycle;
 pub mod manual;
 pub mod mutation;

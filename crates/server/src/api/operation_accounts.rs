@@ -42,20 +42,12 @@ impl Condition {
 pub fn parse_filter(filter: &str) -> Result<Vec<Condition>, InvalidValue> {
     let usage = "conditions are `result = <AccountResult without ACCOUNT_RESULT_>`, `result != …`, `state = <StepState without STEP_STATE_>` and `state != …`, joined by AND";
     let mut conditions = Vec::new();
-    if filter.trim().is_empty() {
-        return Ok(conditions);
-    }
-    for term in filter.split(" AND ") {
-        let term = term.trim();
-        let (key, negated, value) = if let Some((k, v)) = term.split_once("!=") {
-            (k.trim(), true, v.trim())
-        } else if let Some((k, v)) = term.split_once('=') {
-            (k.trim(), false, v.trim())
-        } else {
-            return Err(InvalidValue(format!(
-                "{term:?} is not a condition; {usage}"
-            )));
-        };
+    for super::filter::Term {
+        key,
+        negated,
+        value,
+    } in super::filter::terms(filter, usage)?
+    {
         let condition = match key {
             "result" => v1::AccountResult::from_str_name(&format!("ACCOUNT_RESULT_{value}"))
                 .map(|r| Condition::Result(negated, r))

@@ -285,21 +285,13 @@ pub struct AccountConditions {
 /// Parses the AIP-160 subset of `ListSupportAccounts`; empty means no condition.
 pub fn parse_account_filter(filter: &str) -> Result<AccountConditions, InvalidValue> {
     let mut conditions = AccountConditions::default();
-    if filter.trim().is_empty() {
-        return Ok(conditions);
-    }
     let usage = "conditions are `state = <CheckState without CHECK_STATE_>`, `state != <…>`, `desired_access = ACTIVE|REVOKED` and `ownership = NOT_OWNED|CREATED|ADOPTED`, joined by AND";
-    for term in filter.split(" AND ") {
-        let term = term.trim();
-        let (key, negated, value) = if let Some((k, v)) = term.split_once("!=") {
-            (k.trim(), true, v.trim())
-        } else if let Some((k, v)) = term.split_once('=') {
-            (k.trim(), false, v.trim())
-        } else {
-            return Err(InvalidValue(format!(
-                "{term:?} is not a condition; {usage}"
-            )));
-        };
+    for super::filter::Term {
+        key,
+        negated,
+        value,
+    } in super::filter::terms(filter, usage)?
+    {
         let duplicate = || InvalidValue(format!("{key} appears twice; {usage}"));
         if negated && key != "state" {
             return Err(InvalidValue(format!(
