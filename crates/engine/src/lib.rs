@@ -21,7 +21,8 @@
 //! step did in Google, [`effect::StepEffect`]), `ownership` and `drift` (what the engine records
 //! besides steps), `observe`, `execute` and `confirm` (reading Google, writing it, checking a
 //! step's effect), `desired` (the decisions as the planner reads them), `outcome` (an operation's
-//! result, encoded for callers by the API's [`outcome::ResultEncoder`]), `audit`.
+//! result, encoded for callers by the API's [`outcome::ResultEncoder`]), `audit`, `trace` (one
+//! trace from the RPC that starts an operation through every claim on it).
 
 mod chains;
 mod claim;
@@ -40,6 +41,7 @@ pub mod lease;
 pub mod observe;
 pub mod outcome;
 pub mod pipeline;
+pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! under its lease (the heartbeat runs beside it, see [`super::lease`]) and releases it; a task of
 //! its own starts the reconciliations that are due.
 
+use tracing::Instrument as _;
+
 use super::journal::Journal;
 use super::*;
 
@@ -41,8 +43,13 @@ impl Engine {
                     };
                     let mut leases = vec![lease];
                     leases.extend(siblings);
-                    record_takeovers(&leases);
-                    self.work_on(leases, claimed_at).await;
+                    let span = self.claim_span(&leases).await;
+                    async {
+                        record_takeovers(&leases);
+                        self.work_on(leases, claimed_at).await;
+                    }
+                    .instrument(span)
+                    .await;
                     continue;
                 }
                 Ok(None) => {}
@@ -54,6 +61,24 @@ impl Engine {
                 () = tokio::time::sleep(self.config.idle_poll) => {}
             }
         }
+    }
+
+    /// The span of a claim on `leases` (domains of one operation), under the trace of the
+    /// request that started the operation. A trace is not worth delaying the work for: when
+    /// Postgres does not say, the claim starts a trace of its own.
+    async fn claim_span(&self, leases: &[Lease]) -> tracing::Span {
+        let operation_id = leases[0].operation_id;
+        let parent = async {
+            let mut conn = self.store.pool().acquire().await?;
+            operations::trace_parent(&mut conn, operation_id).await
+        }
+        .await
+        .unwrap_or_else(|error| {
+            tracing::debug!(operation = %operation_id, error = %error, "cannot read the operation's trace parent");
+            None
+        });
+        let domains: Vec<&str> = leases.iter().map(|l| l.domain_name.as_str()).collect();
+        super::trace::claim_span(operation_id, &domains.join(","), parent.as_deref())
     }
 
     /// Works on the claimed domains (one, or several of one customer) until each is finished,

@@ -34,15 +34,6 @@ pub fn meter() -> Meter {
     opentelemetry::global::meter("support-access")
 }
 
-/// The trace id of `span` as logs show it, when OpenTelemetry traces it.
-pub fn trace_id(span: &tracing::Span) -> Option<String> {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = span.context();
-    let id = context.span().span_context().trace_id();
-    (id != opentelemetry::trace::TraceId::INVALID).then(|| id.to_string())
-}
-
 /// The tower layer that times every RPC and opens its span.
 #[derive(Clone)]
 pub struct RpcMetricsLayer {
@@ -246,8 +237,8 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let names = Names::of(request.uri().path());
         let span = names.span();
-        if let Some(id) = trace_id(&span) {
-            span.record("trace_id", id);
+        if let Some(id) = support_access_engine::trace::trace_id(&span) {
+            span.record("trace_id", tracing::field::display(id));
         }
         let start = Instant::now();
         let future = {

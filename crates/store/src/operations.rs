@@ -151,6 +151,9 @@ pub struct NewOperation {
     pub domains: Vec<String>,
     /// The plan, in order; `seq` is the position from 1.
     pub steps: Vec<NewStep>,
+    /// The W3C `traceparent` of the request that starts it, when that request is traced: the
+    /// engine's work on the operation joins that trace.
+    pub trace_parent: Option<String>,
 }
 
 /// A stored step of the journal.
@@ -299,8 +302,9 @@ pub struct StepUpdate<'a> {
 pub async fn create(conn: &mut PgConnection, operation: &NewOperation) -> Result<OperationRecord> {
     let mut tx = conn.begin().await?;
     let record: OperationRecord = sqlx::query_as(
-        "INSERT INTO operations (id, kind, principal, request_id, request, validate_only) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        "INSERT INTO operations (id, kind, principal, request_id, request, validate_only, \
+                                 trace_parent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
     )
     .bind(operation.id)
     .bind(operation.kind.as_str())
@@ -308,6 +312,7 @@ pub async fn create(conn: &mut PgConnection, operation: &NewOperation) -> Result
     .bind(operation.request_id.as_deref())
     .bind(&operation.request)
     .bind(operation.validate_only)
+    .bind(operation.trace_parent.as_deref())
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
@@ -321,6 +326,16 @@ pub async fn create(conn: &mut PgConnection, operation: &NewOperation) -> Result
     insert_steps(&mut tx, operation.id, 1, &operation.steps).await?;
     tx.commit().await?;
     Ok(record)
+}
+
+/// The W3C `traceparent` an operation was started under, if it was traced.
+pub async fn trace_parent(conn: &mut PgConnection, operation_id: Uuid) -> Result<Option<String>> {
+    let parent: Option<Option<String>> =
+        sqlx::query_scalar("SELECT trace_parent FROM operations WHERE id = $1")
+            .bind(operation_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(parent.flatten())
 }
 
 /// Inserts `steps` with consecutive `seq` from `first_seq`.
@@ -959,6 +974,7 @@ pub async fn schedule_due_reconciles(
                 validate_only: false,
                 domains: vec![domain.clone()],
                 steps: Vec::new(),
+                trace_parent: None,
             },
         )
         .await?;

@@ -49,6 +49,7 @@ fn operation(domains: &[&str]) -> NewOperation {
                 ]
             })
             .collect(),
+        trace_parent: None,
     }
 }
 

@@ -129,6 +129,37 @@ impl Service {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Service> {
+        Service::spawn(
+            database_name,
+            server_database_url,
+            extra_args,
+            env,
+            Stdio::inherit(),
+        )
+        .await
+    }
+
+    /// [`Service::start_with_database_env`] with the service's log (its stderr) written to
+    /// `log` instead of the test's stderr, for a test that reads the log lines.
+    pub async fn start_logging_to(
+        database_name: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<Service> {
+        let file = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let database_url = database_url_for(database_name);
+        Service::spawn(database_name, &database_url, extra_args, env, file.into()).await
+    }
+
+    async fn spawn(
+        database_name: &str,
+        server_database_url: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> anyhow::Result<Service> {
         let database_name = database_name.to_owned();
         let database_url = database_url_for(&database_name);
         let port = free_port();
@@ -149,7 +180,7 @@ impl Service {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let mut service = Service {
@@ -223,7 +254,9 @@ impl Service {
             // A process that refused its flags or configuration fails the start at once (its
             // stderr, inherited, says why) instead of after the whole timeout.
             if let Some(status) = self.child.try_wait()? {
-                bail!("support-access exited during start-up ({status}); see its stderr above");
+                bail!(
+                    "support-access exited during start-up ({status}); see its stderr (above, or its log file)"
+                );
             }
             if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
                 .connect()

@@ -1,7 +1,9 @@
 //! What an OpenTelemetry collector receives from the service: the real binary exports to a real
 //! OTLP receiver (a tonic server on `opentelemetry-proto`'s collector services), and one
 //! provisioning must show up as RPC spans and metrics with the documented names and attributes:
-//! RPC latency by method and code, Google calls by method and outcome, reconcile lag per domain.
+//! RPC latency by method and code, Google calls by method and outcome, reconcile lag per domain;
+//! the engine's work on the operation in the trace of the RPC that started it, and its log lines
+//! (written to a file, without colour codes) with that trace id.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -48,6 +50,10 @@ fn text(value: &Option<AnyValue>) -> String {
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
         _ => String::new(),
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn pairs(attributes: &[KeyValue]) -> Attributes {
@@ -125,6 +131,27 @@ impl Received {
         })
     }
 
+    /// The trace id (hex) of the first span named `name`.
+    fn trace_of(&self, name: &str) -> Option<String> {
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| hex(&s.trace_id))
+    }
+
+    /// The (name, attributes) of every span of trace `trace` (hex).
+    fn spans_in(&self, trace: &str) -> Vec<(String, Attributes)> {
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| hex(&s.trace_id) == trace)
+            .map(|s| (s.name.clone(), pairs(&s.attributes)))
+            .collect()
+    }
+
     fn summary(&self) -> String {
         let metrics: BTreeSet<String> = self
             .points
@@ -157,14 +184,18 @@ async fn one_provisioning_arrives_as_spans_and_metrics_at_an_otlp_receiver() {
     );
 
     let database = format!("sa_e2e_{}", uuid::Uuid::new_v4().simple());
-    let service = Service::start_with_database_env(
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("support-access.log");
+    let service = Service::start_logging_to(
         &database,
         &["--demo", "--insecure-dev-mode"],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("RUST_LOG", "info"),
         ],
+        &log_path,
     )
     .await
     .unwrap();
@@ -287,6 +318,36 @@ async fn one_provisioning_arrives_as_spans_and_metrics_at_an_otlp_receiver() {
             }),
         ),
         (
+            "the engine's claim on the domain joins the trace of the RPC that started the operation",
+            Box::new(|r| {
+                let provision =
+                    r.trace_of("supportaccess.v1.SupportAccessService/ProvisionSupportAccess");
+                provision.is_some_and(|trace| {
+                    r.spans_in(&trace).iter().any(|(name, attributes)| {
+                        name == "engine.claim"
+                            && attributes
+                                .iter()
+                                .any(|(k, v)| k == "domains" && v == "reseller-two.example")
+                    })
+                })
+            }),
+        ),
+        (
+            "the claim's Google calls are in that trace too",
+            Box::new(|r| {
+                let provision =
+                    r.trace_of("supportaccess.v1.SupportAccessService/ProvisionSupportAccess");
+                provision.is_some_and(|trace| {
+                    r.spans_in(&trace).iter().any(|(name, attributes)| {
+                        name == "google.call"
+                            && attributes
+                                .iter()
+                                .any(|(k, v)| k == "method" && v == "directory.users.insert")
+                    })
+                })
+            }),
+        ),
+        (
             "reconcile lag per declared domain",
             Box::new(|r| {
                 r.has_point(
@@ -315,4 +376,29 @@ async fn one_provisioning_arrives_as_spans_and_metrics_at_an_otlp_receiver() {
     }
     drop(service);
     receiver.abort();
+
+    // The log, as an operator's collector reads it (a file, not a terminal).
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !log.contains('\u{1b}'),
+        "log lines written to a file carry no terminal colour codes:\n{log}"
+    );
+    let trace = received
+        .trace_of("supportaccess.v1.SupportAccessService/ProvisionSupportAccess")
+        .unwrap();
+    let converged: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("domain converged"))
+        .collect();
+    assert!(
+        !converged.is_empty(),
+        "the engine logs the domain's convergence:\n{log}"
+    );
+    assert!(
+        converged
+            .iter()
+            .any(|line| line.contains(&format!("trace_id={trace}"))),
+        "the engine's log line carries the trace id {trace} of the RPC that started its work:\n{}",
+        converged.join("\n")
+    );
 }

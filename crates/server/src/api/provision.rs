@@ -382,6 +382,7 @@ pub async fn create_operation(
             validate_only: false,
             domains,
             steps: Vec::new(),
+            trace_parent: support_access_engine::trace::current_trace_parent(),
         },
     )
     .await?;

@@ -48,6 +48,7 @@ fn operation(domains: &[&str]) -> NewOperation {
                 ]
             })
             .collect(),
+        trace_parent: None,
     }
 }
 
