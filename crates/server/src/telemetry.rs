@@ -1,7 +1,11 @@
 //! Logging, tracing and metrics: `tracing` to stderr (text or JSON, filtered by `RUST_LOG`), and
 //! OpenTelemetry OTLP export of spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` is set
 //! (metrics every `OTEL_METRIC_EXPORT_INTERVAL` milliseconds, 60 s by default). Log lines inside
-//! an RPC or a domain's work carry the span's `trace_id`, so a log line leads to its trace.
+//! an RPC or a claim of the engine carry the span's `trace_id`, so a log line leads to its trace;
+//! an operation's claims join the trace of the RPC that started it (see the engine's `trace`).
+//! Text lines are coloured only when stderr is a terminal.
+
+use std::io::IsTerminal as _;
 
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::layer::SubscriberExt;
@@ -59,7 +63,10 @@ pub fn init(format: LogFormat) -> anyhow::Result<TelemetryGuard> {
         )
     };
     let fmt_layer = match format {
+        // Colours only for a person at a terminal: in a file or a collector they are noise,
+        // and formatting them cost ~6 % of a trivial RPC's CPU (BENCHMARKS.md, "Read path").
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .with_filter(filter())
             .boxed(),
