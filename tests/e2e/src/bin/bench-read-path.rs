@@ -32,7 +32,8 @@
 //! ```
 //!
 //! `--seconds S` is the length of each h2load run (default 10). `SUPPORT_ACCESS_BINARY=PATH`
-//! measures another build of the service.
+//! measures another build of the service. `BENCH_KEEP_DATABASE=1` keeps the provisioned database
+//! (its name is printed), to study its queries afterwards.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -283,7 +284,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     .await;
     emulator.shutdown().await;
-    drop_database(&database_name).await;
+    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+        println!("kept database {database_name} (BENCH_KEEP_DATABASE)");
+    } else {
+        drop_database(&database_name).await;
+    }
     result
 }
 
