@@ -1,6 +1,7 @@
-//! What became of an operation, in the engine's own terms: every account's outcome and every
-//! step, read from the journal and what the engine recorded per domain, and finishing an
-//! operation once its last domain is done. How the result is encoded for callers (the API's
+//! What became of an operation, in the engine's own terms: each account's outcome and the steps,
+//! read from the journal and what the engine recorded per domain one domain at a time (counts of
+//! everything, the first accounts and steps listed), and finishing an operation once its last
+//! domain is done. How the result is encoded for callers (the API's
 //! `google.longrunning.Operation`) is the job of a [`ResultEncoder`] the API supplies.
 
 use std::collections::BTreeMap;
@@ -81,15 +82,57 @@ pub struct AccountOutcome {
     pub error: String,
 }
 
-/// An operation's result: every account, every step, and a note per domain.
-#[derive(Debug, Clone, PartialEq)]
+/// At most this many accounts and steps are listed in an [`OperationResult`]; its counts cover
+/// every one, and the API pages the accounts ([`ResultReader::domain`]).
+pub const LISTED: usize = 100;
+
+/// An operation's result, bounded whatever the number of accounts: counts over every account
+/// and step, the first [`LISTED`] accounts (by domain and address) and steps (by domain and plan
+/// order), and a note per domain.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OperationResult {
-    /// Every account the operation concerns, ordered by domain and address.
+    /// The first accounts, ordered by domain and address.
     pub accounts: Vec<AccountOutcome>,
-    /// Every journal step.
+    /// The first journal steps, by domain and plan order.
     pub steps: Vec<StepRecord>,
     /// `domain: message` of every domain with something to say.
     pub domain_notes: Vec<String>,
+    /// How many accounts the operation concerns.
+    pub total_accounts: usize,
+    /// How many steps its journal holds.
+    pub total_steps: usize,
+    /// Accounts per result, in order of first appearance.
+    pub account_results: Vec<(AccountResult, usize)>,
+    /// Accounts per state, in order of first appearance.
+    pub account_states: Vec<(StepState, usize)>,
+    /// Steps per state, in order of first appearance.
+    pub step_states: Vec<(StepState, usize)>,
+}
+
+impl OperationResult {
+    /// Adds one domain's accounts and steps (domains in name order).
+    fn add_domain(&mut self, accounts: Vec<AccountOutcome>, steps: Vec<StepRecord>) {
+        self.total_accounts += accounts.len();
+        self.total_steps += steps.len();
+        for account in &accounts {
+            bump(&mut self.account_results, account.result);
+            bump(&mut self.account_states, account.state);
+        }
+        for step in &steps {
+            bump(&mut self.step_states, step.state);
+        }
+        let room = LISTED.saturating_sub(self.accounts.len());
+        self.accounts.extend(accounts.into_iter().take(room));
+        let room = LISTED.saturating_sub(self.steps.len());
+        self.steps.extend(steps.into_iter().take(room));
+    }
+}
+
+fn bump<K: PartialEq>(counts: &mut Vec<(K, usize)>, key: K) {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
+    }
 }
 
 /// Why a finished operation did not succeed.
@@ -111,19 +154,19 @@ pub trait ResultEncoder: Send + Sync {
     fn error(&self, failure: Failure, message: String, result: &OperationResult) -> Vec<u8>;
 }
 
-/// The result of an operation from its journal and what the engine recorded per domain. An
-/// account is DONE only when nothing is left for it: a conflict, a blocker, a revoked account
-/// left alone, a failed, cancelled or unfinished step, or a domain that failed before reaching it
-/// all say so instead.
-pub fn result_from_journal(
-    request: &OperationRequest,
-    staff_usernames: &BTreeMap<String, String>,
-    steps: Vec<StepRecord>,
-    domains: &[DomainWorkRecord],
-    domain_notes: Vec<String>,
-) -> OperationResult {
+/// What became of each account of one domain of an operation, from the domain's journal steps
+/// and what the engine recorded for the domain (`work`), ordered by address. `staff` is the
+/// request's staff members as (id, username). An account is DONE only when nothing is left for
+/// it: a conflict, a blocker, a revoked account left alone, a failed, cancelled or unfinished
+/// step, or a domain that failed before reaching it all say so instead.
+pub fn domain_outcomes(
+    domain: &str,
+    staff: &[(String, String)],
+    steps: &[StepRecord],
+    work: Option<&DomainWorkRecord>,
+) -> Vec<AccountOutcome> {
     // Pending until decided below; every account gets a result before this returns.
-    let new_outcome = |domain: &str, staff_member: Option<String>, email: &str| AccountOutcome {
+    let new_outcome = |staff_member: Option<String>, email: &str| AccountOutcome {
         domain: domain.to_owned(),
         staff_member,
         email: email.to_owned(),
@@ -132,26 +175,18 @@ pub fn result_from_journal(
         actions: Vec::new(),
         error: String::new(),
     };
-    let mut accounts: BTreeMap<(String, String), AccountOutcome> = BTreeMap::new();
-    for domain in &request.domains {
-        for staff in &request.staff_members {
-            let Some(username) = staff_usernames.get(staff) else {
-                continue;
-            };
-            let email = format!("{username}@{domain}");
-            accounts.insert(
-                (domain.clone(), email.clone()),
-                new_outcome(domain, Some(staff.clone()), &email),
-            );
-        }
+    let mut accounts: BTreeMap<String, AccountOutcome> = BTreeMap::new();
+    for (id, username) in staff {
+        let email = format!("{username}@{domain}");
+        accounts.insert(email.clone(), new_outcome(Some(id.clone()), &email));
     }
-    for step in &steps {
+    for step in steps.iter().filter(|s| s.domain_name == domain) {
         let Some(email) = &step.account_email else {
             continue;
         };
         let outcome = accounts
-            .entry((step.domain_name.clone(), email.clone()))
-            .or_insert_with(|| new_outcome(&step.domain_name, step.staff_member_id.clone(), email));
+            .entry(email.clone())
+            .or_insert_with(|| new_outcome(step.staff_member_id.clone(), email));
         match step.state {
             StepState::Done => {
                 outcome
@@ -172,8 +207,7 @@ pub fn result_from_journal(
             _ => {}
         }
     }
-    for ((domain, email), outcome) in accounts.iter_mut() {
-        let work = domains.iter().find(|d| &d.domain_name == domain);
+    for (email, outcome) in accounts.iter_mut() {
         let verdict = work.and_then(|d| d.account_results.get(email));
         let verdict_result = verdict
             .and_then(|v| v["result"].as_str())
@@ -215,35 +249,90 @@ pub fn result_from_journal(
             _ => AccountResult::Pending,
         };
     }
-    OperationResult {
-        accounts: accounts.into_values().collect(),
-        steps,
-        domain_notes,
+    accounts.into_values().collect()
+}
+
+/// Reads an operation's result from its journal one domain at a time, so that what it holds
+/// is bounded by the largest domain, not by the operation.
+pub struct ResultReader {
+    operation_id: uuid::Uuid,
+    /// The request's staff members as (id, username).
+    staff: Vec<(String, String)>,
+    /// Every domain's work record, by name.
+    works: Vec<DomainWorkRecord>,
+}
+
+impl ResultReader {
+    /// The reader of `record`: its staff members' usernames and its domains' records.
+    pub async fn new(
+        conn: &mut sqlx::PgConnection,
+        record: &OperationRecord,
+    ) -> Result<Self, StoreError> {
+        let request: OperationRequest =
+            serde_json::from_value(record.request.clone()).unwrap_or_default();
+        let usernames: BTreeMap<String, String> =
+            support_access_store::staff::get_many(&mut *conn, &request.staff_members)
+                .await?
+                .into_iter()
+                .map(|member| (member.id, member.username))
+                .collect();
+        let staff = request
+            .staff_members
+            .iter()
+            .filter_map(|id| usernames.get(id).map(|u| (id.clone(), u.clone())))
+            .collect();
+        let works = operations::domains(&mut *conn, record.id).await?;
+        Ok(ResultReader {
+            operation_id: record.id,
+            staff,
+            works,
+        })
+    }
+
+    /// The operation's domains, in name order.
+    pub fn domains(&self) -> impl Iterator<Item = &str> {
+        self.works.iter().map(|w| w.domain_name.as_str())
+    }
+
+    /// The domains' work records, in name order.
+    pub fn works(&self) -> &[DomainWorkRecord] {
+        &self.works
+    }
+
+    /// One domain's accounts (by address) and journal steps (in plan order).
+    pub async fn domain(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        domain: &str,
+    ) -> Result<(Vec<AccountOutcome>, Vec<StepRecord>), StoreError> {
+        let steps = operations::domain_steps(conn, self.operation_id, domain).await?;
+        let work = self.works.iter().find(|w| w.domain_name == domain);
+        let accounts = domain_outcomes(domain, &self.staff, &steps, work);
+        Ok((accounts, steps))
     }
 }
 
-/// The result of `record` as its journal and domains tell it now, with the domains.
+/// The result of `record` as its journal and domains tell it now, with the domains: one query
+/// per domain, holding one domain's steps at a time.
 pub async fn journal_result(
     conn: &mut sqlx::PgConnection,
     record: &OperationRecord,
 ) -> Result<(OperationResult, Vec<DomainWorkRecord>), StoreError> {
-    let request: OperationRequest =
-        serde_json::from_value(record.request.clone()).unwrap_or_default();
-    let usernames: BTreeMap<String, String> =
-        support_access_store::staff::get_many(&mut *conn, &request.staff_members)
-            .await?
-            .into_iter()
-            .map(|member| (member.id, member.username))
-            .collect();
-    let steps = operations::steps(&mut *conn, record.id).await?;
-    let domains = operations::domains(&mut *conn, record.id).await?;
-    let notes: Vec<String> = domains
-        .iter()
-        .filter(|d| !d.message.is_empty())
-        .map(|d| format!("{}: {}", d.domain_name, d.message))
-        .collect();
-    let result = result_from_journal(&request, &usernames, steps, &domains, notes);
-    Ok((result, domains))
+    let reader = ResultReader::new(&mut *conn, record).await?;
+    let mut result = OperationResult {
+        domain_notes: reader
+            .works()
+            .iter()
+            .filter(|d| !d.message.is_empty())
+            .map(|d| format!("{}: {}", d.domain_name, d.message))
+            .collect(),
+        ..Default::default()
+    };
+    for domain in reader.domains() {
+        let (accounts, steps) = reader.domain(&mut *conn, domain).await?;
+        result.add_domain(accounts, steps);
+    }
+    Ok((result, reader.works))
 }
 
 /// Finishes an operation whose domains are all finished: the response lists every account; a
@@ -337,4 +426,89 @@ fn record_duration(record: &operations::OperationRecord, state: &'static str) {
             opentelemetry::KeyValue::new("state", state),
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work(domain: &str, state: RunState, account_results: serde_json::Value) -> DomainWorkRecord {
+        DomainWorkRecord {
+            operation_id: uuid::Uuid::nil(),
+            domain_name: domain.to_owned(),
+            state,
+            message: String::new(),
+            lease_owner: None,
+            lease_expires_at: None,
+            fencing_token: 0,
+            not_before: None,
+            update_time: chrono::Utc::now(),
+            claims: 1,
+            account_results,
+        }
+    }
+
+    fn staff(n: usize) -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| (format!("s{i:03}"), format!("user{i:03}")))
+            .collect()
+    }
+
+    #[test]
+    fn accounts_without_steps_take_the_domains_verdict() {
+        let results = serde_json::json!({
+            "user001@a.example": {"result": "CONFLICT", "detail": "an unmanaged account holds the address"},
+        });
+        let succeeded = work("a.example", RunState::Succeeded, results);
+        let outcomes = domain_outcomes("a.example", &staff(3), &[], Some(&succeeded));
+        let summary: Vec<(&str, AccountResult, StepState)> = outcomes
+            .iter()
+            .map(|o| (o.email.as_str(), o.result, o.state))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("user000@a.example", AccountResult::Done, StepState::Done),
+                (
+                    "user001@a.example",
+                    AccountResult::Conflict,
+                    StepState::Failed
+                ),
+                ("user002@a.example", AccountResult::Done, StepState::Done),
+            ]
+        );
+        assert_eq!(outcomes[1].error, "an unmanaged account holds the address");
+
+        let failed = work("a.example", RunState::Failed, serde_json::json!({}));
+        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&failed));
+        assert_eq!(outcomes[0].result, AccountResult::Blocked);
+        let running = work("a.example", RunState::Running, serde_json::json!({}));
+        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&running));
+        assert_eq!(outcomes[0].result, AccountResult::Pending);
+    }
+
+    #[test]
+    fn a_result_counts_every_account_and_lists_the_first_hundred() {
+        let mut result = OperationResult::default();
+        for domain in ["a.example", "b.example", "c.example"] {
+            let state = if domain == "c.example" {
+                RunState::Running
+            } else {
+                RunState::Succeeded
+            };
+            let work = work(domain, state, serde_json::json!({}));
+            result.add_domain(
+                domain_outcomes(domain, &staff(60), &[], Some(&work)),
+                Vec::new(),
+            );
+        }
+        assert_eq!(result.total_accounts, 180);
+        assert_eq!(result.accounts.len(), LISTED);
+        assert_eq!(result.accounts[0].email, "user000@a.example");
+        assert_eq!(result.accounts[LISTED - 1].email, "user039@b.example");
+        assert_eq!(
+            result.account_results,
+            vec![(AccountResult::Done, 120), (AccountResult::Pending, 60)]
+        );
+    }
 }

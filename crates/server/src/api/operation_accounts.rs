@@ -1,12 +1,12 @@
 //! `ListOperationAccounts`: every account of an operation with what became of it, paged, so that
 //! `GetOperation` can stay bounded (its result holds counts and the first accounts). Read from
 //! the journal as the engine reads it to finish the operation (the same outcomes, whether the
-//! operation runs or is done), with the AIP-160 subset `result = X`, `result != X`,
+//! operation runs or is done), one domain at a time from the page token's on, with the AIP-160 subset `result = X`, `result != X`,
 //! `state = X`, `state != X` joined by AND. Ordered by domain and e-mail; the page token is the
 //! last (domain, e-mail) listed.
 
 use support_access_domain::validation::{InvalidValue, Violations};
-use support_access_engine::outcome::{AccountOutcome, journal_result};
+use support_access_engine::outcome::ResultReader;
 use support_access_proto::v1;
 use support_access_store::operations;
 
@@ -122,21 +122,37 @@ pub async fn list_operation_accounts(
         .await?
         .ok_or_else(|| not_found(&request.parent))?;
     check_domains(principal, &record)?;
-    let (result, _) = journal_result(&mut conn, &record).await?;
-    let key = |o: &AccountOutcome| (o.domain.clone(), o.email.clone());
-    let mut matching = result
-        .accounts
-        .iter()
-        .filter(|o| after.as_ref().is_none_or(|a| key(o) > *a))
-        .map(|o| (o, account_view(o)))
-        .filter(|(_, view)| conditions.iter().all(|c| c.holds(view)));
+    // One domain at a time from the page token's domain on: what is held is bounded by the
+    // largest domain, whatever the size of the operation.
+    let reader = ResultReader::new(&mut conn, &record).await?;
+    let start = after.as_ref().map(|(domain, _)| domain.as_str());
+    let domains: Vec<String> = reader
+        .domains()
+        .filter(|d| start.is_none_or(|s| *d >= s))
+        .map(str::to_owned)
+        .collect();
     let mut accounts = Vec::new();
     let mut last = None;
-    for (outcome, view) in matching.by_ref().take(page_size) {
-        last = Some(key(outcome));
-        accounts.push(view);
+    let mut more = false;
+    'domains: for domain in &domains {
+        let (outcomes, _) = reader.domain(&mut conn, domain).await?;
+        for outcome in &outcomes {
+            let key = (outcome.domain.clone(), outcome.email.clone());
+            if after.as_ref().is_some_and(|a| key <= *a) {
+                continue;
+            }
+            let view = account_view(outcome);
+            if !conditions.iter().all(|c| c.holds(&view)) {
+                continue;
+            }
+            if accounts.len() == page_size {
+                more = true;
+                break 'domains;
+            }
+            last = Some(key);
+            accounts.push(view);
+        }
     }
-    let more = matching.next().is_some();
     Ok(v1::ListOperationAccountsResponse {
         accounts,
         next_page_token: match (more, last) {

@@ -11,7 +11,7 @@ use support_access_proto::google::longrunning::{Operation, operation};
 use support_access_proto::google::rpc;
 use support_access_proto::v1;
 use support_access_store::StoreError;
-use support_access_store::operations::{self, OperationRecord, StepRecord};
+use support_access_store::operations::{self, OperationRecord, StepRecord, StepState};
 
 use crate::api::convert::{
     operation_kind_to_proto, step_action_to_proto, step_state_to_proto, timestamp,
@@ -88,24 +88,31 @@ pub async fn operation_view(
 
 /// At most this many accounts, steps and notes in an operation's result: the counts cover
 /// everything, `ListOperationAccounts` pages every account.
-pub const MAX_LISTED: usize = 100;
+pub const MAX_LISTED: usize = support_access_engine::outcome::LISTED;
 
 /// The API view of an operation's result: bounded whatever the number of accounts (the first
 /// [`MAX_LISTED`] accounts and steps, and every count).
 pub fn result_view(result: &OperationResult) -> v1::OperationResult {
-    let mut account_results: Vec<(v1::AccountResult, i32)> = Vec::new();
-    let mut account_states: Vec<(v1::StepState, i32)> = Vec::new();
-    for outcome in &result.accounts {
-        bump(
-            &mut account_results,
-            account_result_to_proto(outcome.result),
-        );
-        bump(&mut account_states, step_state_to_proto(outcome.state));
-    }
-    let mut step_states: Vec<(v1::StepState, i32)> = Vec::new();
-    for step in &result.steps {
-        bump(&mut step_states, step_state_to_proto(step.state));
-    }
+    let counts = |counts: &[(StepState, usize)]| {
+        let mut counts: Vec<(v1::StepState, i32)> = counts
+            .iter()
+            .map(|(state, n)| (step_state_to_proto(*state), count(*n)))
+            .collect();
+        counts.sort_by_key(|(state, _)| *state as i32);
+        counts
+            .into_iter()
+            .map(|(state, count)| v1::StepStateCount {
+                state: state as i32,
+                count,
+            })
+            .collect()
+    };
+    let mut account_results: Vec<(v1::AccountResult, i32)> = result
+        .account_results
+        .iter()
+        .map(|(r, n)| (account_result_to_proto(*r), count(*n)))
+        .collect();
+    account_results.sort_by_key(|(r, _)| *r as i32);
     v1::OperationResult {
         accounts: result
             .accounts
@@ -120,26 +127,17 @@ pub fn result_view(result: &OperationResult) -> v1::OperationResult {
             .map(planned_step)
             .collect(),
         domain_notes: bounded_notes(&result.domain_notes),
-        total_accounts: count(result.accounts.len()),
-        total_steps: count(result.steps.len()),
-        account_results: sorted(account_results)
+        total_accounts: count(result.total_accounts),
+        total_steps: count(result.total_steps),
+        account_results: account_results
+            .into_iter()
             .map(|(result, count)| v1::AccountResultCount {
                 result: result as i32,
                 count,
             })
             .collect(),
-        account_states: sorted(account_states)
-            .map(|(state, count)| v1::StepStateCount {
-                state: state as i32,
-                count,
-            })
-            .collect(),
-        step_states: sorted(step_states)
-            .map(|(state, count)| v1::StepStateCount {
-                state: state as i32,
-                count,
-            })
-            .collect(),
+        account_states: counts(&result.account_states),
+        step_states: counts(&result.step_states),
     }
 }
 
@@ -178,19 +176,6 @@ fn bounded_notes(notes: &[String]) -> Vec<String> {
 
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn bump<K: PartialEq>(counts: &mut Vec<(K, i32)>, key: K) {
-    match counts.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((key, 1)),
-    }
-}
-
-/// Counts in the enum's order.
-fn sorted<K: Copy + Into<i32>>(mut counts: Vec<(K, i32)>) -> impl Iterator<Item = (K, i32)> {
-    counts.sort_by_key(|(k, _)| (*k).into());
-    counts.into_iter()
 }
 
 /// The API view of one account's outcome.
