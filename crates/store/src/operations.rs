@@ -436,6 +436,7 @@ pub async fn finish(
         Outcome::Failed(error) => (RunState::Failed, None, Some(error)),
         Outcome::Cancelled(error) => (RunState::Cancelled, None, Some(error)),
     };
+    let mut tx = conn.begin().await?;
     let record = sqlx::query_as(
         "UPDATE operations SET state = $2, result = $3, error = $4, end_time = now(), \
                                update_time = now() \
@@ -445,8 +446,28 @@ pub async fn finish(
     .bind(state.as_str())
     .bind(result)
     .bind(error)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(&mut *tx)
     .await?;
+    if record.is_some() {
+        // The journal of a finished operation is final: its counts are kept for reads.
+        sqlx::query(
+            "UPDATE operation_domains od SET step_counts = ( \
+                 SELECT jsonb_build_object( \
+                     'pending', count(*) FILTER (WHERE s.state = 'PENDING'), \
+                     'running', count(*) FILTER (WHERE s.state = 'RUNNING'), \
+                     'done', count(*) FILTER (WHERE s.state = 'DONE'), \
+                     'skipped', count(*) FILTER (WHERE s.state = 'SKIPPED'), \
+                     'failed', count(*) FILTER (WHERE s.state = 'FAILED'), \
+                     'cancelled', count(*) FILTER (WHERE s.state = 'CANCELLED')) \
+                 FROM steps s \
+                 WHERE s.operation_id = od.operation_id AND s.domain_name = od.domain_name) \
+             WHERE od.operation_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     match record {
         Some(record) => Ok(record),
         None => match get(conn, id).await? {
@@ -1092,18 +1113,27 @@ pub async fn domains(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<
 
 /// Per domain of the operation (by name): its state and step counts per state.
 pub async fn progress(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<DomainProgress>> {
+    // A finished operation's counts were kept when it finished: no step is read then.
     let rows = sqlx::query_as(
         "SELECT od.domain_name, od.state, od.message, \
-                count(*) FILTER (WHERE s.state = 'PENDING') AS pending, \
-                count(*) FILTER (WHERE s.state = 'RUNNING') AS running, \
-                count(*) FILTER (WHERE s.state = 'DONE') AS done, \
-                count(*) FILTER (WHERE s.state = 'SKIPPED') AS skipped, \
-                count(*) FILTER (WHERE s.state = 'FAILED') AS failed, \
-                count(*) FILTER (WHERE s.state = 'CANCELLED') AS cancelled \
+                coalesce((od.step_counts->>'pending')::bigint, c.pending) AS pending, \
+                coalesce((od.step_counts->>'running')::bigint, c.running) AS running, \
+                coalesce((od.step_counts->>'done')::bigint, c.done) AS done, \
+                coalesce((od.step_counts->>'skipped')::bigint, c.skipped) AS skipped, \
+                coalesce((od.step_counts->>'failed')::bigint, c.failed) AS failed, \
+                coalesce((od.step_counts->>'cancelled')::bigint, c.cancelled) AS cancelled \
          FROM operation_domains od \
-         LEFT JOIN steps s ON s.operation_id = od.operation_id AND s.domain_name = od.domain_name \
+         LEFT JOIN LATERAL ( \
+             SELECT count(*) FILTER (WHERE s.state = 'PENDING') AS pending, \
+                    count(*) FILTER (WHERE s.state = 'RUNNING') AS running, \
+                    count(*) FILTER (WHERE s.state = 'DONE') AS done, \
+                    count(*) FILTER (WHERE s.state = 'SKIPPED') AS skipped, \
+                    count(*) FILTER (WHERE s.state = 'FAILED') AS failed, \
+                    count(*) FILTER (WHERE s.state = 'CANCELLED') AS cancelled \
+             FROM steps s \
+             WHERE od.step_counts IS NULL \
+               AND s.operation_id = od.operation_id AND s.domain_name = od.domain_name) c ON true \
          WHERE od.operation_id = $1 \
-         GROUP BY od.domain_name, od.state, od.message \
          ORDER BY od.domain_name",
     )
     .bind(operation_id)

@@ -418,6 +418,30 @@ async fn last_release_reports_the_operation_finished(pool: PgPool) -> Result<()>
     assert_eq!(record.state, RunState::Succeeded);
     assert_eq!(record.result.as_deref(), Some(&b"result"[..]));
     assert!(record.end_time.is_some());
+    // A finished operation's progress is the counts kept when it finished: it reads no step
+    // (here the steps are gone, and the counts stay).
+    let kept = operations::progress(&mut conn, op.id).await?;
+    let counts = |p: &[operations::DomainProgress]| -> Vec<(String, i64, i64)> {
+        p.iter()
+            .map(|p| (p.domain_name.clone(), p.pending, p.done))
+            .collect()
+    };
+    assert_eq!(counts(&kept), counts(&progress));
+    assert_eq!(
+        counts(&kept),
+        vec![
+            ("a.example".to_owned(), 2, 0),
+            ("b.example".to_owned(), 2, 0)
+        ]
+    );
+    sqlx::query("DELETE FROM steps WHERE operation_id = $1")
+        .bind(op.id)
+        .execute(&mut *conn)
+        .await?;
+    assert_eq!(
+        counts(&operations::progress(&mut conn, op.id).await?),
+        counts(&kept)
+    );
     let err = operations::finish(&mut conn, op.id, Outcome::Failed(b"late")).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     let err = operations::finish(&mut conn, Uuid::now_v7(), Outcome::Failed(b"x")).await;
