@@ -25,7 +25,9 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+pub mod bench;
 pub mod proxy;
+pub mod scale;
 pub mod stack;
 
 /// Every support account of `parent` (`domains/{name}`, or `domains/-` for every domain) that

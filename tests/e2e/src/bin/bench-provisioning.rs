@@ -35,7 +35,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser as _;
 use prost::Message;
-use support_access_e2e::{admin_database_url, database_url_for, seed_path};
+use support_access_e2e::bench::{
+    self, DIRECTORY_PER_ADMIN_PER_SECOND, LICENSE_PAGE, LICENSING_PER_PROJECT_PER_SECOND,
+    QuotaBound, USER_CREATES_PER_DOMAIN_PER_SECOND,
+};
+use support_access_e2e::{database_url_for, seed_path};
 use support_access_emulator::{EmulatorHandle, LedgerEntry, Seed};
 use support_access_proto::google::longrunning::operations_client::OperationsClient;
 use support_access_proto::google::longrunning::{GetOperationRequest, operation};
@@ -60,19 +64,6 @@ const REALISTIC_TIME_SCALE: f64 = 10.0;
 const REALISTIC_RNG_SEED: u64 = 20261203;
 /// Longest a scenario may run before the benchmark gives up on it.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
-
-/// Google's quotas the bound is computed from (the emulator enforces the Directory and
-/// Licensing ones with these same numbers; user creation is held to its rate by our client).
-const DIRECTORY_PER_ADMIN_PER_SECOND: f64 = 2400.0 / 60.0;
-const USER_CREATES_PER_DOMAIN_PER_SECOND: usize = 10;
-const LICENSING_PER_PROJECT_PER_SECOND: f64 = 1.0;
-/// Page size of `licenseAssignments.listForProductAndSku` (Licensing's documented maximum).
-const LICENSE_PAGE: usize = 100;
-
-/// The emulator's latency per call, in seconds.
-fn latency() -> f64 {
-    Duration::from_millis(LATENCY_MS).as_secs_f64()
-}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -162,14 +153,12 @@ struct Report {
     elapsed: Duration,
     ledger: Vec<LedgerEntry>,
     failed_accounts: usize,
-    /// Users holding Cloud Identity Free in each domain at the end (the provisioned accounts
-    /// and whoever held it before): the length of the list the final check reads.
-    cloud_identity_holders: Vec<usize>,
-    /// On the realistic profile, the delay before role assignment knew each user the emulator
-    /// created, in creation order; empty otherwise. (Role assignment is the step that must wait
-    /// for it; Cloud Identity Free is a site license Google assigns by itself, so Licensing's own
-    /// delay gates no call of the service.)
-    propagation: Vec<Duration>,
+    /// The quota bound T* of this scenario, with the Cloud Identity Free holders at the end and,
+    /// on the realistic profile, the delay before role assignment knew each user the emulator
+    /// created. (Role assignment is the step that must wait for it; Cloud Identity Free is a
+    /// site license Google assigns by itself, so Licensing's own delay gates no call of the
+    /// service.)
+    bound: QuotaBound,
 }
 
 impl Report {
@@ -181,59 +170,21 @@ impl Report {
         self.accounts() as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// The shortest time in which any correct provisioning of these accounts can finish under
-    /// Google's quotas and the emulator's latency: the quota bound T*. It is a critical path of
-    /// two parts, and every simplification below makes it shorter, so it stays a lower bound.
-    ///
-    /// 1. Creating. Every account needs a `users.insert`, and Google takes no more than 10
-    ///    user creations per domain per second, so the last of N creations starts at least
-    ///    ceil(N / 10) - 1 s after the first and is answered one latency later. Each account also
-    ///    needs a `roleAssignments.insert`: 2N Directory calls at 2,400 per minute per admin.
-    ///    Domains create in parallel, each under its own admin. The org unit, the role and the
-    ///    first observation before the first creation are left out.
-    /// 2. Checking. A check that reads Google before the last account of a domain exists cannot
-    ///    see that account, so at least these reads come after it: every page of the domain's
-    ///    Cloud Identity Free assignments (to see the new license; Google's order of the list is
-    ///    unspecified, so no page can be skipped) and the page of its paid Workspace licenses
-    ///    (which automatic licensing may have added to any new account). Licensing allows 1 query
-    ///    per second for the whole project, with no burst, so the R reads of all domains take at
-    ///    least R - 1 s after the first domain's last creation, plus one latency.
-    ///
-    /// T* = max(ceil(N / 10) - 1 + latency, 2N / 40) + (R - 1) / 1 QPS + latency, where
-    /// R = sum over domains of (ceil(holders / 100) + 1).
-    ///
-    /// On the realistic profile part 1 also waits for role assignment to know each account. Take
-    /// the delays this run drew, d_k for the k-th user created: with D domains creating at 10 per
-    /// second each, the k-th creation starts no earlier than floor(k / 10D) s, so that user's
-    /// role cannot land before floor(k / 10D) + latency + d_k + latency, and the
-    /// checking reads follow the last of them: part 1 becomes the larger of itself and the
-    /// maximum of that over k.
+    /// T*: see [`QuotaBound`].
     fn bound_seconds(&self) -> f64 {
-        self.creating_seconds().max(self.propagated_seconds()) + self.checking_seconds()
+        self.bound.bound_seconds()
     }
 
-    fn creating_seconds(&self) -> f64 {
-        let n = self.accounts_per_domain;
-        let creations = (n.div_ceil(USER_CREATES_PER_DOMAIN_PER_SECOND) - 1) as f64 + latency();
-        creations.max(2.0 * n as f64 / DIRECTORY_PER_ADMIN_PER_SECOND)
+    fn bound_throughput(&self) -> f64 {
+        self.bound.bound_throughput()
     }
 
-    /// When the last account's role can have landed, given the drawn delays (0
-    /// on the default profile). Delays are in global creation order; with D domains creating in
-    /// parallel, the k-th creation overall is at best the (k / D)-th of its domain.
-    fn propagated_seconds(&self) -> f64 {
-        self.propagation
-            .iter()
-            .enumerate()
-            .map(|(k, delay)| {
-                let slot = (k / self.domains / USER_CREATES_PER_DOMAIN_PER_SECOND) as f64;
-                slot + latency() + delay.as_secs_f64() + latency()
-            })
-            .fold(0.0, f64::max)
+    fn ratio(&self) -> f64 {
+        self.throughput() / self.bound_throughput()
     }
 
     fn profile(&self) -> &'static str {
-        if self.propagation.is_empty() {
+        if self.bound.propagation.is_empty() {
             "idle"
         } else {
             "realistic"
@@ -252,39 +203,6 @@ impl Report {
         self.refused_calls() as f64 / self.accounts() as f64
     }
 
-    /// Licensing reads that must follow the last creation, over all domains.
-    fn checking_reads(&self) -> usize {
-        self.cloud_identity_holders
-            .iter()
-            .map(|holders| holders.div_ceil(LICENSE_PAGE) + 1)
-            .sum()
-    }
-
-    fn checking_seconds(&self) -> f64 {
-        (self.checking_reads().max(1) - 1) as f64 / LICENSING_PER_PROJECT_PER_SECOND + latency()
-    }
-
-    fn bound_throughput(&self) -> f64 {
-        self.accounts() as f64 / self.bound_seconds()
-    }
-
-    fn ratio(&self) -> f64 {
-        self.throughput() / self.bound_throughput()
-    }
-
-    /// The quotas' steady-state ceiling, for comparison: what each account costs on each quota
-    /// (one creation, two Directory calls, 1/100 of a Licensing page) with nothing that has to
-    /// wait for anything else. No provisioning that checks its work reaches it: the checking
-    /// reads of part 2 above cannot overlap the creations they check.
-    fn steady_state_seconds(&self) -> f64 {
-        let n = self.accounts_per_domain as f64;
-        let per_domain = (n / USER_CREATES_PER_DOMAIN_PER_SECOND as f64)
-            .max(2.0 * n / DIRECTORY_PER_ADMIN_PER_SECOND);
-        let licensing = (self.domains * self.accounts_per_domain.div_ceil(LICENSE_PAGE)) as f64
-            / LICENSING_PER_PROJECT_PER_SECOND;
-        per_domain.max(licensing)
-    }
-
     fn calls(&self) -> impl Iterator<Item = &LedgerEntry> {
         self.ledger
             .iter()
@@ -292,7 +210,7 @@ impl Report {
     }
 
     fn api_calls(&self) -> impl Iterator<Item = &LedgerEntry> {
-        self.calls().filter(|e| e.method != "oauth2.token")
+        bench::api_calls(&self.ledger)
     }
 
     fn calls_per_account(&self) -> f64 {
@@ -322,19 +240,19 @@ impl Report {
         );
         println!(
             "    creating, per domain in parallel: max(ceil(N / {USER_CREATES_PER_DOMAIN_PER_SECOND} creates/s) - 1 + {LATENCY_MS} ms, 2N / {DIRECTORY_PER_ADMIN_PER_SECOND} Directory calls/s) = {:.1} s",
-            self.creating_seconds()
+            self.bound.creating_seconds()
         );
         println!(
             "    checking after the last creation: R = {} Licensing reads (per domain: ceil(Cloud Identity Free holders {:?} / {LICENSE_PAGE}) pages + 1 page of paid licenses)",
-            self.checking_reads(),
-            self.cloud_identity_holders
+            self.bound.checking_reads(),
+            self.bound.cloud_identity_holders
         );
         println!(
             "      at {LICENSING_PER_PROJECT_PER_SECOND} QPS for the project: (R - 1) s + {LATENCY_MS} ms = {:.1} s",
-            self.checking_seconds()
+            self.bound.checking_seconds()
         );
-        if !self.propagation.is_empty() {
-            let mut sorted = self.propagation.clone();
+        if !self.bound.propagation.is_empty() {
+            let mut sorted = self.bound.propagation.clone();
             sorted.sort();
             let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64();
             println!(
@@ -343,7 +261,7 @@ impl Report {
                 at(0.5),
                 at(0.95),
                 at(1.0),
-                self.propagated_seconds()
+                self.bound.propagated_seconds()
             );
         }
         println!(
@@ -357,8 +275,8 @@ impl Report {
         );
         println!(
             "  for comparison, the quotas' steady-state ceiling (creations and 1/{LICENSE_PAGE} Licensing page per account, nothing waiting for anything): {:.1} s, ratio {:.2}",
-            self.steady_state_seconds(),
-            self.steady_state_seconds() / self.elapsed.as_secs_f64()
+            self.bound.steady_state_seconds(),
+            self.bound.steady_state_seconds() / self.elapsed.as_secs_f64()
         );
 
         let accounts = self.accounts() as f64;
@@ -394,7 +312,7 @@ impl Report {
         }
         let quota_errors: usize = refused
             .iter()
-            .filter(|(outcome, _)| is_quota_error(outcome))
+            .filter(|(outcome, _)| bench::is_quota_error(outcome))
             .map(|(_, count)| count)
             .sum();
         if refused.is_empty() {
@@ -420,18 +338,6 @@ impl Report {
             self.elapsed.as_secs_f64()
         );
     }
-}
-
-/// Whether a ledger outcome is Google refusing a call for a quota.
-fn is_quota_error(outcome: &str) -> bool {
-    [
-        "RateLimitExceeded",
-        "rateLimitExceeded",
-        "quotaExceeded",
-        " 429",
-    ]
-    .iter()
-    .any(|marker| outcome.contains(marker))
 }
 
 async fn run_scenario(
@@ -613,7 +519,7 @@ async fn measure(
     };
     let cloud_identity_holders = DOMAINS[..domains]
         .iter()
-        .map(|domain| cloud_identity_holders(&emulator.customer_state(domain)))
+        .map(|domain| bench::cloud_identity_holders(&emulator.customer_state(domain)))
         .collect();
     if let Ok(path) = std::env::var("BENCH_LEDGER_OUT") {
         std::fs::write(path, serde_json::to_string(&emulator.ledger())?)?;
@@ -624,35 +530,21 @@ async fn measure(
         elapsed,
         ledger: emulator.ledger(),
         failed_accounts,
-        cloud_identity_holders,
-        propagation: emulator
-            .propagation_delays()
-            .iter()
-            .map(|d| d.roles)
-            .collect(),
+        bound: QuotaBound {
+            domains,
+            accounts_per_domain,
+            latency: Duration::from_millis(LATENCY_MS),
+            cloud_identity_holders,
+            propagation: emulator
+                .propagation_delays()
+                .iter()
+                .map(|d| d.roles)
+                .collect(),
+        },
     })
 }
 
-/// How many users hold Cloud Identity Free in a customer, from the emulator's state.
-fn cloud_identity_holders(state: &serde_json::Value) -> usize {
-    state["licenseAssignments"]
-        .as_array()
-        .map(|licenses| {
-            licenses
-                .iter()
-                .filter(|l| l["productId"] == "101001" && l["skuId"] == "1010010001")
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+    // Best effort: a database left behind only takes disk space.
+    let _ = support_access_e2e::drop_database(name).await;
 }

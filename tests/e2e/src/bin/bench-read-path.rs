@@ -36,15 +36,18 @@
 //! (its name is printed), to study its queries afterwards.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use prost::Message;
-use support_access_e2e::{admin_database_url, database_url_for, free_port, seed_path};
+use support_access_e2e::bench::{
+    CLOUD_IDENTITY_FREE, Process, load_average, mib, release_service_binary, rss_kib,
+};
+use support_access_e2e::{database_url_for, free_port, seed_path};
 use support_access_emulator::Seed;
 use support_access_proto::google::longrunning::GetOperationRequest;
 use support_access_proto::google::longrunning::operations_client::OperationsClient;
@@ -56,8 +59,6 @@ use tonic_health::pb::health_client::HealthClient;
 
 const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
 const DOMAINS: [&str; 2] = ["reseller-a.example", "reseller-b.example"];
-/// Cloud Identity Free, whose seats cap the users of a domain.
-const CLOUD_IDENTITY_FREE: (&str, &str) = ("101001", "1010010001");
 /// Staff members per `BatchCreateStaffMembers` (the RPC's maximum).
 const BATCH: usize = 1000;
 /// Connections and streams per connection of the 64-in-flight runs.
@@ -148,42 +149,6 @@ fn serve_baseline() -> anyhow::Result<()> {
     })
 }
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Process {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The release binary of the service.
-fn service_binary() -> anyhow::Result<PathBuf> {
-    let path = match std::env::var_os("SUPPORT_ACCESS_BINARY") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-            target.join("release").join("support-access")
-        }
-    };
-    if !path.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release -p support-access-server --bin support-access`",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
 fn check_h2load() -> anyhow::Result<()> {
     match Command::new("h2load").arg("--version").output() {
         Ok(output) if output.status.success() => Ok(()),
@@ -191,26 +156,8 @@ fn check_h2load() -> anyhow::Result<()> {
     }
 }
 
-/// Resident set size of a process, and its peak so far, in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
-    let binary = service_binary()?;
+    let binary = release_service_binary()?;
     check_h2load()?;
     let work = tempfile::tempdir()?;
     let (load_1, load_5, _) = load_average();
@@ -290,16 +237,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         drop_database(&database_name).await;
     }
     result
-}
-
-fn load_average() -> (String, String, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut fields = text.split_whitespace().map(str::to_owned);
-    (
-        fields.next().unwrap_or_default(),
-        fields.next().unwrap_or_default(),
-        fields.next().unwrap_or_default(),
-    )
 }
 
 fn start_baseline() -> anyhow::Result<(Process, String)> {
@@ -790,12 +727,6 @@ fn h2load(
 }
 
 async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_database_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+    // Best effort: a database left behind only takes disk space.
+    let _ = support_access_e2e::drop_database(name).await;
 }
