@@ -131,7 +131,7 @@ impl Engine {
                 .iter()
                 .filter_map(|&at| desired[at].as_ref())
                 .collect();
-            let observed = match observe::observe_customer(
+            let mut observed = match observe::observe_customer(
                 client,
                 desired[observer].as_ref().expect("active"),
                 &siblings,
@@ -173,14 +173,15 @@ impl Engine {
             for &at in &active {
                 let domain = claimed[at].as_mut().expect("active");
                 let domain_desired = desired[at].as_ref().expect("active");
-                let mut domain_observed = observed.clone();
-                domain_observed.confirmations = domain.confirmations.clone();
+                // The customer's observation with this domain's own confirmations (the domains
+                // act one after the other: no copy of the observation per domain).
+                observed.confirmations = domain.confirmations.clone();
                 match self
                     .domain_pass(
                         &operation,
                         domain,
                         domain_desired,
-                        &domain_observed,
+                        &observed,
                         &resolver,
                         &carried_out,
                     )
@@ -395,10 +396,7 @@ impl Engine {
             }
         }
         journal_of_domain
-            .record_account_results(
-                &mut conn,
-                &serde_json::Value::Object(verdicts.clone().into_iter().collect()),
-            )
+            .record_account_results(&mut conn, &verdicts)
             .await?;
         if let Some(message) = blocked {
             Journal::of(lease)
@@ -492,9 +490,8 @@ impl Engine {
         let domain_name = record.domain_name.as_str();
         let saved = async {
             let mut conn = self.store.pool().acquire().await?;
-            let value =
-                serde_json::to_value(observed).map_err(|e| StoreError::Conflict(e.to_string()))?;
-            observations::save(&mut conn, domain_name, &value, chrono::Utc::now()).await?;
+            // Serialized straight into the query: no `serde_json::Value` of every user.
+            observations::save(&mut conn, domain_name, observed, chrono::Utc::now()).await?;
             if let Ok(customer_id) = self.google.customer_id(record, client).await {
                 domains::set_customer_id(&mut conn, domain_name, Some(&customer_id)).await?;
             }

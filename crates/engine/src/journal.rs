@@ -188,7 +188,7 @@ impl<'a> Journal<'a> {
     pub(crate) async fn record_account_results(
         &self,
         conn: &mut sqlx::PgConnection,
-        verdicts: &serde_json::Value,
+        verdicts: &BTreeMap<String, serde_json::Value>,
     ) -> Result<(), Interrupted> {
         operations::record_account_results(conn, self.lease, verdicts).await?;
         Ok(())

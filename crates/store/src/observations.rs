@@ -3,8 +3,10 @@
 //! newer one, so concurrent observers cannot roll the status back.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use crate::Result;
 
@@ -21,11 +23,12 @@ pub struct ObservationRecord {
 
 /// Stores an observation unless a newer one is stored; returns whether it was stored.
 /// [`crate::StoreError::ReferenceNotFound`]`("domain_observations_domain_fkey")` when the domain
-/// is not declared.
+/// is not declared. `observed` is serialized straight into the query (a whole domain's
+/// observation need not be built as a `serde_json::Value` first).
 pub async fn save(
     conn: &mut PgConnection,
     domain_name: &str,
-    observed: &Value,
+    observed: &(impl Serialize + Sync),
     observe_time: DateTime<Utc>,
 ) -> Result<bool> {
     let saved = sqlx::query(
@@ -36,7 +39,7 @@ pub async fn save(
              WHERE domain_observations.observe_time <= EXCLUDED.observe_time",
     )
     .bind(domain_name)
-    .bind(observed)
+    .bind(Json(observed))
     .bind(observe_time)
     .execute(conn)
     .await?;

@@ -932,7 +932,7 @@ pub async fn revoke_waiting(conn: &mut PgConnection, lease: &Lease) -> Result<bo
 pub async fn record_account_results(
     conn: &mut PgConnection,
     lease: &Lease,
-    results: &Value,
+    results: &(impl serde::Serialize + Sync),
 ) -> Result<()> {
     let updated = sqlx::query(
         "UPDATE operation_domains SET account_results = $4, update_time = now() \
@@ -942,7 +942,7 @@ pub async fn record_account_results(
     .bind(lease.operation_id)
     .bind(&lease.domain_name)
     .bind(lease.fencing_token)
-    .bind(results)
+    .bind(sqlx::types::Json(results))
     .execute(conn)
     .await?;
     if updated.rows_affected() == 1 {

@@ -34,6 +34,14 @@
 //! `--seconds S` is the length of each h2load run (default 10). `SUPPORT_ACCESS_BINARY=PATH`
 //! measures another build of the service. `BENCH_KEEP_DATABASE=1` keeps the provisioned database
 //! (its name is printed), to study its queries afterwards.
+//!
+//! `--provision-only` stops after the provisioning: the memory of the service while it
+//! provisions (printed every 15 s), when it is done, and 5 s and 30 s after, with neither the
+//! baseline nor h2load. The client paces user creation at Google's 10 per second per domain, so
+//! 10,000 accounts in two domains take over 8 minutes; `--domains D` beyond the seed's two adds
+//! copies of its first customer (`reseller-NNN.example`), and `--workers W` (the service's
+//! `--workers`, default 4) lets that many domains provision at once: `--domains 20 --accounts
+//! 500 --workers 20` provisions 10,000 accounts in about a minute of creations.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -58,7 +66,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
+/// The seed's first two domains; the others are copies of the first customer named
+/// `reseller-NNN.example` (see [`domain_names`]).
 const DOMAINS: [&str; 2] = ["reseller-a.example", "reseller-b.example"];
+const MAX_DOMAINS: usize = 999;
 /// Staff members per `BatchCreateStaffMembers` (the RPC's maximum).
 const BATCH: usize = 1000;
 /// Connections and streams per connection of the 64-in-flight runs.
@@ -69,12 +80,18 @@ const PROVISION_LIMIT: Duration = Duration::from_secs(1800);
 /// Largest response the checking client accepts (the unbounded reads are megabytes).
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
 const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+/// How often the RSS is printed while provisioning.
+const TIMELINE: Duration = Duration::from_secs(15);
 
 struct Args {
     accounts: usize,
     domains: usize,
     seconds: u64,
     rounds: usize,
+    /// Stop after the provisioning and its memory figures (no baseline, no h2load).
+    provision_only: bool,
+    /// `--workers` of the service; its default when absent.
+    workers: Option<usize>,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
@@ -83,9 +100,15 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
         domains: 2,
         seconds: 10,
         rounds: 3,
+        provision_only: false,
+        workers: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
+        if arg == "--provision-only" {
+            parsed.provision_only = true;
+            continue;
+        }
         let value = iter
             .next()
             .with_context(|| format!("{arg} needs a value"))?;
@@ -94,17 +117,22 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
             "--domains" => parsed.domains = value.parse()?,
             "--seconds" => parsed.seconds = value.parse()?,
             "--rounds" => parsed.rounds = value.parse()?,
+            "--workers" => parsed.workers = Some(value.parse()?),
             other => bail!(
-                "unknown argument {other}: use --accounts N, --domains 1|2, --seconds S, --rounds R"
+                "unknown argument {other}: use --accounts N, --domains D, --seconds S, --rounds R, --workers W, --provision-only"
             ),
         }
     }
-    if !(1..=DOMAINS.len()).contains(&parsed.domains)
+    if parsed.domains == 0
+        || parsed.domains > MAX_DOMAINS
         || parsed.accounts == 0
         || parsed.seconds == 0
         || parsed.rounds == 0
+        || parsed.workers == Some(0)
     {
-        bail!("--domains is 1 or 2; --accounts, --seconds and --rounds are at least 1");
+        bail!(
+            "--domains is 1 to {MAX_DOMAINS}; --accounts, --seconds, --rounds and --workers are at least 1"
+        );
     }
     Ok(parsed)
 }
@@ -158,7 +186,9 @@ fn check_h2load() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let binary = release_service_binary()?;
-    check_h2load()?;
+    if !args.provision_only {
+        check_h2load()?;
+    }
     let work = tempfile::tempdir()?;
     let (load_1, load_5, _) = load_average();
     println!(
@@ -171,13 +201,36 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     // The baseline.
-    let (baseline, baseline_address) = start_baseline()?;
+    let baseline = if args.provision_only {
+        None
+    } else {
+        Some(start_baseline()?)
+    };
 
     // The emulator, without quotas or latency, with room for every account.
     let mut seed = Seed::from_file(seed_path("resellers.yaml"))?;
     seed.knobs.quotas.enabled = false;
     seed.knobs.latency.base_ms = 0;
     seed.knobs.consistency.user_propagation_ms = 0;
+    let first = seed
+        .customers
+        .first()
+        .context("the seed has no customer")?
+        .clone();
+    for (at, name) in domain_names(args.domains)
+        .iter()
+        .enumerate()
+        .skip(DOMAINS.len())
+    {
+        let mut customer = first.clone();
+        customer.id = Some(format!("C0bench{at:03}"));
+        customer.domain = name.clone();
+        for user in &mut customer.users {
+            let local = user.primary_email.split('@').next().unwrap_or("admin");
+            user.primary_email = format!("{local}@{name}");
+        }
+        seed.customers.push(customer);
+    }
     for customer in &mut seed.customers {
         for subscription in &mut customer.subscriptions {
             if (
@@ -215,6 +268,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             &principals,
             &key_path,
             &emulator.base_url(),
+            args.workers,
             work.path(),
         )
         .await?;
@@ -222,8 +276,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             &args,
             &service,
             &address,
-            &baseline,
-            &baseline_address,
+            baseline.as_ref(),
             &token,
             work.path(),
         )
@@ -237,6 +290,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         drop_database(&database_name).await;
     }
     result
+}
+
+/// The names of the first `count` domains: the seed's two, then copies of its first customer.
+fn domain_names(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|at| match DOMAINS.get(at) {
+            Some(name) => (*name).to_owned(),
+            None => format!("reseller-{at:03}.example"),
+        })
+        .collect()
 }
 
 fn start_baseline() -> anyhow::Result<(Process, String)> {
@@ -265,12 +328,17 @@ async fn start_service(
     principals: &Path,
     key: &Path,
     emulator: &str,
+    workers: Option<usize>,
     work: &Path,
 ) -> anyhow::Result<(Process, String)> {
     let address = format!("127.0.0.1:{}", free_port());
     let log = std::fs::File::create(work.join("support-access.log"))?;
-    let child = Command::new(binary)
-        .arg("serve")
+    let mut command = Command::new(binary);
+    command.arg("serve");
+    if let Some(workers) = workers {
+        command.args(["--workers", &workers.to_string()]);
+    }
+    let child = command
         .args(["--listen", &address])
         .args(["--database-url", &database_url_for(database_name)])
         .arg("--principals-file")
@@ -344,22 +412,24 @@ struct Run {
     completed: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn measure(
     args: &Args,
     service: &Process,
     address: &str,
-    baseline: &Process,
-    baseline_address: &str,
+    baseline: Option<&(Process, String)>,
     token: &str,
     work: &Path,
 ) -> anyhow::Result<()> {
     let (idle_kib, _) = rss_kib(service.pid());
     println!(
-        "support-access RSS when idle after start: {:.1} MiB (baseline server: {:.1} MiB)",
+        "support-access RSS when idle after start: {:.1} MiB{}",
         mib(idle_kib),
-        mib(rss_kib(baseline.pid()).0)
+        baseline.map_or(String::new(), |(baseline, _)| format!(
+            " (baseline server: {:.1} MiB)",
+            mib(rss_kib(baseline.pid()).0)
+        ))
     );
+    let domains = domain_names(args.domains);
 
     let channel = connect(address).await?;
     let mut client =
@@ -367,7 +437,7 @@ async fn measure(
     let mut operations =
         OperationsClient::new(channel.clone()).max_decoding_message_size(MAX_RESPONSE);
 
-    for domain in &DOMAINS[..args.domains] {
+    for domain in &domains {
         client
             .create_domain(authed(
                 token,
@@ -414,21 +484,33 @@ async fn measure(
         declaring.elapsed().as_secs_f64()
     );
 
-    // Provision every domain at once, sampling the RSS meanwhile.
+    // Provision every domain at once, sampling the RSS meanwhile (and printing it every
+    // `TIMELINE` to show how it follows the accounts).
     let peak = Arc::new(AtomicU64::new(0));
+    let provisioning = Instant::now();
     let sampler = {
         let peak = peak.clone();
         let pid = service.pid();
         tokio::spawn(async move {
+            let mut next_line = TIMELINE;
             loop {
-                peak.fetch_max(rss_kib(pid).0, Ordering::Relaxed);
+                let rss = rss_kib(pid).0;
+                peak.fetch_max(rss, Ordering::Relaxed);
+                if provisioning.elapsed() >= next_line {
+                    println!(
+                        "  {:>5.0} s: RSS {:.1} MiB, peak so far {:.1} MiB",
+                        provisioning.elapsed().as_secs_f64(),
+                        mib(rss),
+                        mib(peak.load(Ordering::Relaxed))
+                    );
+                    next_line += TIMELINE;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
-    let provisioning = Instant::now();
     let mut names = Vec::new();
-    for domain in &DOMAINS[..args.domains] {
+    for domain in &domains {
         let operation = client
             .provision_support_access(authed(
                 token,
@@ -467,28 +549,53 @@ async fn measure(
         }
     }
     sampler.abort();
-    let (_, hwm_kib) = rss_kib(service.pid());
+    let (done_kib, hwm_kib) = rss_kib(service.pid());
     let peak_kib = peak.load(Ordering::Relaxed).max(hwm_kib);
+    let mut slowest = Duration::ZERO;
     for (name, done) in names.iter().zip(&done) {
-        println!(
-            "{name}: {} accounts provisioned in {:.1} s",
-            args.accounts,
-            done.unwrap_or_default().as_secs_f64()
-        );
+        let done = done.unwrap_or_default();
+        slowest = slowest.max(done);
+        if names.len() <= 4 {
+            println!(
+                "{name}: {} accounts provisioned in {:.1} s",
+                args.accounts,
+                done.as_secs_f64()
+            );
+        }
     }
     println!(
-        "support-access RSS while provisioning {} accounts: peak {:.1} MiB (VmHWM)",
+        "{} operation(s) of {} accounts done after {:.1} s",
+        names.len(),
+        args.accounts,
+        slowest.as_secs_f64()
+    );
+    println!(
+        "support-access RSS while provisioning {} accounts: peak {:.1} MiB (VmHWM); {:.1} MiB when the last operation was seen done",
         args.accounts * args.domains,
-        mib(peak_kib)
+        mib(peak_kib),
+        mib(done_kib)
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!(
         "support-access RSS 5 s after the provisioning: {:.1} MiB",
         mib(rss_kib(service.pid()).0)
     );
+    if args.provision_only {
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        println!(
+            "support-access RSS 30 s after the provisioning: {:.1} MiB",
+            mib(rss_kib(service.pid()).0)
+        );
+        let (load_1, load_5, _) = load_average();
+        println!("load average after: {load_1} (1 min), {load_5} (5 min)");
+        return Ok(());
+    }
+    let Some((baseline, baseline_address)) = baseline else {
+        bail!("no baseline server");
+    };
 
     // The RPCs, each checked once with tonic.
-    let domain = DOMAINS[0];
+    let domain = &domains[0];
     let mut health = HealthClient::new(channel.clone());
     let mut baseline_health = HealthClient::new(connect(baseline_address).await?);
     let health_request = HealthCheckRequest::default();
