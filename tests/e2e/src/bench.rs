@@ -1,14 +1,17 @@
 //! What the benchmarks (`src/bin/bench-*.rs`) and the scale scenario ([`crate::scale`]) share:
 //! child processes killed on drop, the release binaries they measure, a process's RSS from
-//! `/proc`, the machine's load, quantiles, and the bound Google's quotas put on provisioning
-//! ([`QuotaBound`]).
+//! `/proc`, the machine's load, quantiles, starting a release replica and talking to it with the
+//! bench principal's token, and the bound Google's quotas put on provisioning ([`QuotaBound`]).
 
-use std::path::PathBuf;
-use std::process::Child;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use support_access_emulator::LedgerEntry;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 /// Google's quotas the bound is computed from (the emulator enforces the Directory and
 /// Licensing ones with these same numbers; user creation is held to its rate by our client).
@@ -65,6 +68,75 @@ pub fn release_service_binary() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Starts `binary serve --listen 127.0.0.1:PORT ARGS…` with the production default log level,
+/// no trace export, `env` and its stderr in `log`, and waits up to `start_up` for it to say
+/// SERVING. Returns the process and its address.
+pub async fn start_service(
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    log: &Path,
+    start_up: Duration,
+) -> anyhow::Result<(Process, String)> {
+    let address = format!("127.0.0.1:{}", crate::free_port());
+    let child = Command::new(binary)
+        .arg("serve")
+        .args(["--listen", &address])
+        .args(args)
+        .envs(env.iter().copied())
+        // The production default log level, whatever the caller's environment says.
+        .env_remove("RUST_LOG")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let mut process = Process(child);
+    let deadline = Instant::now() + start_up;
+    loop {
+        if let Some(status) = process.exited() {
+            bail!(
+                "support-access exited during start-up ({status}); see {}",
+                log.display()
+            );
+        }
+        if let Ok(channel) = connect(&address).await
+            && let Ok(response) = HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+            && response.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        {
+            return Ok((process, address));
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "support-access did not become SERVING within {start_up:?}; see {}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A channel to `address` (`127.0.0.1:PORT`).
+pub async fn connect(address: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{address}"))?
+        .connect()
+        .await?)
+}
+
+/// A request carrying the bench principal's bearer token.
+pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
 }
 
 /// Resident set size of a process, and its peak so far (`VmHWM`), in KiB; zeros when the

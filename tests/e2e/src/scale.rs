@@ -16,7 +16,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,11 +28,9 @@ use support_access_proto::google::longrunning::{GetOperationRequest, operation};
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
-use crate::bench::{self, CLOUD_IDENTITY_FREE, Process, QuotaBound, rss_kib};
-use crate::{database_url_for, free_port, seed_path};
+use crate::bench::{self, CLOUD_IDENTITY_FREE, Process, QuotaBound, authed, connect, rss_kib};
+use crate::{database_url_for, seed_path};
 
 const SERVICE_ACCOUNT: &str = "support-access@e2e-project.iam.gserviceaccount.com";
 /// Staff members per `BatchCreateStaffMembers` (the RPC's maximum).
@@ -380,64 +377,21 @@ async fn start_replica(
     args: &[String],
     log_dir: &Path,
 ) -> anyhow::Result<Replica> {
-    let address = format!("127.0.0.1:{}", free_port());
-    let log = std::fs::File::create(log_dir.join(format!("{name}.log")))?;
-    let child = Command::new(binary)
-        .arg("serve")
-        .args(["--listen", &address])
-        .args(args)
-        .env("HOSTNAME", name)
-        // The production default log level, whatever the caller's environment says.
-        .env_remove("RUST_LOG")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let mut process = Process(child);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = process.exited() {
-            bail!(
-                "{name} exited during start-up ({status}); see {}",
-                log_dir.join(format!("{name}.log")).display()
-            );
-        }
-        if let Ok(channel) = connect(&address).await
-            && let Ok(response) = HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await
-            && response.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        {
-            return Ok(Replica {
-                process,
-                address,
-                name,
-            });
-        }
-        if Instant::now() > deadline {
-            bail!("{name} did not become SERVING within two minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn connect(address: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{address}"))?
-        .connect()
-        .await?)
-}
-
-/// A request carrying the bench principal's token.
-fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
+    let log = log_dir.join(format!("{name}.log"));
+    let (process, address) = bench::start_service(
+        binary,
+        args,
+        &[("HOSTNAME", name)],
+        &log,
+        Duration::from_secs(120),
+    )
+    .await
+    .with_context(|| format!("replica {name}"))?;
+    Ok(Replica {
+        process,
+        address,
+        name,
+    })
 }
 
 /// Provisions `domains` with one operation and waits until it is done; returns the done

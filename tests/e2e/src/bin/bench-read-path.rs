@@ -53,15 +53,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use prost::Message;
 use support_access_e2e::bench::{
-    CLOUD_IDENTITY_FREE, Process, load_average, mib, release_service_binary, rss_kib,
+    self, CLOUD_IDENTITY_FREE, Process, authed, connect, load_average, mib, release_service_binary,
+    rss_kib,
 };
-use support_access_e2e::{database_url_for, free_port, seed_path};
+use support_access_e2e::{database_url_for, seed_path};
 use support_access_emulator::Seed;
 use support_access_proto::google::longrunning::GetOperationRequest;
 use support_access_proto::google::longrunning::operations_client::OperationsClient;
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -331,64 +331,29 @@ async fn start_service(
     workers: Option<usize>,
     work: &Path,
 ) -> anyhow::Result<(Process, String)> {
-    let address = format!("127.0.0.1:{}", free_port());
-    let log = std::fs::File::create(work.join("support-access.log"))?;
-    let mut command = Command::new(binary);
-    command.arg("serve");
+    let mut args: Vec<String> = Vec::new();
     if let Some(workers) = workers {
-        command.args(["--workers", &workers.to_string()]);
+        args.extend(["--workers".into(), workers.to_string()]);
     }
-    let child = command
-        .args(["--listen", &address])
-        .args(["--database-url", &database_url_for(database_name)])
-        .arg("--principals-file")
-        .arg(principals)
-        .arg("--credential")
-        .arg(format!("default={}", key.display()))
-        .args(["--directory-root", emulator])
-        .args(["--licensing-root", emulator])
-        .args(["--reseller-root", emulator])
-        // The production default log level, whatever the caller's environment says.
-        .env_remove("RUST_LOG")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let process = Process(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(channel) = connect(&address).await
-            && let Ok(response) = HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await
-            && response.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        {
-            return Ok((process, address));
-        }
-        if Instant::now() > deadline {
-            bail!("support-access did not become SERVING within a minute");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    args.extend([
+        "--database-url".into(),
+        database_url_for(database_name),
+        "--principals-file".into(),
+        principals.display().to_string(),
+        "--credential".into(),
+        format!("default={}", key.display()),
+    ]);
+    for root in ["--directory-root", "--licensing-root", "--reseller-root"] {
+        args.extend([root.into(), emulator.to_owned()]);
     }
-}
-
-async fn connect(address: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{address}"))?
-        .connect()
-        .await?)
-}
-
-/// A request carrying the bench principal's token.
-fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
+    bench::start_service(
+        binary,
+        &args,
+        &[],
+        &work.join("support-access.log"),
+        Duration::from_secs(60),
+    )
+    .await
 }
 
 /// One RPC to drive with h2load.
