@@ -123,26 +123,7 @@ async fn a_large_domain_reads_in_bounded_messages() {
         .await
         .expect("provision")
         .into_inner();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let current = ops
-            .wait_operation(
-                support_access_proto::google::longrunning::WaitOperationRequest {
-                    name: operation.name.clone(),
-                    timeout: Some(prost_types::Duration {
-                        seconds: 30,
-                        nanos: 0,
-                    }),
-                },
-            )
-            .await
-            .expect("wait")
-            .into_inner();
-        if current.done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "provisioning did not finish");
-    }
+    wait_done(&mut ops, &operation.name, Duration::from_secs(900)).await;
     println!(
         "provisioned {ACCOUNTS} accounts in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -824,36 +824,6 @@ async fn status_shows_work_under_way() {
     server.stop().await;
 }
 
-/// Waits until the operation is done.
-async fn wait_done(
-    ops: &mut Ops,
-    name: &str,
-) -> support_access_proto::google::longrunning::Operation {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let current = ops
-            .wait_operation(
-                support_access_proto::google::longrunning::WaitOperationRequest {
-                    name: name.to_owned(),
-                    timeout: Some(prost_types::Duration {
-                        seconds: 10,
-                        nanos: 0,
-                    }),
-                },
-            )
-            .await
-            .expect("wait operation")
-            .into_inner();
-        if current.done {
-            return current;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the operation did not finish: {current:?}"
-        );
-    }
-}
-
 fn revoke_request(domain: &str, staff: &[&str], force: bool) -> v1::RevokeSupportAccessRequest {
     v1::RevokeSupportAccessRequest {
         domains: vec![format!("domains/{domain}")],
@@ -898,7 +868,12 @@ async fn provision_never_regrants_a_revoked_account_and_regrant_does_with_a_reas
         .await
         .expect("revoke")
         .into_inner();
-    wait_done(&mut ops, &revoked_op.name).await;
+    wait_done(
+        &mut ops,
+        &revoked_op.name,
+        std::time::Duration::from_secs(60),
+    )
+    .await;
 
     // Provisioning everyone again leaves ana revoked: listed, REVOKED, without checks.
     provision(&mut admin, &mut ops, &[TWO], &[]).await;
@@ -966,7 +941,12 @@ async fn provision_never_regrants_a_revoked_account_and_regrant_does_with_a_reas
             .any(|e| e.target == "staffMembers/ana" && e.detail.contains("ticket OPS-7")),
         "{audit:#?}"
     );
-    wait_done(&mut ops, &operation.name).await;
+    wait_done(
+        &mut ops,
+        &operation.name,
+        std::time::Duration::from_secs(60),
+    )
+    .await;
 
     // The revocation's request id still answers with its operation after ana was deleted.
     let revoke_again = admin
@@ -974,7 +954,12 @@ async fn provision_never_regrants_a_revoked_account_and_regrant_does_with_a_reas
         .await
         .expect("revoke again")
         .into_inner();
-    wait_done(&mut ops, &revoke_again.name).await;
+    wait_done(
+        &mut ops,
+        &revoke_again.name,
+        std::time::Duration::from_secs(60),
+    )
+    .await;
     admin
         .delete_staff_member(v1::DeleteStaffMemberRequest {
             name: "staffMembers/ana".into(),
@@ -1223,7 +1208,7 @@ async fn a_staff_member_with_access_cannot_be_deleted() {
         .await
         .expect("revoke")
         .into_inner();
-    wait_done(&mut ops, &revoked.name).await;
+    wait_done(&mut ops, &revoked.name, std::time::Duration::from_secs(60)).await;
     admin
         .delete_staff_member(v1::DeleteStaffMemberRequest {
             name: "staffMembers/ana".into(),

@@ -292,11 +292,16 @@ pub async fn provision(
         .await
         .expect("provision")
         .into_inner();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_done(ops, &operation.name, Duration::from_secs(60)).await
+}
+
+/// Waits until operation `name` is done, at most `within`.
+pub async fn wait_done(ops: &mut Ops, name: &str, within: Duration) -> Operation {
+    let deadline = Instant::now() + within;
     loop {
         let current = ops
             .wait_operation(WaitOperationRequest {
-                name: operation.name.clone(),
+                name: name.to_owned(),
                 timeout: Some(prost_types::Duration {
                     seconds: 10,
                     nanos: 0,
@@ -310,7 +315,7 @@ pub async fn provision(
         }
         assert!(
             Instant::now() < deadline,
-            "provisioning did not finish: {current:?}"
+            "the operation did not finish: {current:?}"
         );
     }
 }
