@@ -41,6 +41,7 @@ pub mod lease;
 pub mod observe;
 pub mod outcome;
 pub mod pipeline;
+pub mod quota_pacer;
 pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

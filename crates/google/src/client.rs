@@ -25,7 +25,7 @@ use crate::method::{Api, GoogleMethod, RetrySafety, Verb};
 use crate::metrics::GoogleMetrics;
 use crate::model::*;
 use crate::paging::Pages;
-use crate::ratelimit::{BucketKey, DomainBuckets, QuotaBuckets};
+use crate::ratelimit::{BucketKey, DomainBuckets, QuotaBuckets, SharedPacer};
 use crate::request::{self, ApiRequest, RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -62,8 +62,24 @@ pub struct DomainSpec {
 }
 
 impl GoogleClient {
-    /// Builds the HTTP client (rustls) from configuration.
+    /// Builds the HTTP client (rustls) from configuration; it paces every quota on its own.
     pub fn new(config: GoogleConfig) -> Result<Self, GoogleError> {
+        Self::build(config, None)
+    }
+
+    /// As [`GoogleClient::new`], with the quotas Google counts for the whole Cloud project
+    /// (Licensing, Reseller) paced by `pacer`, which every replica of the deployment shares.
+    pub fn with_shared_pacer(
+        config: GoogleConfig,
+        pacer: Arc<dyn SharedPacer>,
+    ) -> Result<Self, GoogleError> {
+        Self::build(config, Some(pacer))
+    }
+
+    fn build(
+        config: GoogleConfig,
+        pacer: Option<Arc<dyn SharedPacer>>,
+    ) -> Result<Self, GoogleError> {
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .connect_timeout(Duration::from_secs(10))
@@ -75,7 +91,7 @@ impl GoogleClient {
                     format!("cannot build the http client: {e}"),
                 )
             })?;
-        let quotas = QuotaBuckets::new(config.quotas.clone());
+        let quotas = QuotaBuckets::new(config.quotas.clone(), pacer);
         Ok(Self {
             shared: Arc::new(Shared {
                 http,

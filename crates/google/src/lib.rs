@@ -78,6 +78,7 @@ pub use error::{AuthFailure, ErrorClass, GoogleError};
 pub use method::{Api, GoogleMethod, RetrySafety};
 pub use metrics::{Counted, GoogleMetrics, MetricsSnapshot, QuotaCounters};
 pub use paging::Pages;
+pub use ratelimit::{PacerError, SharedPacer};
 pub use request::{RoleAssignmentsQuery, SubscriptionsQuery, UsersListQuery};
 pub use secrecy::{ExposeSecret, SecretString};
 

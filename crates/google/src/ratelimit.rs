@@ -6,16 +6,46 @@
 //! quota error. If Google still answers 403/429 with a rate reason, the bucket pauses every caller
 //! until `Retry-After` (at least a second) and halves its rate (down to `1/max_slowdown_factor`);
 //! after `recovery_after_successes` good calls the rate doubles again.
+//!
+//! A quota Google counts for the whole Cloud project (Licensing, Reseller) is shared by every
+//! replica of a deployment, so a [`SharedPacer`] given to the client paces those buckets for all
+//! of them: each call reserves the project's next slot there instead of the local limiter's, and
+//! a refusal pushes every replica's next slot back. When the shared pacer cannot answer, the
+//! bucket paces locally, as a single replica would.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 use crate::config::{QuotaConfig, Rate};
 use crate::method::Api;
+
+/// Why a [`SharedPacer`] could not answer.
+pub type PacerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Paces a Google quota counted for the whole Cloud project across every process that calls
+/// Google with the project's keys (the replicas of a deployment). `quota` names the quota
+/// (`licensing/PROJECT`, `reseller/PROJECT`).
+pub trait SharedPacer: Send + Sync + std::fmt::Debug {
+    /// Reserves the next slot of `quota` for one request that uses `interval` of it; answers
+    /// how long from now until that slot.
+    fn reserve<'a>(
+        &'a self,
+        quota: &'a str,
+        interval: Duration,
+    ) -> BoxFuture<'a, Result<Duration, PacerError>>;
+
+    /// Google refused a request of `quota` as too fast: no slot before `pause` from now.
+    fn pause<'a>(
+        &'a self,
+        quota: &'a str,
+        pause: Duration,
+    ) -> BoxFuture<'a, Result<(), PacerError>>;
+}
 
 /// Which Google quota a call draws on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,17 +60,33 @@ pub(crate) enum BucketKey {
     Reseller { project: String },
 }
 
+impl BucketKey {
+    /// The name of a quota Google counts for the whole project, which every replica shares;
+    /// `None` for quotas of one admin or one domain (a domain is worked on by one replica at a
+    /// time).
+    fn project_quota(&self) -> Option<String> {
+        match self {
+            BucketKey::Licensing { project } => Some(format!("licensing/{project}")),
+            BucketKey::Reseller { project } => Some(format!("reseller/{project}")),
+            BucketKey::Directory { .. } | BucketKey::UserCreates { .. } => None,
+        }
+    }
+}
+
 /// Every bucket of the process, created on first use.
 #[derive(Debug)]
 pub(crate) struct QuotaBuckets {
     config: QuotaConfig,
+    shared: Option<Arc<dyn SharedPacer>>,
     buckets: Mutex<HashMap<BucketKey, Arc<Bucket>>>,
 }
 
 impl QuotaBuckets {
-    pub(crate) fn new(config: QuotaConfig) -> Self {
+    /// Buckets at `config`'s rates; project-wide quotas paced by `shared` when given.
+    pub(crate) fn new(config: QuotaConfig, shared: Option<Arc<dyn SharedPacer>>) -> Self {
         Self {
             config,
+            shared,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -55,12 +101,17 @@ impl QuotaBuckets {
         let mut buckets = self.buckets.lock().expect("quota bucket map poisoned");
         buckets
             .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Bucket::new(
+            .or_insert_with_key(|key| {
+                let bucket = Bucket::new(
                     rate,
                     self.config.max_slowdown_factor,
                     self.config.recovery_after_successes,
-                ))
+                );
+                let shared = self.shared.clone().zip(key.project_quota());
+                Arc::new(match shared {
+                    Some((pacer, quota)) => bucket.shared(pacer, quota),
+                    None => bucket,
+                })
             })
             .clone()
     }
@@ -72,6 +123,8 @@ pub(crate) struct Bucket {
     rate: Rate,
     max_factor: u32,
     recovery_after: u32,
+    /// The pacer every replica shares, and the quota's name there (project-wide quotas only).
+    shared: Option<(Arc<dyn SharedPacer>, String)>,
     /// The limiter in force and the adaptive state; replaced whole when the rate changes.
     state: Mutex<BucketState>,
 }
@@ -106,6 +159,7 @@ impl Bucket {
             rate,
             max_factor: max_factor.max(1),
             recovery_after: recovery_after.max(1),
+            shared: None,
             state: Mutex::new(BucketState {
                 factor: 1,
                 limiter: limiter(rate, 1),
@@ -115,19 +169,41 @@ impl Bucket {
         }
     }
 
+    /// The same bucket, its slots reserved from `pacer` under the name `quota`.
+    fn shared(self, pacer: Arc<dyn SharedPacer>, quota: String) -> Self {
+        Self {
+            shared: Some((pacer, quota)),
+            ..self
+        }
+    }
+
     /// Waits until a request may start; returns how long that took.
     pub(crate) async fn acquire(&self) -> Duration {
         let started = Instant::now();
         loop {
-            let (pause, limiter) = {
+            let (pause, limiter, factor) = {
                 let state = self.state.lock().expect("bucket poisoned");
-                (state.paused_until, state.limiter.clone())
+                (state.paused_until, state.limiter.clone(), state.factor)
             };
             if let Some(until) = pause.filter(|until| *until > Instant::now()) {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            limiter.until_ready().await;
+            match &self.shared {
+                Some((pacer, quota)) => {
+                    // Shared slots have no burst: the interval (slowed down as locally) is
+                    // what one request takes of the project's quota.
+                    let interval = self.rate.interval().saturating_mul(factor);
+                    match pacer.reserve(quota, interval).await {
+                        Ok(wait) => tokio::time::sleep(wait).await,
+                        Err(error) => {
+                            tracing::warn!(quota = %quota, error = %error, "the shared quota pacer did not answer: pacing this call locally");
+                            limiter.until_ready().await;
+                        }
+                    }
+                }
+                None => limiter.until_ready().await,
+            }
             // A pause may have begun while we waited for a cell: honour it too.
             let paused = self.state.lock().expect("bucket poisoned").paused_until;
             if paused.is_none_or(|until| until <= Instant::now()) {
@@ -138,11 +214,22 @@ impl Bucket {
 
     /// Google said "too fast": pause everyone and slow down.
     pub(crate) fn penalize(&self, retry_after: Option<Duration>) {
+        let pause = retry_after
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        if let Some((pacer, quota)) = &self.shared {
+            // Every replica waits too: they share the quota Google just enforced.
+            let (pacer, quota) = (pacer.clone(), quota.clone());
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = pacer.pause(&quota, pause).await {
+                        tracing::warn!(quota = %quota, error = %error, "could not pause the shared quota pacer");
+                    }
+                });
+            }
+        }
         let mut state = self.state.lock().expect("bucket poisoned");
-        let until = Instant::now()
-            + retry_after
-                .unwrap_or(Duration::from_secs(1))
-                .max(Duration::from_secs(1));
+        let until = Instant::now() + pause;
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
         let factor = (state.factor * 2).min(self.max_factor);
         if factor != state.factor {
@@ -234,5 +321,154 @@ mod tests {
             bucket.record_success();
         }
         assert_eq!(bucket.slowdown_factor(), 1);
+    }
+
+    /// A pacer in memory, as two replicas would share one in Postgres.
+    #[derive(Debug, Default)]
+    struct MemoryPacer {
+        next: Mutex<Option<Instant>>,
+        reserved: Mutex<Vec<(String, Duration)>>,
+        pauses: Mutex<Vec<(String, Duration)>>,
+        down: bool,
+    }
+
+    impl SharedPacer for MemoryPacer {
+        fn reserve<'a>(
+            &'a self,
+            quota: &'a str,
+            interval: Duration,
+        ) -> BoxFuture<'a, Result<Duration, PacerError>> {
+            let answer = if self.down {
+                Err(PacerError::from("postgres is down"))
+            } else {
+                self.reserved
+                    .lock()
+                    .unwrap()
+                    .push((quota.to_owned(), interval));
+                let mut next = self.next.lock().unwrap();
+                let now = Instant::now();
+                let slot = next.map_or(now, |next| next.max(now));
+                *next = Some(slot + interval);
+                Ok(slot - now)
+            };
+            Box::pin(async move { answer })
+        }
+
+        fn pause<'a>(
+            &'a self,
+            quota: &'a str,
+            pause: Duration,
+        ) -> BoxFuture<'a, Result<(), PacerError>> {
+            self.pauses.lock().unwrap().push((quota.to_owned(), pause));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn licensing() -> BucketKey {
+        BucketKey::Licensing {
+            project: "p1".to_owned(),
+        }
+    }
+
+    fn replica(pacer: &Arc<MemoryPacer>) -> QuotaBuckets {
+        let config = QuotaConfig {
+            licensing_per_project: Rate::new(20, Duration::from_secs(1), 1),
+            ..QuotaConfig::default()
+        };
+        QuotaBuckets::new(config, Some(pacer.clone() as Arc<dyn SharedPacer>))
+    }
+
+    #[tokio::test]
+    async fn two_replicas_sharing_a_pacer_never_send_closer_than_the_quota_allows() {
+        let pacer = Arc::new(MemoryPacer::default());
+        let buckets = [replica(&pacer), replica(&pacer)].map(|b| b.bucket(licensing()));
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..3 {
+            for bucket in &buckets {
+                let bucket = bucket.clone();
+                calls.spawn(async move {
+                    bucket.acquire().await;
+                    std::time::Instant::now()
+                });
+            }
+        }
+        let mut sent: Vec<std::time::Instant> = calls.join_all().await;
+        sent.sort();
+        // Each replica alone would let its first call go at once: two calls at the same
+        // instant. Shared, 6 calls at 20/s with no burst are 50 ms apart.
+        for pair in sent.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(gap >= Duration::from_millis(45), "calls {gap:?} apart");
+        }
+        let reserved = pacer.reserved.lock().unwrap().clone();
+        assert_eq!(
+            reserved,
+            vec![("licensing/p1".to_owned(), Duration::from_millis(50)); 6]
+        );
+    }
+
+    #[tokio::test]
+    async fn only_project_wide_quotas_are_shared() {
+        let pacer = Arc::new(MemoryPacer::default());
+        let buckets = replica(&pacer);
+        for key in [
+            BucketKey::Directory {
+                project: "p1".to_owned(),
+                admin: "admin@a.example".to_owned(),
+            },
+            BucketKey::UserCreates {
+                domain: "a.example".to_owned(),
+            },
+        ] {
+            buckets.bucket(key).acquire().await;
+        }
+        assert!(pacer.reserved.lock().unwrap().is_empty());
+        buckets
+            .bucket(BucketKey::Reseller {
+                project: "p1".to_owned(),
+            })
+            .acquire()
+            .await;
+        assert_eq!(
+            pacer.reserved.lock().unwrap()[0],
+            ("reseller/p1".to_owned(), Duration::from_millis(200))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_pauses_every_replica_and_slows_the_reservations() {
+        let pacer = Arc::new(MemoryPacer::default());
+        let bucket = replica(&pacer).bucket(licensing());
+        bucket.penalize(Some(Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            pacer.pauses.lock().unwrap().clone(),
+            [("licensing/p1".to_owned(), Duration::from_secs(1))]
+        );
+        // Slowed down by 2 here, as a local bucket would be: each call takes twice the interval.
+        bucket.acquire().await;
+        assert_eq!(
+            pacer.reserved.lock().unwrap().clone(),
+            [("licensing/p1".to_owned(), Duration::from_millis(100))]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_answer_from_the_shared_pacer_the_bucket_paces_locally() {
+        let pacer = Arc::new(MemoryPacer {
+            down: true,
+            ..MemoryPacer::default()
+        });
+        let bucket = replica(&pacer).bucket(licensing());
+        let started = std::time::Instant::now();
+        for _ in 0..6 {
+            bucket.acquire().await;
+        }
+        // The local limiter at 20/s with burst 1: the last of 6 starts 5 × 50 ms after the first.
+        assert!(
+            started.elapsed() >= Duration::from_millis(240),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

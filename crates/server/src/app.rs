@@ -25,6 +25,7 @@ use support_access_domain::access::AccessConfig;
 use support_access_domain::plan::PlannerConfig;
 use support_access_domain::revoke::MassChangeLimit;
 use support_access_engine::google_access::GoogleAccess;
+use support_access_engine::quota_pacer::PostgresPacer;
 use support_access_engine::{Engine, EngineConfig};
 use support_access_google::{GoogleClient, GoogleConfig, ServiceAccountCredential};
 use tokio_util::sync::CancellationToken;
@@ -60,6 +61,8 @@ pub struct Application {
     state: Arc<AppState>,
     store: Arc<OnceCell<Store>>,
     google: Arc<GoogleAccess>,
+    /// Paces Google's project-wide quotas with the other replicas, once Postgres answers.
+    quota_pacer: Arc<PostgresPacer>,
     engine: Arc<OnceCell<Arc<Engine>>>,
     /// The in-process Google emulator of demo mode, kept alive with the service.
     demo_emulator: Option<DemoEmulator>,
@@ -73,7 +76,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let store = Arc::new(OnceCell::new());
-        let (google, demo_emulator) = google_access(&config).await?;
+        let quota_pacer = Arc::new(PostgresPacer::default());
+        let (google, demo_emulator) = google_access(&config, quota_pacer.clone()).await?;
         let engine = Arc::new(OnceCell::new());
         let state = Arc::new(AppState::new(
             store.clone(),
@@ -91,6 +95,7 @@ impl Application {
             state,
             store,
             google,
+            quota_pacer,
             engine,
             demo_emulator,
         })
@@ -130,6 +135,7 @@ impl Application {
             health_reporter.clone(),
             EngineStart {
                 google: self.google.clone(),
+                quota_pacer: self.quota_pacer.clone(),
                 config: engine_config(&self.config),
                 cell: self.engine.clone(),
                 shutdown: engine_shutdown.clone(),
@@ -235,6 +241,7 @@ async fn set_readiness(reporter: &HealthReporter, status: ServingStatus) {
 /// What the database supervisor needs to start the engine once Postgres answers.
 struct EngineStart {
     google: Arc<GoogleAccess>,
+    quota_pacer: Arc<PostgresPacer>,
     config: EngineConfig,
     cell: Arc<OnceCell<Arc<Engine>>>,
     shutdown: CancellationToken,
@@ -264,6 +271,7 @@ async fn supervise_database(
     tracing::info!("connected to postgres, migrations applied");
     let _ = store.set(connected);
     let store = store.get().expect("just set");
+    engine.quota_pacer.attach(store.clone());
     let started = Engine::new(
         store.clone(),
         engine.google,
@@ -432,7 +440,10 @@ impl DemoEmulator {
 
 /// The built-in emulator for `--demo`.
 #[cfg(feature = "demo")]
-async fn demo_google(config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
+async fn demo_google(
+    config: &ServeConfig,
+    quota_pacer: Arc<PostgresPacer>,
+) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
     let listener = TcpListener::bind(config.emulator_listen)
         .await
         .with_context(|| {
@@ -446,14 +457,17 @@ async fn demo_google(config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>,
     let key = emulator.service_account_key_json(DEMO_SERVICE_ACCOUNT)?;
     let credential = ServiceAccountCredential::from_json(&key)?;
     let base = url::Url::parse(&emulator.base_url())?;
-    let client = GoogleClient::new(GoogleConfig::all_apis_at(&base))?;
+    let client = GoogleClient::with_shared_pacer(GoogleConfig::all_apis_at(&base), quota_pacer)?;
     tracing::info!(emulator = %emulator.base_url(), "demo mode: Google is the built-in emulator (domains reseller-one.example and reseller-two.example, credential \"default\")");
     let credentials = [("default".to_owned(), Arc::new(credential))].into();
     Ok((Arc::new(GoogleAccess::new(client, credentials)), emulator))
 }
 
 #[cfg(not(feature = "demo"))]
-async fn demo_google(_config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
+async fn demo_google(
+    _config: &ServeConfig,
+    _quota_pacer: Arc<PostgresPacer>,
+) -> anyhow::Result<(Arc<GoogleAccess>, DemoEmulator)> {
     anyhow::bail!(
         "this build of support-access has no built-in emulator (it was built without the `demo` feature): configure a service-account key with --credential NAME=PATH"
     )
@@ -461,11 +475,13 @@ async fn demo_google(_config: &ServeConfig) -> anyhow::Result<(Arc<GoogleAccess>
 
 /// Google access from configuration: real Google with the configured keys, or (demo mode) the
 /// built-in emulator seeded with two reseller domains, its key named `default`.
+/// Google's project-wide quotas are paced by `quota_pacer`, shared with the other replicas.
 async fn google_access(
     config: &ServeConfig,
+    quota_pacer: Arc<PostgresPacer>,
 ) -> anyhow::Result<(Arc<GoogleAccess>, Option<DemoEmulator>)> {
     if config.demo_mode() {
-        let (google, emulator) = demo_google(config).await?;
+        let (google, emulator) = demo_google(config, quota_pacer).await?;
         return Ok((google, Some(emulator)));
     }
     if config.credentials.is_empty() {
@@ -486,7 +502,7 @@ async fn google_access(
             .with_context(|| format!("service-account key {name:?} ({})", path.display()))?;
         credentials.insert(name, Arc::new(credential));
     }
-    let client = GoogleClient::new(google_config)?;
+    let client = GoogleClient::with_shared_pacer(google_config, quota_pacer)?;
     Ok((Arc::new(GoogleAccess::new(client, credentials)), None))
 }
 

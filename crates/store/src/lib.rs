@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod manual;
 pub mod observations;
 pub mod operations;
+pub mod quota_slots;
 pub mod staff;
 pub mod status;
 mod text_enum;

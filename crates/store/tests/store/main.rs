@@ -9,6 +9,7 @@ mod domains;
 mod drift;
 mod idempotency;
 mod operations;
+mod quota_slots;
 mod schema;
 mod staff;
 
