@@ -47,6 +47,15 @@ pub trait SharedPacer: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<(), PacerError>>;
 }
 
+/// A call that wakes up later than `interval / LATE_SLOT_DIVISOR` (at least [`LATE_SLOT_FLOOR`])
+/// after its shared slot gives the slot up and reserves another (the configured Licensing rate
+/// keeps 25 ms of each second below Google's, for the rest of the way to Google)…
+const LATE_SLOT_DIVISOR: u32 = 80;
+/// …(timer wake-ups are not more precise than this)…
+const LATE_SLOT_FLOOR: Duration = Duration::from_millis(10);
+/// …up to this many times per call; then it goes late rather than not at all.
+const MAX_MISSED_SLOTS: u32 = 3;
+
 /// Which Google quota a call draws on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum BucketKey {
@@ -135,6 +144,7 @@ struct BucketState {
     limiter: Arc<DefaultDirectRateLimiter>,
     /// Nobody starts a request before this (Google's Retry-After after a quota error).
     paused_until: Option<Instant>,
+    /// Calls that went through since the rate last changed (or since the last refusal).
     successes_at_factor: u32,
 }
 
@@ -180,6 +190,7 @@ impl Bucket {
     /// Waits until a request may start; returns how long that took.
     pub(crate) async fn acquire(&self) -> Duration {
         let started = Instant::now();
+        let mut missed_slots = 0;
         loop {
             let (pause, limiter, factor) = {
                 let state = self.state.lock().expect("bucket poisoned");
@@ -195,7 +206,23 @@ impl Bucket {
                     // what one request takes of the project's quota.
                     let interval = self.rate.interval().saturating_mul(factor);
                     match pacer.reserve(quota, interval).await {
-                        Ok(wait) => tokio::time::sleep(wait).await,
+                        Ok(wait) => {
+                            let due = Instant::now() + wait;
+                            tokio::time::sleep_until(due).await;
+                            // Woken late (a busy machine), this call would go out closer to the
+                            // next replica's slot than the quota allows: give the slot up.
+                            let late = Instant::now().saturating_duration_since(due);
+                            let tolerance = (interval / LATE_SLOT_DIVISOR).max(LATE_SLOT_FLOOR);
+                            if late > tolerance && missed_slots < MAX_MISSED_SLOTS {
+                                missed_slots += 1;
+                                tracing::debug!(
+                                    quota = %quota,
+                                    late_ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
+                                    "woke too late for a shared quota slot: reserving another"
+                                );
+                                continue;
+                            }
+                        }
                         Err(error) => {
                             tracing::warn!(quota = %quota, error = %error, "the shared quota pacer did not answer: pacing this call locally");
                             limiter.until_ready().await;
@@ -231,6 +258,16 @@ impl Bucket {
         let mut state = self.state.lock().expect("bucket poisoned");
         let until = Instant::now() + pause;
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+        if self.shared.is_some()
+            && state.factor == 1
+            && state.successes_at_factor >= self.recovery_after
+        {
+            // Shared slots are already the quota's pace: one refusal after a clean streak is a
+            // call that reached Google late (a busy machine), not a rate Google lowered. The
+            // next refusal within `recovery_after` calls slows down as usual.
+            state.successes_at_factor = 0;
+            return;
+        }
         let factor = (state.factor * 2).min(self.max_factor);
         if factor != state.factor {
             state.factor = factor;
@@ -242,10 +279,10 @@ impl Bucket {
     /// A call went through: after enough of them, speed up again.
     pub(crate) fn record_success(&self) {
         let mut state = self.state.lock().expect("bucket poisoned");
+        state.successes_at_factor = state.successes_at_factor.saturating_add(1);
         if state.factor == 1 {
             return;
         }
-        state.successes_at_factor += 1;
         if state.successes_at_factor >= self.recovery_after {
             state.factor /= 2;
             state.limiter = limiter(self.rate, state.factor);
@@ -400,10 +437,14 @@ mod tests {
             let gap = pair[1] - pair[0];
             assert!(gap >= Duration::from_millis(45), "calls {gap:?} apart");
         }
+        // One reservation per call, and more when a call woke too late for its slot.
         let reserved = pacer.reserved.lock().unwrap().clone();
-        assert_eq!(
-            reserved,
-            vec![("licensing/p1".to_owned(), Duration::from_millis(50)); 6]
+        assert!(reserved.len() >= 6, "{reserved:?}");
+        assert!(
+            reserved
+                .iter()
+                .all(|r| *r == ("licensing/p1".to_owned(), Duration::from_millis(50))),
+            "{reserved:?}"
         );
     }
 
@@ -450,6 +491,35 @@ mod tests {
         assert_eq!(
             pacer.reserved.lock().unwrap().clone(),
             [("licensing/p1".to_owned(), Duration::from_millis(100))]
+        );
+    }
+
+    #[tokio::test]
+    async fn one_refusal_after_a_clean_streak_only_pauses_a_shared_bucket() {
+        let pacer = Arc::new(MemoryPacer::default());
+        let bucket = replica(&pacer).bucket(licensing());
+        let recovery_after = QuotaConfig::default().recovery_after_successes;
+        for _ in 0..recovery_after {
+            bucket.record_success();
+        }
+        bucket.penalize(None);
+        assert_eq!(
+            bucket.slowdown_factor(),
+            1,
+            "a lone refusal: paused, not slowed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            pacer.pauses.lock().unwrap().len(),
+            1,
+            "every replica paused"
+        );
+        bucket.record_success();
+        bucket.penalize(None);
+        assert_eq!(
+            bucket.slowdown_factor(),
+            2,
+            "a second one soon after slows down"
         );
     }
 
