@@ -99,7 +99,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            workers: 4,
+            workers: 8,
             lease: Duration::from_secs(30),
             step_concurrency: 8,
             max_passes: 8,

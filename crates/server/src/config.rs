@@ -111,8 +111,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORT_ACCESS_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: std::time::Duration,
 
-    /// Provisioning worker tasks in this replica (each works on one domain at a time).
-    #[arg(long, env = "SUPPORT_ACCESS_WORKERS", default_value_t = 4)]
+    /// Provisioning worker tasks in this replica (each works on one domain at a time). Google
+    /// paces user creation per domain (10 a second), so domains in flight add up until the
+    /// project's Licensing quota is busy; each holds about 14 KB per account while it runs.
+    #[arg(long, env = "SUPPORT_ACCESS_WORKERS", default_value_t = 8)]
     pub workers: usize,
 
     /// Google calls in flight at once within one domain.

@@ -182,6 +182,9 @@ pub struct ScaleReport {
     /// The emulator's ledger from the start of the load to its end, the status domain's calls
     /// left out (its reconciliation may run meanwhile; it is no part of the load).
     pub ledger: Vec<LedgerEntry>,
+    /// The emulator keeps its newest entries only: when true, `ledger` is the end of the load,
+    /// not all of it.
+    pub ledger_truncated: bool,
     /// The two replicas.
     pub replicas: [ReplicaMemory; 2],
     /// Idle RSS of each replica right after start, KiB.
@@ -705,8 +708,9 @@ async fn measure(
     }
 
     let status_customer = emulator.customer_id(STATUS_DOMAIN);
-    let ledger: Vec<LedgerEntry> = emulator
-        .ledger()
+    let full_ledger = emulator.ledger();
+    let ledger_truncated = full_ledger.len() >= support_access_emulator::ledger::MAX_ENTRIES;
+    let ledger: Vec<LedgerEntry> = full_ledger
         .into_iter()
         .filter(|e| e.customer_id.is_none() || e.customer_id != status_customer)
         .collect();
@@ -735,6 +739,7 @@ async fn measure(
         operation_accounts,
         domain_counts,
         ledger,
+        ledger_truncated,
         replicas: replica_memory,
         idle_kib,
         status_idle,

@@ -1,25 +1,25 @@
 //! The scale scenario, small, in CI: the same run as the `bench-scale` benchmark
 //! ([`support_access_e2e::scale`]: two replicas on one database, the emulator enforcing Google's
 //! quotas, staff declared in batches, every domain in one operation, status measured meanwhile)
-//! with the debug build `cargo build --workspace --bins` made, on 8 domains × 100 accounts.
+//! with the debug build `cargo build --workspace --bins` made, on 20 domains × 500 accounts.
 //! It asserts that everything converged, never how long it took: the operation succeeded with
 //! every account DONE, every account of every domain converged (OK, or waiting
 //! only for the manual mail-routing step that Google offers no API for), Google holds each account once and
-//! got exactly one `users.insert` for it, both replicas did part of the work, and Google hardly
-//! ever refused a Licensing call as too fast (the replicas pace its project-wide quota of 1 query
-//! per second together, through Postgres; each pacing it alone, they collided: 7 refusals, and
-//! the run took 144 s instead of 59 s).
+//! got exactly one `users.insert` for it, both replicas did part of the work, and their Licensing
+//! calls kept apart (the replicas pace its project-wide quota of 1 query per second together,
+//! through Postgres; each pacing it alone, 8 × 100 saw 7 refusals and took 144 s instead of
+//! 59 s).
 
 use std::time::Duration;
 
 use support_access_e2e::scale::{self, ScaleConfig};
 use support_access_e2e::workspace_binary;
 
-const DOMAINS: usize = 8;
-const ACCOUNTS: usize = 100;
+const DOMAINS: usize = 20;
+const ACCOUNTS: usize = 500;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_replicas_provision_eight_domains_of_100_accounts_under_google_quotas() {
+async fn two_replicas_provision_twenty_domains_of_500_accounts_under_google_quotas() {
     let binary = workspace_binary("support-access");
     assert!(
         binary.exists(),
@@ -72,17 +72,18 @@ async fn two_replicas_provision_eight_domains_of_100_accounts_under_google_quota
     }
 
     // The replicas share Google's project-wide Licensing quota (1 query per second, no burst)
-    // through one pacer, so Google refuses a Licensing call as too fast only when a call reached
-    // it late (a busy machine) and met the next slot: 0 or 1 per run here, measured; each
-    // replica pacing alone, 7.
+    // through one pacer: no two Licensing calls of theirs reach Google less than half a second
+    // apart. (Calls can still reach it a little closer than a second when one of them was
+    // delayed on its way, on a busy machine, and Google refuses that one; each replica pacing
+    // alone, their calls interleaved at random and 7 were refused on 8 x 100.)
     let licensing: Vec<_> = report
         .ledger
         .iter()
         .filter(|e| e.method.starts_with("licensing."))
         .collect();
-    let refused: Vec<String> = licensing
+    let too_close: Vec<String> = licensing
         .windows(2)
-        .filter(|pair| !pair[1].outcome.starts_with('2'))
+        .filter(|pair| pair[1].at_ms < pair[0].at_ms + 500)
         .map(|pair| {
             format!(
                 "{} {} ms after the previous Licensing call",
@@ -91,9 +92,14 @@ async fn two_replicas_provision_eight_domains_of_100_accounts_under_google_quota
             )
         })
         .collect();
-    assert!(
-        refused.len() <= 2,
-        "Licensing calls Google refused: {refused:#?}"
+    assert_eq!(too_close, Vec::<String>::new(), "Licensing calls too close");
+    let refused = licensing
+        .iter()
+        .filter(|e| !e.outcome.starts_with('2'))
+        .count();
+    eprintln!(
+        "{} Licensing calls, {refused} refused as too fast",
+        licensing.len()
     );
 
     // Both replicas worked.

@@ -158,6 +158,19 @@ fn print(report: &ScaleReport) {
         report.ratio(),
         bound.steady_state_seconds()
     );
+    if report.ledger_truncated {
+        let span = report
+            .ledger
+            .first()
+            .zip(report.ledger.last())
+            .map_or(0.0, |(first, last)| {
+                (last.at_ms - first.at_ms) as f64 / 1000.0
+            });
+        println!(
+            "  the emulator kept only its newest {} ledger entries, the last {span:.0} s of the load: the calls and users counted below are those of that window",
+            report.ledger.len()
+        );
+    }
     let api = report.api_calls();
     let by_method = report.calls_by_method();
     println!(
