@@ -164,6 +164,7 @@ pub fn domain_outcomes(
     staff: &[(String, String)],
     steps: &[StepRecord],
     work: Option<&DomainWorkRecord>,
+    account_results: &serde_json::Value,
 ) -> Vec<AccountOutcome> {
     // Pending until decided below; every account gets a result before this returns.
     let new_outcome = |staff_member: Option<String>, email: &str| AccountOutcome {
@@ -208,7 +209,7 @@ pub fn domain_outcomes(
         }
     }
     for (email, outcome) in accounts.iter_mut() {
-        let verdict = work.and_then(|d| d.account_results.get(email));
+        let verdict = account_results.get(email);
         let verdict_result = verdict
             .and_then(|v| v["result"].as_str())
             .and_then(AccountResult::parse);
@@ -305,9 +306,10 @@ impl ResultReader {
         conn: &mut sqlx::PgConnection,
         domain: &str,
     ) -> Result<(Vec<AccountOutcome>, Vec<StepRecord>), StoreError> {
-        let steps = operations::domain_steps(conn, self.operation_id, domain).await?;
+        let steps = operations::domain_steps(&mut *conn, self.operation_id, domain).await?;
+        let account_results = operations::account_results(conn, self.operation_id, domain).await?;
         let work = self.works.iter().find(|w| w.domain_name == domain);
-        let accounts = domain_outcomes(domain, &self.staff, &steps, work);
+        let accounts = domain_outcomes(domain, &self.staff, &steps, work, &account_results);
         Ok((accounts, steps))
     }
 }
@@ -432,7 +434,7 @@ fn record_duration(record: &operations::OperationRecord, state: &'static str) {
 mod tests {
     use super::*;
 
-    fn work(domain: &str, state: RunState, account_results: serde_json::Value) -> DomainWorkRecord {
+    fn work(domain: &str, state: RunState) -> DomainWorkRecord {
         DomainWorkRecord {
             operation_id: uuid::Uuid::nil(),
             domain_name: domain.to_owned(),
@@ -444,7 +446,6 @@ mod tests {
             not_before: None,
             update_time: chrono::Utc::now(),
             claims: 1,
-            account_results,
         }
     }
 
@@ -459,8 +460,8 @@ mod tests {
         let results = serde_json::json!({
             "user001@a.example": {"result": "CONFLICT", "detail": "an unmanaged account holds the address"},
         });
-        let succeeded = work("a.example", RunState::Succeeded, results);
-        let outcomes = domain_outcomes("a.example", &staff(3), &[], Some(&succeeded));
+        let succeeded = work("a.example", RunState::Succeeded);
+        let outcomes = domain_outcomes("a.example", &staff(3), &[], Some(&succeeded), &results);
         let summary: Vec<(&str, AccountResult, StepState)> = outcomes
             .iter()
             .map(|o| (o.email.as_str(), o.result, o.state))
@@ -479,11 +480,12 @@ mod tests {
         );
         assert_eq!(outcomes[1].error, "an unmanaged account holds the address");
 
-        let failed = work("a.example", RunState::Failed, serde_json::json!({}));
-        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&failed));
+        let none = serde_json::json!({});
+        let failed = work("a.example", RunState::Failed);
+        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&failed), &none);
         assert_eq!(outcomes[0].result, AccountResult::Blocked);
-        let running = work("a.example", RunState::Running, serde_json::json!({}));
-        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&running));
+        let running = work("a.example", RunState::Running);
+        let outcomes = domain_outcomes("a.example", &staff(1), &[], Some(&running), &none);
         assert_eq!(outcomes[0].result, AccountResult::Pending);
     }
 
@@ -496,9 +498,9 @@ mod tests {
             } else {
                 RunState::Succeeded
             };
-            let work = work(domain, state, serde_json::json!({}));
+            let work = work(domain, state);
             result.add_domain(
-                domain_outcomes(domain, &staff(60), &[], Some(&work)),
+                domain_outcomes(domain, &staff(60), &[], Some(&work), &serde_json::json!({})),
                 Vec::new(),
             );
         }

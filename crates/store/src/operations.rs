@@ -215,8 +215,6 @@ pub struct DomainWorkRecord {
     pub update_time: DateTime<Utc>,
     /// How many times it was claimed.
     pub claims: i32,
-    /// What became of accounts that no step tells about (see [`record_account_results`]).
-    pub account_results: Value,
 }
 
 /// Progress of one domain: its state and how many steps are in each state.
@@ -1102,13 +1100,36 @@ pub async fn domain_steps(
 
 /// The work items of the operation, by domain name.
 pub async fn domains(conn: &mut PgConnection, operation_id: Uuid) -> Result<Vec<DomainWorkRecord>> {
+    // Not the account results: an operation of 200 domains x 500 accounts holds 100,000 of
+    // them; [`account_results`] reads one domain's.
     let rows = sqlx::query_as(
-        "SELECT * FROM operation_domains WHERE operation_id = $1 ORDER BY domain_name",
+        "SELECT operation_id, domain_name, state, message, lease_owner, lease_expires_at, \
+                fencing_token, not_before, update_time, claims \
+         FROM operation_domains WHERE operation_id = $1 ORDER BY domain_name",
     )
     .bind(operation_id)
     .fetch_all(conn)
     .await?;
     Ok(rows)
+}
+
+/// What became of the accounts of one domain of an operation that no journal step tells about
+/// (recorded by [`record_account_results`]): a JSON object by account e-mail, empty when none
+/// was recorded.
+pub async fn account_results(
+    conn: &mut PgConnection,
+    operation_id: Uuid,
+    domain_name: &str,
+) -> Result<Value> {
+    let results: Option<Value> = sqlx::query_scalar(
+        "SELECT account_results FROM operation_domains \
+         WHERE operation_id = $1 AND domain_name = $2",
+    )
+    .bind(operation_id)
+    .bind(domain_name)
+    .fetch_optional(conn)
+    .await?;
+    Ok(results.unwrap_or_else(|| Value::Object(Default::default())))
 }
 
 /// Per domain of the operation (by name): its state and step counts per state.

@@ -780,3 +780,35 @@ async fn a_claim_takes_the_customers_other_domains_of_the_operation_along(
     );
     Ok(())
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn account_results_are_read_one_domain_at_a_time(pool: PgPool) -> Result<()> {
+    let op = operation(&["a.example", "b.example"]);
+    create(&pool, &op).await?;
+    let lease = operations::claim_next_domain(&pool, "worker-a", LONG)
+        .await?
+        .expect("claimable");
+    let mut conn = pool.acquire().await?;
+    let results = json!({ format!("ana@{}", lease.domain_name): { "result": "CONFLICT" } });
+    operations::record_account_results(&mut conn, &lease, &results).await?;
+
+    assert_eq!(
+        operations::account_results(&mut conn, op.id, &lease.domain_name).await?,
+        results
+    );
+    let other = if lease.domain_name == "a.example" {
+        "b.example"
+    } else {
+        "a.example"
+    };
+    assert_eq!(
+        operations::account_results(&mut conn, op.id, other).await?,
+        json!({}),
+        "a domain with nothing recorded"
+    );
+    assert_eq!(
+        operations::account_results(&mut conn, op.id, "elsewhere.example").await?,
+        json!({})
+    );
+    Ok(())
+}
