@@ -725,7 +725,11 @@ impl DomainClient {
                 None => (attempt < policy.max_attempts, error),
             };
             if may_retry && attempts_left && within_deadline {
-                if *error.class() == ErrorClass::Transient {
+                // No answer, or a server error (Licensing's 503 reads as a quota refusal, but it
+                // is a 5xx all the same): the attempt may have taken effect.
+                if *error.class() == ErrorClass::Transient
+                    || error.status().is_some_and(|status| status >= 500)
+                {
                     ambiguous = true;
                 }
                 if token_rejected {

@@ -484,6 +484,36 @@ async fn transient_failures_are_retried_and_duplicates_of_ambiguous_writes_detec
     assert_eq!(snapshot.attempts_with("transient"), 5);
 }
 
+/// Licensing answers 503 when it is over quota (so the adapter paces down), but a 503 is a
+/// server error all the same: the delete may have been applied. Its retry's 404 means done.
+#[tokio::test]
+async fn a_licensing_delete_answered_503_after_it_applied_is_done_when_the_retry_finds_nothing() {
+    let h = Harness::start(Seed::demo(), |_| {}).await;
+    let google = h.domain(RESELLER_ONE).await;
+    h.emulator.update_knobs(|k| {
+        k.faults = vec![fault(
+            "licensing.licenseAssignments.delete",
+            1,
+            FaultAction::ApplyThenError {
+                code: 503,
+                reason: "backendError".into(),
+                message: "Service unavailable. Please try again".into(),
+            },
+        )]
+    });
+    google
+        .license_assignments_delete(
+            GOOGLE_WORKSPACE_PRODUCT,
+            BUSINESS_STANDARD,
+            "sales@reseller-one.example",
+        )
+        .await
+        .expect("delete after a 503 that applied");
+    let outcomes = h.outcomes("licensing.licenseAssignments.delete");
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(outcomes[1].starts_with("404"), "{outcomes:?}");
+}
+
 #[tokio::test]
 async fn refusals_are_permission_denied_invalid_or_licenses_exhausted() {
     let h = Harness::start(Seed::demo(), no_retries).await;
