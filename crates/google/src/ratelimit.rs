@@ -207,19 +207,7 @@ impl Bucket {
                     let interval = self.rate.interval().saturating_mul(factor);
                     match pacer.reserve(quota, interval).await {
                         Ok(wait) => {
-                            let due = Instant::now() + wait;
-                            tokio::time::sleep_until(due).await;
-                            // Woken late (a busy machine), this call would go out closer to the
-                            // next replica's slot than the quota allows: give the slot up.
-                            let late = Instant::now().saturating_duration_since(due);
-                            let tolerance = (interval / LATE_SLOT_DIVISOR).max(LATE_SLOT_FLOOR);
-                            if late > tolerance && missed_slots < MAX_MISSED_SLOTS {
-                                missed_slots += 1;
-                                tracing::debug!(
-                                    quota = %quota,
-                                    late_ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
-                                    "woke too late for a shared quota slot: reserving another"
-                                );
+                            if !wait_for_slot(quota, wait, interval, &mut missed_slots).await {
                                 continue;
                             }
                         }
@@ -296,6 +284,31 @@ impl Bucket {
     }
 }
 
+/// Sleeps until a shared slot `wait` from now; false when it woke too late to use it (a busy
+/// machine: the call would go out closer to the next replica's slot than the quota allows), so
+/// the caller reserves another, at most [`MAX_MISSED_SLOTS`] times per call.
+async fn wait_for_slot(
+    quota: &str,
+    wait: Duration,
+    interval: Duration,
+    missed_slots: &mut u32,
+) -> bool {
+    let due = Instant::now() + wait;
+    tokio::time::sleep_until(due).await;
+    let late = Instant::now().saturating_duration_since(due);
+    let tolerance = (interval / LATE_SLOT_DIVISOR).max(LATE_SLOT_FLOOR);
+    if late <= tolerance || *missed_slots >= MAX_MISSED_SLOTS {
+        return true;
+    }
+    *missed_slots += 1;
+    tracing::debug!(
+        quota = %quota,
+        late_ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
+        "woke too late for a shared quota slot: reserving another"
+    );
+    false
+}
+
 /// The buckets one domain client draws on.
 #[derive(Debug, Clone)]
 pub(crate) struct DomainBuckets {
@@ -319,19 +332,24 @@ impl DomainBuckets {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn bucket_holds_the_configured_rate() {
-        let bucket = Bucket::new(Rate::new(20, Duration::from_secs(1), 1), 8, 5);
+    /// Asserts that `bucket`, at 20 requests a second with burst 1, spaces 6 requests: the last
+    /// starts 5 × 50 ms after the first.
+    async fn assert_paces_20_a_second(bucket: &Bucket) {
         let started = std::time::Instant::now();
         for _ in 0..6 {
             bucket.acquire().await;
         }
-        // 6 requests at 20/s with burst 1: the last starts 5 × 50 ms after the first.
         assert!(
             started.elapsed() >= Duration::from_millis(240),
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn bucket_holds_the_configured_rate() {
+        let bucket = Bucket::new(Rate::new(20, Duration::from_secs(1), 1), 8, 5);
+        assert_paces_20_a_second(&bucket).await;
     }
 
     #[tokio::test]
@@ -529,16 +547,7 @@ mod tests {
             down: true,
             ..MemoryPacer::default()
         });
-        let bucket = replica(&pacer).bucket(licensing());
-        let started = std::time::Instant::now();
-        for _ in 0..6 {
-            bucket.acquire().await;
-        }
-        // The local limiter at 20/s with burst 1: the last of 6 starts 5 × 50 ms after the first.
-        assert!(
-            started.elapsed() >= Duration::from_millis(240),
-            "{:?}",
-            started.elapsed()
-        );
+        // The local limiter at the configured 20/s.
+        assert_paces_20_a_second(&replica(&pacer).bucket(licensing())).await;
     }
 }
