@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use support_access_engine::EngineConfig;
 
 /// support-access: Customer Care Portal access for a reseller's support staff, in every
 /// reseller domain.
@@ -114,11 +115,15 @@ pub struct ServeConfig {
     /// Provisioning worker tasks in this replica (each works on one domain at a time). Google
     /// paces user creation per domain (10 a second), so domains in flight add up until the
     /// project's Licensing quota is busy; each holds about 14 KB per account while it runs.
-    #[arg(long, env = "SUPPORT_ACCESS_WORKERS", default_value_t = 8)]
+    #[arg(long, env = "SUPPORT_ACCESS_WORKERS", default_value_t = EngineConfig::default().workers)]
     pub workers: usize,
 
     /// Google calls in flight at once within one domain.
-    #[arg(long, env = "SUPPORT_ACCESS_STEP_CONCURRENCY", default_value_t = 8)]
+    #[arg(
+        long,
+        env = "SUPPORT_ACCESS_STEP_CONCURRENCY",
+        default_value_t = EngineConfig::default().step_concurrency
+    )]
     pub step_concurrency: usize,
 
     /// How long a worker's claim on a domain lasts without renewal (renewed while it works);
