@@ -168,7 +168,7 @@ fn print(report: &ScaleReport) {
             });
         println!(
             "  the emulator kept only its newest {} ledger entries, the last {span:.0} s of the load: the calls and users counted below are those of that window",
-            report.ledger.len()
+            support_access_emulator::ledger::MAX_ENTRIES
         );
     }
     let api = report.api_calls();
