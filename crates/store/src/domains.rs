@@ -269,6 +269,11 @@ pub async fn delete(
     .execute(&mut *conn)
     .await?;
     if deleted.rows_affected() == 1 {
+        // The markers its accounts' deletion left: no snapshot of the domain is left to read them.
+        sqlx::query("DELETE FROM status_input_changes WHERE domain_name = $1")
+            .bind(domain_name)
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     } else {
         Err(missing_or_mismatch(conn, domain_name).await)

@@ -163,47 +163,61 @@ pub async fn list(
     Ok(into_page(rows, page_size, |d: &DriftRecord| d.id))
 }
 
-/// The open events of a domain, newest first, at most `limit`.
-pub async fn open_for_domain(
-    conn: &mut PgConnection,
-    domain_name: &str,
-    limit: u32,
-) -> Result<Vec<DriftRecord>> {
-    let rows = sqlx::query_as(
-        "SELECT * FROM drift_events WHERE domain_name = $1 AND resolve_time IS NULL \
-         ORDER BY id DESC LIMIT $2",
-    )
-    .bind(domain_name)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
+/// What a domain's status shows of its drift: the open events (newest first, at most
+/// `open_limit`), the ones the service repaired (most recently resolved first, at most
+/// `repair_limit`), and how many it repaired ever.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DomainDrift {
+    /// The open events.
+    pub open: Vec<DriftRecord>,
+    /// The events the service repaired, most recent first.
+    pub recent_repairs: Vec<DriftRecord>,
+    /// How many events the service repaired, ever.
+    pub repairs_total: i64,
 }
 
-/// The events of a domain the service repaired, most recently resolved first, at most `limit`.
-pub async fn recent_repairs(
-    conn: &mut PgConnection,
-    domain_name: &str,
-    limit: u32,
-) -> Result<Vec<DriftRecord>> {
-    let rows = sqlx::query_as(
-        "SELECT * FROM drift_events WHERE domain_name = $1 AND repair_operation IS NOT NULL \
-         ORDER BY resolve_time DESC, id DESC LIMIT $2",
-    )
-    .bind(domain_name)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    Ok(rows)
+/// One row of [`for_domain_status`]: an event, which list it is in, and the repairs' total.
+#[derive(sqlx::FromRow)]
+struct TaggedDrift {
+    repaired: bool,
+    repairs_total: i64,
+    #[sqlx(flatten)]
+    event: DriftRecord,
 }
 
-/// How many events of a domain the service repaired, ever.
-pub async fn repairs_total(conn: &mut PgConnection, domain_name: &str) -> Result<i64> {
-    let total = sqlx::query_scalar(
-        "SELECT count(*) FROM drift_events WHERE domain_name = $1 AND repair_operation IS NOT NULL",
+/// A domain's [`DomainDrift`] in one round trip. The total rides on the repaired rows: when
+/// there is none, it is 0.
+pub async fn for_domain_status(
+    conn: &mut PgConnection,
+    domain_name: &str,
+    open_limit: u32,
+    repair_limit: u32,
+) -> Result<DomainDrift> {
+    let rows: Vec<TaggedDrift> = sqlx::query_as(
+        "SELECT * FROM ( \
+             (SELECT false AS repaired, 0::bigint AS repairs_total, e.* FROM drift_events e \
+              WHERE e.domain_name = $1 AND e.resolve_time IS NULL ORDER BY e.id DESC LIMIT $2) \
+             UNION ALL \
+             (SELECT true, (SELECT count(*) FROM drift_events t \
+                            WHERE t.domain_name = $1 AND t.repair_operation IS NOT NULL), e.* \
+              FROM drift_events e \
+              WHERE e.domain_name = $1 AND e.repair_operation IS NOT NULL \
+              ORDER BY e.resolve_time DESC, e.id DESC LIMIT $3)) u \
+         ORDER BY repaired, resolve_time DESC, id DESC",
     )
     .bind(domain_name)
-    .fetch_one(conn)
+    .bind(i64::from(open_limit))
+    .bind(i64::from(repair_limit))
+    .fetch_all(conn)
     .await?;
-    Ok(total)
+    let mut drift = DomainDrift::default();
+    for row in rows {
+        if row.repaired {
+            drift.repairs_total = row.repairs_total;
+            drift.recent_repairs.push(row.event);
+        } else {
+            drift.open.push(row.event);
+        }
+    }
+    Ok(drift)
 }

@@ -96,7 +96,7 @@ pub async fn domain_report(
 
 /// Makes the status snapshots of `domain` (or of every domain `principal` may see) current: one
 /// query when they are; the status of a domain whose inputs changed is computed again from
-/// every account and stored, in one transaction, tagged with the fingerprint read before its
+/// every account and stored, in one transaction, tagged with the freshness read before its
 /// inputs (so a change during the computation makes the next read compute again).
 pub async fn ensure_fresh(
     state: &AppState,
@@ -115,7 +115,7 @@ pub async fn ensure_fresh(
             Err(e) => return Err(e),
         };
         let report = domain_report(state, conn, &record).await?;
-        save_snapshot(conn, &report, &freshness.current).await?;
+        save_snapshot(conn, &report, &freshness).await?;
     }
     Ok(())
 }
@@ -124,14 +124,15 @@ pub async fn ensure_fresh(
 async fn save_snapshot(
     conn: &mut PgConnection,
     report: &DomainReport,
-    fingerprint: &str,
+    freshness: &snapshots::Freshness,
 ) -> Result<(), ApiError> {
     let observed = report.observe_time.is_some();
     let stored_state = |s: CheckState| observed.then(|| state_name(state_to_proto(s)).to_owned());
     let to_json = |checks: &[Check]| serde_json::to_value(checks).map_err(ApiError::internal);
     let snapshot = snapshots::SnapshotRecord {
         domain_name: report.status.domain.as_str().to_owned(),
-        fingerprint: fingerprint.to_owned(),
+        fingerprint: freshness.current.clone(),
+        inputs_snapshot: freshness.inputs_snapshot.clone(),
         state: stored_state(report.status.state),
         checks: to_json(&report.status.checks)?,
         observe_time: report.observe_time,
@@ -212,6 +213,7 @@ async fn save_snapshot(
         ..snapshot
     };
     let mut tx = conn.begin().await.map_err(database)?;
+    // false: another read stored a snapshot of later inputs meanwhile; it stands.
     snapshots::save(&mut tx, &snapshot, &accounts).await?;
     tx.commit().await.map_err(database)?;
     Ok(())
@@ -221,8 +223,9 @@ fn database(error: sqlx::Error) -> ApiError {
     ApiError::from(support_access_store::StoreError::Database(error))
 }
 
-/// `GetDomainStatus`: the domain's summary, in a constant number of queries when nothing
-/// changed since the last read.
+/// `GetDomainStatus`: the domain's summary. When nothing changed since the last read, three
+/// queries whatever the size of the domain: the declaration, the freshness with the snapshot,
+/// the drift.
 pub async fn get_domain_status(
     state: &AppState,
     principal: &Principal,
@@ -237,15 +240,25 @@ pub async fn get_domain_status(
         let desired = observation::desired_domain(&mut conn, &record).await?;
         observation::observe_now(state, &mut conn, &record, &desired).await?;
     }
-    ensure_fresh(state, &mut conn, principal, Some(domain.as_str())).await?;
-    let snapshot = snapshots::get(&mut conn, &record.domain_name)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "the status snapshot of {} is missing",
-                record.domain_name
-            ))
-        })?;
+    // An unchanged domain: one round trip for its freshness and snapshot together.
+    let read = snapshots::read(&mut conn, &record.domain_name).await?;
+    let snapshot = match read {
+        Some(snapshots::StatusRead {
+            freshness,
+            snapshot: Some(snapshot),
+        }) if freshness.is_fresh() => snapshot,
+        _ => {
+            ensure_fresh(state, &mut conn, principal, Some(domain.as_str())).await?;
+            snapshots::get(&mut conn, &record.domain_name)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!(
+                        "the status snapshot of {} is missing",
+                        record.domain_name
+                    ))
+                })?
+        }
+    };
     let checks: Vec<Check> =
         serde_json::from_value(snapshot.checks.clone()).map_err(ApiError::internal)?;
     let observe_time = snapshot.observe_time;
@@ -302,6 +315,13 @@ pub async fn get_domain_status(
         });
     }
 
+    let drift = drift::for_domain_status(
+        &mut conn,
+        &record.domain_name,
+        MAX_OPEN_DRIFT,
+        MAX_RECENT_REPAIRS,
+    )
+    .await?;
     Ok(v1::DomainStatus {
         name: support_access_domain::domain_status_resource(&domain),
         state: parse_state(snapshot.state.as_deref()) as i32,
@@ -313,17 +333,13 @@ pub async fn get_domain_status(
         reconcile_time: record.last_reconcile_time.map(timestamp),
         next_reconcile_time: record.next_reconcile_time.map(timestamp),
         repair_policy: super::domains::repair_policy_to_proto(record.repair_policy) as i32,
-        open_drift: drift::open_for_domain(&mut conn, &record.domain_name, MAX_OPEN_DRIFT)
-            .await?
+        open_drift: drift.open.iter().map(super::drift::to_proto).collect(),
+        recent_repairs: drift
+            .recent_repairs
             .iter()
             .map(super::drift::to_proto)
             .collect(),
-        recent_repairs: drift::recent_repairs(&mut conn, &record.domain_name, MAX_RECENT_REPAIRS)
-            .await?
-            .iter()
-            .map(super::drift::to_proto)
-            .collect(),
-        repairs_total: drift::repairs_total(&mut conn, &record.domain_name).await?,
+        repairs_total: drift.repairs_total,
         account_counts: Some(counts),
         manual_steps,
     })

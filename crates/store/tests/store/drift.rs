@@ -55,15 +55,22 @@ async fn one_open_event_per_kind_and_account_until_resolved(pool: PgPool) -> Res
         drift::resolve_missing(&mut conn, "a.example", &still, Some(repair)).await?,
         1
     );
-    let open = drift::open_for_domain(&mut conn, "a.example", 100).await?;
-    assert_eq!(open.len(), 1);
-    assert_eq!(open[0].kind, "ACCOUNT_SUSPENDED");
-    let repairs = drift::recent_repairs(&mut conn, "a.example", 20).await?;
-    assert_eq!(repairs.len(), 1);
-    assert_eq!(repairs[0].repair_operation, Some(repair));
-    assert!(repairs[0].resolve_time.is_some());
-    assert_eq!(drift::repairs_total(&mut conn, "a.example").await?, 1);
-    assert_eq!(drift::repairs_total(&mut conn, "b.example").await?, 0);
+    let status = drift::for_domain_status(&mut conn, "a.example", 100, 20).await?;
+    assert_eq!(status.open.len(), 1);
+    assert_eq!(status.open[0].kind, "ACCOUNT_SUSPENDED");
+    assert_eq!(status.recent_repairs.len(), 1);
+    assert_eq!(status.recent_repairs[0].repair_operation, Some(repair));
+    assert!(status.recent_repairs[0].resolve_time.is_some());
+    assert_eq!(status.repairs_total, 1);
+    let other = drift::for_domain_status(&mut conn, "b.example", 100, 20).await?;
+    assert_eq!(
+        (
+            other.open.len(),
+            other.recent_repairs.len(),
+            other.repairs_total
+        ),
+        (1, 0, 0)
+    );
 
     // The role goes again: a new event opens next to the closed one.
     let reopened = drift::record_open(&mut conn, "a.example", &seen[..1]).await?;
@@ -74,7 +81,15 @@ async fn one_open_event_per_kind_and_account_until_resolved(pool: PgPool) -> Res
         drift::resolve_missing(&mut conn, "a.example", &[], None).await?,
         2
     );
-    assert_eq!(drift::repairs_total(&mut conn, "a.example").await?, 1);
+    let status = drift::for_domain_status(&mut conn, "a.example", 100, 20).await?;
+    assert_eq!(
+        (
+            status.open.len(),
+            status.recent_repairs.len(),
+            status.repairs_total
+        ),
+        (0, 1, 1)
+    );
     Ok(())
 }
 

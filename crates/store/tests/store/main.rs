@@ -12,6 +12,7 @@ mod operations;
 mod quota_slots;
 mod schema;
 mod staff;
+mod status;
 
 use support_access_domain::RoleMode;
 use support_access_store::domains::{NewDomain, RepairPolicy};
