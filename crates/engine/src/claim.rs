@@ -468,6 +468,9 @@ impl Engine {
             .append_batch(&mut conn, &journal, &pass_steps)
             .await?;
         drop(conn);
+        // The pass's Google calls take minutes on a large domain: what planned them (the whole
+        // journal, the plan's keys and verdicts) is not held through them.
+        drop((journal, planned_keys, verdicts, pass_steps));
 
         let end = self
             .run_pass(lease, &domain.client, resolver, journaled, failed_accounts)

@@ -13,9 +13,7 @@ pub(crate) struct Journal<'a> {
 
 /// The key of a journaled step (from its payload), to match it with a fresh plan.
 fn journal_key(record: &StepRecord) -> Option<String> {
-    serde_json::from_value::<Step>(record.payload.clone())
-        .ok()
-        .map(|s| s.key())
+    record.payload.parse::<Step>().ok().map(|s| s.key())
 }
 
 fn is_open(state: StepState) -> bool {
@@ -90,7 +88,9 @@ impl<'a> Journal<'a> {
             if journal_key(record).is_some_and(|k| planned_keys.contains(&k)) {
                 continue;
             }
-            let landed = serde_json::from_value::<Step>(record.payload.clone())
+            let landed = record
+                .payload
+                .parse::<Step>()
                 .is_ok_and(|step| confirm::effect_observed(&step, observed, access));
             let (state, detail) = if record.state == StepState::Running && landed {
                 (
@@ -143,7 +143,7 @@ impl<'a> Journal<'a> {
                             .map(|s| s.as_str().to_owned()),
                         action: planned.step.kind(),
                         reason: planned.reason.clone(),
-                        payload: serde_json::to_value(&planned.step).expect("steps serialize"),
+                        payload: RawJson::of(&planned.step).expect("steps serialize"),
                         state: StepState::Pending,
                         detail: String::new(),
                     });
@@ -152,9 +152,9 @@ impl<'a> Journal<'a> {
             }
         }
         if !new_steps.is_empty() {
-            let records = operations::append_steps(conn, self.lease, &new_steps).await?;
-            for (record, planned) in records.into_iter().zip(new_planned) {
-                out.push((record.seq, 0, planned));
+            let seqs = operations::append_steps(conn, self.lease, &new_steps).await?;
+            for (seq, planned) in seqs.into_iter().zip(new_planned) {
+                out.push((seq, 0, planned));
             }
         }
         Ok(out)

@@ -61,7 +61,7 @@ use support_access_domain::plan::{PlannedStep, PlannerConfig, StepKind};
 use support_access_domain::revoke::RevokeOptions;
 use support_access_store::accounts::Ownership;
 use support_access_store::operations::{
-    self, Lease, NewStep, RunState, StepRecord, StepStart, StepState, StepUpdate,
+    self, Lease, NewStep, RawJson, RunState, StepRecord, StepStart, StepState, StepUpdate,
 };
 use support_access_store::wake::WakeListener;
 use support_access_store::{Store, StoreError, accounts, domains, observations};

@@ -110,6 +110,37 @@ pub struct OperationRecord {
     pub end_time: Option<DateTime<Utc>>,
 }
 
+/// JSON kept as the text the database holds (a step's parameters, Google's answer): a domain's
+/// journal of thousands of steps is read back whole on every pass, and a parsed
+/// `serde_json::Value` weighs several times its text.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// `value`, serialized once.
+    pub fn of<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        serde_json::value::to_raw_value(value).map(RawJson)
+    }
+
+    /// The value, parsed as `T`.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawJson {
+    /// The same JSON value, whatever the spacing and order of keys.
+    fn eq(&self, other: &Self) -> bool {
+        self.parse::<Value>().ok() == other.parse::<Value>().ok()
+    }
+}
+
 /// A step of a plan, to store with [`create`] or [`append_steps`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewStep {
@@ -124,7 +155,7 @@ pub struct NewStep {
     /// Why it is needed.
     pub reason: String,
     /// Parameters for the engine.
-    pub payload: Value,
+    pub payload: RawJson,
     /// Initial state: usually [`StepState::Pending`]; [`StepState::Skipped`] for what Google
     /// already shows.
     pub state: StepState,
@@ -177,7 +208,8 @@ pub struct StepRecord {
     /// Why.
     pub reason: String,
     /// Parameters.
-    pub payload: Value,
+    #[sqlx(json)]
+    pub payload: RawJson,
     /// Where it is.
     #[sqlx(try_from = "String")]
     pub state: StepState,
@@ -186,7 +218,8 @@ pub struct StepRecord {
     /// Outcome detail.
     pub detail: String,
     /// What Google returned for the effect.
-    pub google_effect: Option<Value>,
+    #[sqlx(json(nullable))]
+    pub google_effect: Option<RawJson>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -342,7 +375,7 @@ async fn insert_steps(
     operation_id: Uuid,
     first_seq: i32,
     steps: &[NewStep],
-) -> Result<Vec<StepRecord>> {
+) -> Result<()> {
     let column = |f: fn(&NewStep) -> Option<String>| steps.iter().map(f).collect::<Vec<_>>();
     let domains = column(|s| Some(s.domain_name.clone()));
     let emails = column(|s| s.account_email.clone());
@@ -351,14 +384,13 @@ async fn insert_steps(
     let reasons = column(|s| Some(s.reason.clone()));
     let states = column(|s| Some(s.state.as_str().to_owned()));
     let details = column(|s| Some(s.detail.clone()));
-    let payloads: Vec<Value> = steps.iter().map(|s| s.payload.clone()).collect();
-    let records = sqlx::query_as(
+    let payloads: Vec<&str> = steps.iter().map(|s| s.payload.as_str()).collect();
+    sqlx::query(
         "INSERT INTO steps (operation_id, seq, domain_name, account_email, staff_member_id, \
                             action, reason, state, detail, payload) \
-         SELECT $1, $2 + n::int - 1, d, e, s, a, r, st, dt, p \
+         SELECT $1, $2 + n::int - 1, d, e, s, a, r, st, dt, p::jsonb \
          FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-                     $9::text[], $10::jsonb[]) WITH ORDINALITY AS t(d, e, s, a, r, st, dt, p, n) \
-         ORDER BY n RETURNING *",
+                     $9::text[], $10::text[]) WITH ORDINALITY AS t(d, e, s, a, r, st, dt, p, n)",
     )
     .bind(operation_id)
     .bind(first_seq)
@@ -370,9 +402,9 @@ async fn insert_steps(
     .bind(states)
     .bind(details)
     .bind(payloads)
-    .fetch_all(conn)
+    .execute(conn)
     .await?;
-    Ok(records)
+    Ok(())
 }
 
 /// The operation with that id.
@@ -1024,12 +1056,13 @@ pub async fn reconciled(conn: &mut PgConnection, domain: &str) -> Result<()> {
 }
 
 /// Adds steps found while working (for example removing a paid license that appeared) at the end
-/// of the plan. Every step must be in the leased domain. Fenced like [`record_step`].
+/// of the plan. Every step must be in the leased domain. Fenced like [`record_step`]. Returns
+/// the steps' `seq`, in order.
 pub async fn append_steps(
     conn: &mut PgConnection,
     lease: &Lease,
     steps: &[NewStep],
-) -> Result<Vec<StepRecord>> {
+) -> Result<Vec<i32>> {
     if steps.iter().any(|s| s.domain_name != lease.domain_name) {
         return Err(StoreError::InvalidValue(
             "step outside the leased domain".to_owned(),
@@ -1046,9 +1079,11 @@ pub async fn append_steps(
     .bind(lease.operation_id)
     .fetch_one(&mut *tx)
     .await?;
-    let records = insert_steps(&mut tx, lease.operation_id, next_seq, steps).await?;
+    insert_steps(&mut tx, lease.operation_id, next_seq, steps).await?;
     tx.commit().await?;
-    Ok(records)
+    let count = i32::try_from(steps.len())
+        .map_err(|_| StoreError::InvalidValue("too many steps".to_owned()))?;
+    Ok((next_seq..next_seq + count).collect())
 }
 
 /// Marks every pending or running step of the leased domain cancelled, with `detail`; returns

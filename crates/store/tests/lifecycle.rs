@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::plan::StepKind;
 use support_access_store::operations::{
-    self, Cancellation, NewOperation, NewStep, Outcome, RunState, StepState,
+    self, Cancellation, NewOperation, NewStep, Outcome, RawJson, RunState, StepState,
 };
 use support_access_store::{Result, StoreError};
 use uuid::Uuid;
@@ -28,7 +28,7 @@ fn operation(domains: &[&str]) -> NewOperation {
         staff_member_id: Some("ana".to_owned()),
         action,
         reason: "needed".to_owned(),
-        payload: json!({}),
+        payload: RawJson::of(&json!({})).expect("json"),
         state: StepState::Pending,
         detail: String::new(),
     };

@@ -138,7 +138,7 @@ pub async fn activity(conn: &mut PgConnection, domain: &str) -> Result<Activity,
     let mut activity = Activity::default();
     for operation in unfinished.items {
         for record in operations::domain_steps(conn, operation.id, domain).await? {
-            let Ok(step) = serde_json::from_value::<Step>(record.payload) else {
+            let Ok(step) = record.payload.parse::<Step>() else {
                 continue;
             };
             match record.state {

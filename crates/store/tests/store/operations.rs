@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use support_access_domain::lifecycle::OperationKind;
 use support_access_domain::plan::StepKind;
 use support_access_store::operations::{
-    self, Lease, NewOperation, NewStep, OperationFilter, Outcome, RunState, StepState, StepUpdate,
+    self, Lease, NewOperation, NewStep, OperationFilter, Outcome, RawJson, RunState, StepState,
+    StepUpdate,
 };
 use support_access_store::{Result, StoreError};
 use uuid::Uuid;
@@ -23,7 +24,7 @@ fn step(domain: &str, account: Option<&str>, action: StepKind) -> NewStep {
         staff_member_id: account.map(str::to_owned),
         action,
         reason: format!("{action} needed"),
-        payload: json!({ "action": action.as_str() }),
+        payload: RawJson::of(&json!({ "action": action.as_str() })).expect("json"),
         state: StepState::Pending,
         detail: String::new(),
     }
@@ -104,7 +105,10 @@ async fn create_stores_operation_work_items_and_plan(pool: PgPool) -> Result<()>
     assert_eq!(steps[1].domain_name, "a.example");
     assert_eq!(steps[1].action, StepKind::CreateUser);
     assert_eq!(steps[1].account_email.as_deref(), Some("ana@a.example"));
-    assert_eq!(steps[1].payload, json!({ "action": "CREATE_USER" }));
+    assert_eq!(
+        steps[1].payload.parse::<serde_json::Value>().expect("json"),
+        json!({ "action": "CREATE_USER" })
+    );
     assert_eq!(steps[2].domain_name, "b.example");
     assert!(
         steps
@@ -318,7 +322,12 @@ async fn lapsed_lease_is_taken_over_and_the_stale_worker_is_fenced(pool: PgPool)
     };
     let written = operations::record_step(&mut conn, &fresh, 2, &update).await?;
     assert_eq!((written.state, written.attempts), (StepState::Done, 2));
-    assert_eq!(written.google_effect, Some(effect));
+    assert_eq!(
+        written
+            .google_effect
+            .map(|e| e.parse::<serde_json::Value>().expect("json")),
+        Some(effect)
+    );
     let steps = operations::steps(&mut conn, op.id).await?;
     assert_eq!(
         (steps[0].state, steps[0].detail.as_str()),
@@ -628,9 +637,12 @@ async fn appended_steps_continue_the_sequence(pool: PgPool) -> Result<()> {
         )],
     )
     .await?;
-    assert_eq!(added.len(), 1);
-    assert_eq!(added[0].seq, 5);
-    assert_eq!(added[0].action, StepKind::RemovePaidLicense);
+    assert_eq!(added, vec![5]);
+    let steps = operations::steps(&mut conn, op.id).await?;
+    assert_eq!(
+        (steps[4].seq, steps[4].action),
+        (5, StepKind::RemovePaidLicense)
+    );
 
     let other = if lease.domain_name == "a.example" {
         "b.example"
