@@ -7,11 +7,11 @@
 //! written with it in one statement. The snapshot row also holds the accounts' counts by state
 //! and the checks waiting for a person, computed with it, so a read of an unchanged domain costs
 //! the same whatever its size. Whether the snapshot is still the status of its inputs is one
-//! query of a few index probes ([`fingerprints`]): the one-row inputs are compared with the
-//! snapshot's, the others carry the id of the transaction that last changed them, compared with
-//! the oldest transaction running when the snapshot's inputs were read. A reader that finds the
-//! snapshot stale computes the status again and [`save`]s it. States are stored as the API shows them, without their `CHECK_STATE_` prefix,
-//! NULL for UNSPECIFIED.
+//! query of a few index probes ([`fingerprints`], [`read`]): the one-row inputs are compared
+//! with the snapshot's, the others carry the id of the transaction that last changed them, which
+//! must be visible in the database snapshot taken before the status's inputs were read. A reader
+//! that finds the status stale computes it again and [`save`]s it. States are stored as the API
+//! shows them, without their `CHECK_STATE_` prefix, NULL for UNSPECIFIED.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -130,7 +130,10 @@ struct StatusReadRow {
 /// an unchanged domain needs. `None` when the domain is not declared.
 pub async fn read(conn: &mut PgConnection, domain_name: &str) -> Result<Option<StatusRead>> {
     let row: Option<StatusReadRow> = sqlx::query_as(freshness_query!(
-        ", snap.inputs_snapshot::text AS snap_inputs_snapshot, snap.state AS snap_state,          snap.checks AS snap_checks, snap.observe_time AS snap_observe_time,          snap.compute_time AS snap_compute_time, snap.account_counts AS snap_account_counts,          snap.manual_counts AS snap_manual_counts",
+        ", snap.inputs_snapshot::text AS snap_inputs_snapshot, snap.state AS snap_state, \
+         snap.checks AS snap_checks, snap.observe_time AS snap_observe_time, \
+         snap.compute_time AS snap_compute_time, snap.account_counts AS snap_account_counts, \
+         snap.manual_counts AS snap_manual_counts",
         "WHERE d.domain_name = $1"
     ))
     .bind(domain_name)

@@ -108,16 +108,26 @@ pub async fn ensure_fresh(
         if freshness.is_fresh() || !principal.may_access(&freshness.domain_name) {
             continue;
         }
-        let record = match observation::domain_record(conn, &freshness.domain_name).await {
-            Ok(record) => record,
-            // Deleted since: its accounts went with it.
-            Err(ApiError::NotFound { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        let report = domain_report(state, conn, &record).await?;
-        save_snapshot(conn, &report, &freshness).await?;
+        recompute(state, conn, &freshness).await?;
     }
     Ok(())
+}
+
+/// Computes a stale domain's status again from every account and stores it, tagged with
+/// `freshness`, which was read before the inputs.
+async fn recompute(
+    state: &AppState,
+    conn: &mut PgConnection,
+    freshness: &snapshots::Freshness,
+) -> Result<(), ApiError> {
+    let record = match observation::domain_record(conn, &freshness.domain_name).await {
+        Ok(record) => record,
+        // Deleted since: its accounts went with it.
+        Err(ApiError::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let report = domain_report(state, conn, &record).await?;
+    save_snapshot(conn, &report, freshness).await
 }
 
 /// Stores a report as the domain's snapshot (domain row and every account's state and checks).
@@ -241,24 +251,23 @@ pub async fn get_domain_status(
         observation::observe_now(state, &mut conn, &record, &desired).await?;
     }
     // An unchanged domain: one round trip for its freshness and snapshot together.
-    let read = snapshots::read(&mut conn, &record.domain_name).await?;
-    let snapshot = match read {
+    let snapshot = match snapshots::read(&mut conn, &record.domain_name).await? {
         Some(snapshots::StatusRead {
             freshness,
             snapshot: Some(snapshot),
-        }) if freshness.is_fresh() => snapshot,
-        _ => {
-            ensure_fresh(state, &mut conn, principal, Some(domain.as_str())).await?;
-            snapshots::get(&mut conn, &record.domain_name)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!(
-                        "the status snapshot of {} is missing",
-                        record.domain_name
-                    ))
-                })?
+        }) if freshness.is_fresh() => Some(snapshot),
+        Some(snapshots::StatusRead { freshness, .. }) => {
+            recompute(state, &mut conn, &freshness).await?;
+            snapshots::get(&mut conn, &record.domain_name).await?
         }
-    };
+        None => None,
+    }
+    .ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "the status snapshot of {} is missing",
+            record.domain_name
+        ))
+    })?;
     let checks: Vec<Check> =
         serde_json::from_value(snapshot.checks.clone()).map_err(ApiError::internal)?;
     let observe_time = snapshot.observe_time;

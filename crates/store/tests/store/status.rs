@@ -41,6 +41,22 @@ async fn declare(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
+/// A change to staff member `ana` (a status input of every domain).
+async fn rename_ana(conn: &mut PgConnection) -> Result<()> {
+    staff::update(
+        conn,
+        "ana",
+        None,
+        &staff::StaffChanges {
+            given_name: Some("Anabela".to_owned()),
+            family_name: None,
+            workspace_email: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 async fn freshness(conn: &mut PgConnection) -> Result<Freshness> {
     let mut all = snapshots::fingerprints(conn, Some(DOMAIN)).await?;
     assert_eq!(all.len(), 1);
@@ -106,17 +122,7 @@ async fn a_snapshot_goes_stale_when_a_decision_a_staff_member_or_a_confirmation_
     assert!(freshness(&mut conn).await?.changed, "after a revoke");
     refresh(&mut conn).await?;
 
-    staff::update(
-        &mut conn,
-        "ana",
-        None,
-        &staff::StaffChanges {
-            given_name: Some("Anabela".to_owned()),
-            family_name: None,
-            workspace_email: None,
-        },
-    )
-    .await?;
+    rename_ana(&mut conn).await?;
     assert!(freshness(&mut conn).await?.changed, "after a staff change");
     refresh(&mut conn).await?;
 
@@ -192,17 +198,7 @@ async fn a_change_committed_after_the_inputs_were_read_makes_the_snapshot_stale(
     // saving the snapshot writes the accounts' rows, and would wait for the writer's lock.)
     let mut writer = pool.acquire().await?;
     let mut rename = writer.begin().await?;
-    staff::update(
-        &mut rename,
-        "ana",
-        None,
-        &staff::StaffChanges {
-            given_name: Some("Anabela".to_owned()),
-            family_name: None,
-            workspace_email: None,
-        },
-    )
-    .await?;
+    rename_ana(&mut rename).await?;
     let read = freshness(&mut conn).await?;
     assert!(read.is_fresh(), "the uncommitted change is not visible yet");
     sqlx::query("UPDATE domains SET revision = revision + 1 WHERE domain_name = $1")
