@@ -139,6 +139,7 @@ impl Application {
                 config: engine_config(&self.config),
                 cell: self.engine.clone(),
                 shutdown: engine_shutdown.clone(),
+                status_cache: self.state.status_cache().clone(),
             },
         ));
 
@@ -178,6 +179,9 @@ impl Application {
             .layer(crate::metrics::RpcMetricsLayer::new())
             .layer(crate::limits::MessageSizeStatusLayer)
             .layer(auth_layer)
+            .layer(crate::status_cache::ForgetOnWriteLayer::new(
+                self.state.status_cache().clone(),
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -245,6 +249,8 @@ struct EngineStart {
     config: EngineConfig,
     cell: Arc<OnceCell<Arc<Engine>>>,
     shutdown: CancellationToken,
+    /// Kept `GetDomainStatus` answers, forgotten as Postgres announces changes.
+    status_cache: Arc<crate::status_cache::StatusCache>,
 }
 
 /// Connects to Postgres (retrying until it answers), starts the engine and the maintenance
@@ -280,6 +286,11 @@ async fn supervise_database(
     );
     started.spawn(engine.shutdown.clone());
     let _ = engine.cell.set(started);
+    tokio::spawn(crate::status_cache::listen(
+        engine.status_cache,
+        store.pool().clone(),
+        engine.shutdown.clone(),
+    ));
     tokio::spawn(sweep_stranded_operations(
         store.clone(),
         engine.shutdown.clone(),

@@ -9,10 +9,12 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod finished_operations;
 pub mod limits;
 pub mod metrics;
 pub mod operations;
 pub mod state;
+pub mod status_cache;
 pub mod telemetry;
 
 /// Resolves on SIGTERM or SIGINT.

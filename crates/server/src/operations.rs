@@ -51,7 +51,18 @@ impl OperationsApi {
             .await?
             .ok_or_else(|| not_found(name))?;
         check_domains(principal, &record)?;
+        self.forget_status_if_finished(&record);
         Ok(record)
+    }
+
+    /// A caller who sees an operation finished here then sees its effect in this replica's
+    /// `GetDomainStatus`, without waiting for Postgres's announcement of the finish.
+    fn forget_status_if_finished(&self, record: &OperationRecord) {
+        if record.done {
+            for domain in request_domains(record) {
+                self.state.status_cache().forget(&domain);
+            }
+        }
     }
 
     async fn view(&self, record: &OperationRecord) -> Result<Operation, ApiError> {
@@ -97,8 +108,12 @@ pub(crate) fn check_domains(
     principal: &Principal,
     record: &OperationRecord,
 ) -> Result<(), ApiError> {
-    for domain in request_domains(record) {
-        principal.check_domain(&domain)?;
+    check_domain_names(principal, &request_domains(record))
+}
+
+fn check_domain_names(principal: &Principal, domains: &[String]) -> Result<(), ApiError> {
+    for domain in domains {
+        principal.check_domain(domain)?;
     }
     Ok(())
 }
@@ -176,6 +191,7 @@ impl Operations for OperationsApi {
             .iter()
             .filter(|r| check_domains(&principal, r).is_ok())
         {
+            self.forget_status_if_finished(record);
             views.push(
                 operation_view(&mut conn, record)
                     .await
@@ -197,8 +213,23 @@ impl Operations for OperationsApi {
         request: Request<GetOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
         let principal = auth::principal(request.extensions())?;
-        let record = self.load(&principal, &request.get_ref().name).await?;
-        Ok(Response::new(self.view(&record).await?))
+        let name = &request.get_ref().name;
+        // A finished operation never changes: its view is served from memory once built.
+        let id = parse_name(name)?;
+        if let Some(finished) = self.state.finished_operations().get(id) {
+            check_domain_names(&principal, &finished.domains)?;
+            return Ok(Response::new(finished.operation.clone()));
+        }
+        let record = self.load(&principal, name).await?;
+        let view = self.view(&record).await?;
+        if !record.done {
+            return Ok(Response::new(view));
+        }
+        let finished =
+            self.state
+                .finished_operations()
+                .put(record.id, request_domains(&record), view);
+        Ok(Response::new(finished.operation.clone()))
     }
 
     async fn delete_operation(

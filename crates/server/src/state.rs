@@ -13,6 +13,8 @@ use support_access_domain::plan::PlannerConfig;
 use support_access_domain::revoke::MassChangeLimit;
 
 use crate::error::ApiError;
+use crate::finished_operations::FinishedOperations;
+use crate::status_cache::StatusCache;
 use support_access_engine::Engine;
 use support_access_engine::google_access::GoogleAccess;
 
@@ -28,6 +30,10 @@ pub struct AppState {
     planner: PlannerConfig,
     /// The share of a domain's accounts a revocation may touch without `force`.
     mass_change_limit: MassChangeLimit,
+    /// The `GetDomainStatus` answers built here, until a change is announced.
+    status_cache: Arc<StatusCache>,
+    /// The views of finished operations served here.
+    finished_operations: FinishedOperations,
 }
 
 impl AppState {
@@ -45,7 +51,19 @@ impl AppState {
             engine,
             planner,
             mass_change_limit,
+            status_cache: Arc::default(),
+            finished_operations: FinishedOperations::default(),
         }
+    }
+
+    /// The `GetDomainStatus` answers built here.
+    pub fn status_cache(&self) -> &Arc<StatusCache> {
+        &self.status_cache
+    }
+
+    /// The views of finished operations served here.
+    pub fn finished_operations(&self) -> &FinishedOperations {
+        &self.finished_operations
     }
 
     /// Google, through the configured keys.

@@ -1,0 +1,335 @@
+//! The `GetDomainStatus` answers this replica built, kept in memory until something they were
+//! built from changes, so that a domain read many times between changes costs no query.
+//!
+//! Postgres announces every change: the triggers of migration `20261205100000` send the domain of
+//! every written row the answer is built from on [`STATUS_CHANNEL`] when the writing transaction
+//! commits (`*`: every domain). [`listen`] receives those announcements on a connection of its
+//! own and forgets the answers they name. An answer is kept only when it was built entirely
+//! while the announcements were being received: [`StatusCache::ticket`] is taken before the
+//! answer's first query, and [`StatusCache::put`] refuses it when its domain was announced (or
+//! the listener lost its connection, and with it the announcements) since. A change committed
+//! before the ticket is in the answer; one committed after it is announced after it.
+//!
+//! What this costs in consistency: another replica's change reaches this replica's answers when
+//! its announcement arrives (delivered at commit, received in well under a millisecond on an idle
+//! listener). This replica's own writes are not left to that race: a mutating RPC forgets every
+//! answer before its response leaves ([`ForgetOnWriteLayer`]), and the operations API forgets a
+//! domain's answer when it first reads one of the domain's operations finished.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgListener, PgPool};
+use support_access_proto::v1;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::policy::{self, Route};
+
+/// The Postgres channel on which writes announce the domain whose status answer they change.
+pub const STATUS_CHANNEL: &str = "support_access_status";
+
+/// The payload that names every domain.
+const EVERY_DOMAIN: &str = "*";
+
+/// At most this many answers are kept (one per domain; each is bounded).
+const MAX_ENTRIES: usize = 4096;
+
+/// Generations kept per domain before they are all dropped (with the answers) and restarted.
+const MAX_GENERATIONS: usize = 65_536;
+
+/// The answers of this replica, by domain.
+#[derive(Default)]
+pub struct StatusCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// True while the listener is subscribed: answers are kept only then.
+    listening: bool,
+    /// Bumped whenever every answer is forgotten.
+    epoch: u64,
+    /// Bumped for a domain whenever its answer is forgotten.
+    generations: HashMap<String, u64>,
+    answers: HashMap<String, Arc<v1::DomainStatus>>,
+}
+
+/// What a reader holds while it builds an answer: the state of the cache before its first query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    epoch: u64,
+    generation: u64,
+}
+
+impl Inner {
+    fn ticket(&self, domain: &str) -> Ticket {
+        Ticket {
+            epoch: self.epoch,
+            generation: self.generations.get(domain).copied().unwrap_or(0),
+        }
+    }
+
+    fn forget_all(&mut self) {
+        self.epoch += 1;
+        self.answers.clear();
+        self.generations.clear();
+    }
+}
+
+impl StatusCache {
+    /// The kept answer of `domain`, if any.
+    pub fn get(&self, domain: &str) -> Option<Arc<v1::DomainStatus>> {
+        let inner = self.inner.lock().expect("status cache lock");
+        inner.answers.get(domain).cloned()
+    }
+
+    /// Taken before the first query of an answer that may be kept; `None` when answers cannot
+    /// be kept now (the listener is not subscribed).
+    pub fn ticket(&self, domain: &str) -> Option<Ticket> {
+        let inner = self.inner.lock().expect("status cache lock");
+        inner.listening.then(|| inner.ticket(domain))
+    }
+
+    /// Keeps `answer` unless `domain` was announced, or announcements were lost, since `ticket`.
+    /// Returns whether it was kept.
+    pub fn put(&self, domain: &str, ticket: Ticket, answer: Arc<v1::DomainStatus>) -> bool {
+        let mut inner = self.inner.lock().expect("status cache lock");
+        if !inner.listening || inner.ticket(domain) != ticket {
+            return false;
+        }
+        if inner.answers.len() >= MAX_ENTRIES && !inner.answers.contains_key(domain) {
+            // Any one goes: the next read of that domain builds it again.
+            if let Some(victim) = inner.answers.keys().next().cloned() {
+                inner.answers.remove(&victim);
+            }
+        }
+        inner.answers.insert(domain.to_owned(), answer);
+        true
+    }
+
+    /// Forgets the answer of `domain` (`*`: of every domain).
+    pub fn forget(&self, domain: &str) {
+        let mut inner = self.inner.lock().expect("status cache lock");
+        if domain == EVERY_DOMAIN {
+            inner.forget_all();
+            return;
+        }
+        if inner.generations.len() >= MAX_GENERATIONS && !inner.generations.contains_key(domain) {
+            inner.forget_all();
+        }
+        *inner.generations.entry(domain.to_owned()).or_insert(0) += 1;
+        inner.answers.remove(domain);
+    }
+
+    /// Forgets every answer.
+    pub fn forget_all(&self) {
+        self.inner.lock().expect("status cache lock").forget_all();
+    }
+
+    /// Whether announcements are being received; every answer is forgotten on either change.
+    fn set_listening(&self, listening: bool) {
+        let mut inner = self.inner.lock().expect("status cache lock");
+        inner.forget_all();
+        inner.listening = listening;
+    }
+}
+
+/// Receives the announcements of [`STATUS_CHANNEL`] until `shutdown`, reconnecting (and
+/// forgetting everything, since announcements were lost) whenever the connection drops.
+pub async fn listen(cache: Arc<StatusCache>, pool: PgPool, shutdown: CancellationToken) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let mut listener = match subscribe(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "cannot listen for status changes; answers are not kept meanwhile");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        delay = Duration::from_millis(200);
+        cache.set_listening(true);
+        loop {
+            let received = tokio::select! {
+                received = listener.try_recv() => received,
+                () = shutdown.cancelled() => {
+                    cache.set_listening(false);
+                    return;
+                }
+            };
+            match received {
+                Ok(Some(notification)) => cache.forget(notification.payload()),
+                // The connection dropped: what was announced meanwhile is lost.
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, "lost the status change listener; reconnecting");
+                    break;
+                }
+            }
+        }
+        cache.set_listening(false);
+    }
+}
+
+async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(STATUS_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Forgets every kept answer when a mutating RPC returns, before its response leaves: a caller
+/// reads its own writes on this replica without waiting for Postgres's announcement.
+#[derive(Clone)]
+pub struct ForgetOnWriteLayer {
+    cache: Arc<StatusCache>,
+}
+
+impl ForgetOnWriteLayer {
+    /// The layer over this replica's cache.
+    pub fn new(cache: Arc<StatusCache>) -> Self {
+        ForgetOnWriteLayer { cache }
+    }
+}
+
+impl<S> tower::Layer<S> for ForgetOnWriteLayer {
+    type Service = ForgetOnWrite<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ForgetOnWrite {
+            inner,
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+/// The service of [`ForgetOnWriteLayer`].
+#[derive(Clone)]
+pub struct ForgetOnWrite<S> {
+    inner: S,
+    cache: Arc<StatusCache>,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for ForgetOnWrite<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let mutates = matches!(
+            policy::route(request.uri().path()),
+            Route::Api(Some(policy)) if policy.mutates()
+        );
+        let future: Pin<Box<S::Future>> = Box::pin(self.inner.call(request));
+        if !mutates {
+            return future.boxed();
+        }
+        let cache = self.cache.clone();
+        future
+            .map(move |result| {
+                cache.forget_all();
+                result
+            })
+            .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(name: &str) -> Arc<v1::DomainStatus> {
+        Arc::new(v1::DomainStatus {
+            name: name.into(),
+            ..Default::default()
+        })
+    }
+
+    fn listening() -> StatusCache {
+        let cache = StatusCache::default();
+        cache.set_listening(true);
+        cache
+    }
+
+    #[test]
+    fn nothing_is_kept_unless_the_listener_is_subscribed() {
+        let cache = StatusCache::default();
+        assert_eq!(cache.ticket("a.example"), None);
+        let cache = listening();
+        let ticket = cache.ticket("a.example").unwrap();
+        cache.set_listening(false);
+        assert!(!cache.put("a.example", ticket, answer("a")));
+        assert!(cache.get("a.example").is_none());
+    }
+
+    #[test]
+    fn an_answer_is_kept_until_its_domain_is_announced() {
+        let cache = listening();
+        let ticket = cache.ticket("a.example").unwrap();
+        assert!(cache.put("a.example", ticket, answer("a")));
+        let other = cache.ticket("b.example").unwrap();
+        assert!(cache.put("b.example", other, answer("b")));
+        cache.forget("a.example");
+        assert!(cache.get("a.example").is_none());
+        assert_eq!(cache.get("b.example").unwrap().name, "b");
+    }
+
+    #[test]
+    fn an_answer_built_across_an_announcement_is_not_kept() {
+        let cache = listening();
+        let ticket = cache.ticket("a.example").unwrap();
+        cache.forget("a.example");
+        assert!(!cache.put("a.example", ticket, answer("stale")));
+        // Another domain's announcement does not spoil it.
+        let ticket = cache.ticket("a.example").unwrap();
+        cache.forget("b.example");
+        assert!(cache.put("a.example", ticket, answer("a")));
+    }
+
+    #[test]
+    fn every_domain_and_a_lost_connection_forget_everything() {
+        let cache = listening();
+        let ticket = cache.ticket("a.example").unwrap();
+        assert!(cache.put("a.example", ticket, answer("a")));
+        let pending = cache.ticket("b.example").unwrap();
+        cache.forget(EVERY_DOMAIN);
+        assert!(cache.get("a.example").is_none());
+        assert!(!cache.put("b.example", pending, answer("b")));
+
+        let ticket = cache.ticket("a.example").unwrap();
+        cache.set_listening(false);
+        cache.set_listening(true);
+        assert!(!cache.put("a.example", ticket, answer("a")));
+    }
+
+    #[test]
+    fn the_number_of_answers_is_bounded() {
+        let cache = listening();
+        for i in 0..MAX_ENTRIES + 10 {
+            let domain = format!("d{i}.example");
+            let ticket = cache.ticket(&domain).unwrap();
+            assert!(cache.put(&domain, ticket, answer(&domain)));
+        }
+        assert_eq!(
+            cache.inner.lock().unwrap().answers.len(),
+            MAX_ENTRIES,
+            "one answer leaves for every one kept beyond the bound"
+        );
+    }
+}
