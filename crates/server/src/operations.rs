@@ -56,13 +56,26 @@ impl OperationsApi {
     }
 
     /// A caller who sees an operation finished here then sees its effect in this replica's
-    /// `GetDomainStatus`, without waiting for Postgres's announcement of the finish.
+    /// `GetDomainStatus`, without waiting for Postgres's announcement of the finish. Once per
+    /// operation: one whose view is kept was seen finished before.
     fn forget_status_if_finished(&self, record: &OperationRecord) {
-        if record.done {
+        if record.done && self.state.finished_operations().get(record.id).is_none() {
             for domain in request_domains(record) {
                 self.state.status_cache().forget(&domain);
             }
         }
+    }
+
+    /// Keeps the view of a finished operation (once its statuses were forgotten) and returns it.
+    fn keep_if_finished(&self, record: &OperationRecord, view: Operation) -> Operation {
+        if !record.done {
+            return view;
+        }
+        self.state
+            .finished_operations()
+            .put(record.id, request_domains(record), view)
+            .operation
+            .clone()
     }
 
     async fn view(&self, record: &OperationRecord) -> Result<Operation, ApiError> {
@@ -192,11 +205,10 @@ impl Operations for OperationsApi {
             .filter(|r| check_domains(&principal, r).is_ok())
         {
             self.forget_status_if_finished(record);
-            views.push(
-                operation_view(&mut conn, record)
-                    .await
-                    .map_err(ApiError::from)?,
-            );
+            let view = operation_view(&mut conn, record)
+                .await
+                .map_err(ApiError::from)?;
+            views.push(self.keep_if_finished(record, view));
         }
         Ok(Response::new(ListOperationsResponse {
             operations: views,
@@ -222,14 +234,7 @@ impl Operations for OperationsApi {
         }
         let record = self.load(&principal, name).await?;
         let view = self.view(&record).await?;
-        if !record.done {
-            return Ok(Response::new(view));
-        }
-        let finished =
-            self.state
-                .finished_operations()
-                .put(record.id, request_domains(&record), view);
-        Ok(Response::new(finished.operation.clone()))
+        Ok(Response::new(self.keep_if_finished(&record, view)))
     }
 
     async fn delete_operation(
@@ -304,7 +309,8 @@ impl Operations for OperationsApi {
         loop {
             let record = self.load(&principal, &req.name).await?;
             if record.done || tokio::time::Instant::now() >= deadline {
-                return Ok(Response::new(self.view(&record).await?));
+                let view = self.view(&record).await?;
+                return Ok(Response::new(self.keep_if_finished(&record, view)));
             }
             tokio::time::sleep(poll.min(deadline - tokio::time::Instant::now())).await;
             poll = (poll * 2).min(Duration::from_millis(500));

@@ -17,8 +17,10 @@
 //! every account, so its result is kept as a snapshot in Postgres (the store's `status` module)
 //! with a fingerprint of its inputs: a read checks the fingerprint in one query and computes the
 //! status again only when an input changed; the answer is then the snapshot's row (with the
-//! accounts' counts, computed with it) or one keyset page of accounts. `refresh` observes Google first (and stores that
-//! observation). A domain never observed reports every check `CHECK_STATE_UNSPECIFIED` with how
+//! accounts' counts, computed with it) or one keyset page of accounts. Each replica keeps the
+//! `GetDomainStatus` answers it built until Postgres announces a change to what they were built
+//! from (`crate::status_cache`), so a domain read again and again between changes costs no
+//! query. `refresh` observes Google first (and stores that observation). A domain never observed reports every check `CHECK_STATE_UNSPECIFIED` with how
 //! to observe it.
 
 use chrono::{DateTime, Utc};
