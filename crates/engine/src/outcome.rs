@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use support_access_store::operations::{
-    self, DomainWorkRecord, OperationRecord, Outcome, RunState, StepRecord, StepState,
+    self, DomainWorkRecord, OperationRecord, Outcome, RunState, StepOutline, StepRecord, StepState,
 };
 use support_access_store::{Store, StoreError};
 
@@ -110,29 +110,45 @@ pub struct OperationResult {
 }
 
 impl OperationResult {
-    /// Adds one domain's accounts and steps (domains in name order).
-    fn add_domain(&mut self, accounts: Vec<AccountOutcome>, steps: Vec<StepRecord>) {
-        self.total_accounts += accounts.len();
-        self.total_steps += steps.len();
-        for account in &accounts {
-            bump(&mut self.account_results, account.result);
-            bump(&mut self.account_states, account.state);
+    /// How many of the first [`LISTED`] steps are still to be listed.
+    fn steps_room(&self) -> usize {
+        LISTED.saturating_sub(self.steps.len())
+    }
+
+    /// Adds one domain's accounts, counts of steps and first steps (domains in name order).
+    fn add_domain(&mut self, domain: DomainResult, first_steps: Vec<StepRecord>) {
+        self.total_accounts += domain.accounts.len();
+        self.total_steps += domain.total_steps;
+        for account in &domain.accounts {
+            bump(&mut self.account_results, account.result, 1);
+            bump(&mut self.account_states, account.state, 1);
         }
-        for step in &steps {
-            bump(&mut self.step_states, step.state);
+        for (state, n) in domain.step_states {
+            bump(&mut self.step_states, state, n);
         }
         let room = LISTED.saturating_sub(self.accounts.len());
-        self.accounts.extend(accounts.into_iter().take(room));
-        let room = LISTED.saturating_sub(self.steps.len());
-        self.steps.extend(steps.into_iter().take(room));
+        self.accounts.extend(domain.accounts.into_iter().take(room));
+        let room = self.steps_room();
+        self.steps.extend(first_steps.into_iter().take(room));
     }
 }
 
-fn bump<K: PartialEq>(counts: &mut Vec<(K, usize)>, key: K) {
+fn bump<K: PartialEq>(counts: &mut Vec<(K, usize)>, key: K, by: usize) {
     match counts.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((key, 1)),
+        Some((_, n)) => *n += by,
+        None => counts.push((key, by)),
     }
+}
+
+/// One domain's part of an operation's result: every account's outcome and its steps counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainResult {
+    /// Every account's outcome, by address.
+    pub accounts: Vec<AccountOutcome>,
+    /// How many steps the domain's journal holds.
+    pub total_steps: usize,
+    /// Steps per state, in order of first appearance in the plan.
+    pub step_states: Vec<(StepState, usize)>,
 }
 
 /// Why a finished operation did not succeed.
@@ -162,7 +178,7 @@ pub trait ResultEncoder: Send + Sync {
 pub fn domain_outcomes(
     domain: &str,
     staff: &[(String, String)],
-    steps: &[StepRecord],
+    steps: &[StepOutline],
     work: Option<&DomainWorkRecord>,
     account_results: &serde_json::Value,
 ) -> Vec<AccountOutcome> {
@@ -181,7 +197,7 @@ pub fn domain_outcomes(
         let email = format!("{username}@{domain}");
         accounts.insert(email.clone(), new_outcome(Some(id.clone()), &email));
     }
-    for step in steps.iter().filter(|s| s.domain_name == domain) {
+    for step in steps {
         let Some(email) = &step.account_email else {
             continue;
         };
@@ -300,22 +316,43 @@ impl ResultReader {
         &self.works
     }
 
-    /// One domain's accounts (by address) and journal steps (in plan order).
+    /// One domain's accounts (by address) with its steps counted: what it holds is the
+    /// outline of the domain's steps, not their parameters nor Google's answers.
     pub async fn domain(
         &self,
         conn: &mut sqlx::PgConnection,
         domain: &str,
-    ) -> Result<(Vec<AccountOutcome>, Vec<StepRecord>), StoreError> {
-        let steps = operations::domain_steps(&mut *conn, self.operation_id, domain).await?;
+    ) -> Result<DomainResult, StoreError> {
+        let steps = operations::domain_step_outlines(&mut *conn, self.operation_id, domain).await?;
         let account_results = operations::account_results(conn, self.operation_id, domain).await?;
         let work = self.works.iter().find(|w| w.domain_name == domain);
-        let accounts = domain_outcomes(domain, &self.staff, &steps, work, &account_results);
-        Ok((accounts, steps))
+        let mut step_states = Vec::new();
+        for step in &steps {
+            bump(&mut step_states, step.state, 1);
+        }
+        Ok(DomainResult {
+            accounts: domain_outcomes(domain, &self.staff, &steps, work, &account_results),
+            total_steps: steps.len(),
+            step_states,
+        })
+    }
+
+    /// The first `limit` journal steps of one domain, in plan order.
+    pub async fn first_steps(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        domain: &str,
+        limit: usize,
+    ) -> Result<Vec<StepRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        operations::first_domain_steps(conn, self.operation_id, domain, limit).await
     }
 }
 
-/// The result of `record` as its journal and domains tell it now, with the domains: one query
-/// per domain, holding one domain's steps at a time.
+/// The result of `record` as its journal and domains tell it now, with the domains: a few
+/// queries per domain, holding the outline of one domain's steps at a time.
 pub async fn journal_result(
     conn: &mut sqlx::PgConnection,
     record: &OperationRecord,
@@ -331,8 +368,11 @@ pub async fn journal_result(
         ..Default::default()
     };
     for domain in reader.domains() {
-        let (accounts, steps) = reader.domain(&mut *conn, domain).await?;
-        result.add_domain(accounts, steps);
+        let part = reader.domain(&mut *conn, domain).await?;
+        let first_steps = reader
+            .first_steps(&mut *conn, domain, result.steps_room())
+            .await?;
+        result.add_domain(part, first_steps);
     }
     Ok((result, reader.works))
 }
@@ -499,8 +539,14 @@ mod tests {
                 RunState::Succeeded
             };
             let work = work(domain, state);
+            let accounts =
+                domain_outcomes(domain, &staff(60), &[], Some(&work), &serde_json::json!({}));
             result.add_domain(
-                domain_outcomes(domain, &staff(60), &[], Some(&work), &serde_json::json!({})),
+                DomainResult {
+                    accounts,
+                    total_steps: 0,
+                    step_states: Vec::new(),
+                },
                 Vec::new(),
             );
         }

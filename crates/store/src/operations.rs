@@ -224,6 +224,25 @@ pub struct StepRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What an operation's result needs of a step: not its parameters, its reason nor Google's
+/// answer, which weigh most of a journal. Read for every step of a domain when an operation's
+/// result is put together ([`domain_step_outlines`]).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct StepOutline {
+    /// The account concerned.
+    pub account_email: Option<String>,
+    /// The staff member owning the account.
+    pub staff_member_id: Option<String>,
+    /// What it does.
+    #[sqlx(try_from = "crate::text_enum::EnumText")]
+    pub action: StepKind,
+    /// Where it is.
+    #[sqlx(try_from = "String")]
+    pub state: StepState,
+    /// Outcome detail.
+    pub detail: String,
+}
+
 /// A stored work item: one domain of one operation, with its lease.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct DomainWorkRecord {
@@ -1128,6 +1147,41 @@ pub async fn domain_steps(
     )
     .bind(operation_id)
     .bind(domain_name)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// The outline of every step of one domain of an operation, in plan order.
+pub async fn domain_step_outlines(
+    conn: &mut PgConnection,
+    operation_id: Uuid,
+    domain_name: &str,
+) -> Result<Vec<StepOutline>> {
+    let rows = sqlx::query_as(
+        "SELECT account_email, staff_member_id, action, state, detail FROM steps \
+         WHERE operation_id = $1 AND domain_name = $2 ORDER BY seq",
+    )
+    .bind(operation_id)
+    .bind(domain_name)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// The first `limit` steps of one domain of an operation, in plan order.
+pub async fn first_domain_steps(
+    conn: &mut PgConnection,
+    operation_id: Uuid,
+    domain_name: &str,
+    limit: usize,
+) -> Result<Vec<StepRecord>> {
+    let rows = sqlx::query_as(
+        "SELECT * FROM steps WHERE operation_id = $1 AND domain_name = $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(operation_id)
+    .bind(domain_name)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(conn)
     .await?;
     Ok(rows)

@@ -135,7 +135,7 @@ pub async fn list_operation_accounts(
     let mut last = None;
     let mut more = false;
     'domains: for domain in &domains {
-        let (outcomes, _) = reader.domain(&mut conn, domain).await?;
+        let outcomes = reader.domain(&mut conn, domain).await?.accounts;
         for outcome in &outcomes {
             let key = (outcome.domain.clone(), outcome.email.clone());
             if after.as_ref().is_some_and(|a| key <= *a) {

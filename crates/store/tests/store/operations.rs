@@ -118,6 +118,14 @@ async fn create_stores_operation_work_items_and_plan(pool: PgPool) -> Result<()>
 
     let b_steps = operations::domain_steps(&mut conn, op.id, "b.example").await?;
     assert_eq!(b_steps.iter().map(|s| s.seq).collect::<Vec<_>>(), [3, 4]);
+    // What a result needs of every step, and the first steps in full.
+    let outlines = operations::domain_step_outlines(&mut conn, op.id, "a.example").await?;
+    assert_eq!(outlines.len(), 2);
+    assert_eq!(outlines[1].action, StepKind::CreateUser);
+    assert_eq!(outlines[1].account_email.as_deref(), Some("ana@a.example"));
+    assert_eq!(outlines[1].state, StepState::Pending);
+    let first = operations::first_domain_steps(&mut conn, op.id, "b.example", 1).await?;
+    assert_eq!(first.iter().map(|s| s.seq).collect::<Vec<_>>(), [3]);
 
     let items = operations::domains(&mut conn, op.id).await?;
     assert_eq!(items.len(), 2);
