@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use prost::Message;
 use sqlx::postgres::{PgListener, PgPool};
 use support_access_proto::v1;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,10 @@ const EVERY_DOMAIN: &str = "*";
 
 /// At most this many answers are kept (one per domain; each is bounded).
 const MAX_ENTRIES: usize = 4096;
+
+/// At most this many bytes of answers (encoded) are kept: an answer lists up to 120 drift
+/// events, so a few thousand domains full of drift must not take the replica's memory.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Generations kept per domain before they are all dropped (with the answers) and restarted.
 const MAX_GENERATIONS: usize = 65_536;
@@ -56,7 +61,14 @@ struct Inner {
     epoch: u64,
     /// Bumped for a domain whenever its answer is forgotten.
     generations: HashMap<String, u64>,
-    answers: HashMap<String, Arc<v1::DomainStatus>>,
+    answers: HashMap<String, Kept>,
+    /// The encoded size of every kept answer.
+    bytes: usize,
+}
+
+struct Kept {
+    answer: Arc<v1::DomainStatus>,
+    bytes: usize,
 }
 
 /// What a reader holds while it builds an answer: the state of the cache before its first query.
@@ -77,7 +89,14 @@ impl Inner {
     fn forget_all(&mut self) {
         self.epoch += 1;
         self.answers.clear();
+        self.bytes = 0;
         self.generations.clear();
+    }
+
+    fn remove(&mut self, domain: &str) {
+        if let Some(kept) = self.answers.remove(domain) {
+            self.bytes -= kept.bytes;
+        }
     }
 }
 
@@ -85,7 +104,7 @@ impl StatusCache {
     /// The kept answer of `domain`, if any.
     pub fn get(&self, domain: &str) -> Option<Arc<v1::DomainStatus>> {
         let inner = self.inner.lock().expect("status cache lock");
-        inner.answers.get(domain).cloned()
+        inner.answers.get(domain).map(|kept| kept.answer.clone())
     }
 
     /// Taken before the first query of an answer that may be kept; `None` when answers cannot
@@ -102,13 +121,22 @@ impl StatusCache {
         if !inner.listening || inner.ticket(domain) != ticket {
             return false;
         }
-        if inner.answers.len() >= MAX_ENTRIES && !inner.answers.contains_key(domain) {
-            // Any one goes: the next read of that domain builds it again.
-            if let Some(victim) = inner.answers.keys().next().cloned() {
-                inner.answers.remove(&victim);
-            }
+        let bytes = answer.encoded_len() + domain.len();
+        if bytes > MAX_BYTES / 16 {
+            return false;
         }
-        inner.answers.insert(domain.to_owned(), answer);
+        inner.remove(domain);
+        // Any ones go: the next read of their domains builds them again.
+        while inner.answers.len() >= MAX_ENTRIES || inner.bytes + bytes > MAX_BYTES {
+            let Some(victim) = inner.answers.keys().next().cloned() else {
+                break;
+            };
+            inner.remove(&victim);
+        }
+        inner.bytes += bytes;
+        inner
+            .answers
+            .insert(domain.to_owned(), Kept { answer, bytes });
         true
     }
 
@@ -123,7 +151,7 @@ impl StatusCache {
             inner.forget_all();
         }
         *inner.generations.entry(domain.to_owned()).or_insert(0) += 1;
-        inner.answers.remove(domain);
+        inner.remove(domain);
     }
 
     /// Forgets every answer.
@@ -316,6 +344,28 @@ mod tests {
         cache.set_listening(false);
         cache.set_listening(true);
         assert!(!cache.put("a.example", ticket, answer("a")));
+    }
+
+    #[test]
+    fn the_bytes_of_answers_are_bounded() {
+        let cache = listening();
+        let big = |name: &str| {
+            Arc::new(v1::DomainStatus {
+                name: format!("{name}{}", "x".repeat(MAX_BYTES / 20)),
+                ..Default::default()
+            })
+        };
+        for i in 0..40 {
+            let domain = format!("d{i}.example");
+            let ticket = cache.ticket(&domain).unwrap();
+            assert!(cache.put(&domain, ticket, big(&domain)));
+        }
+        let inner = cache.inner.lock().unwrap();
+        assert!(inner.bytes <= MAX_BYTES, "{} bytes kept", inner.bytes);
+        assert_eq!(
+            inner.bytes,
+            inner.answers.values().map(|k| k.bytes).sum::<usize>()
+        );
     }
 
     #[test]
