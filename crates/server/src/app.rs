@@ -119,8 +119,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let auth_layer =
-            crate::auth::layer(&self.config.auth, self.config.listen, self.store.clone()).await?;
+        let status_cache = self.state.status_cache().clone();
+        let auth_layer = crate::auth::layer(
+            &self.config.auth,
+            self.config.listen,
+            self.store.clone(),
+            Arc::new(move || status_cache.forget_all()),
+        )
+        .await?;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         set_readiness(&health_reporter, ServingStatus::NotServing).await;
         health_reporter
@@ -179,9 +185,6 @@ impl Application {
             .layer(crate::metrics::RpcMetricsLayer::new())
             .layer(crate::limits::MessageSizeStatusLayer)
             .layer(auth_layer)
-            .layer(crate::status_cache::ForgetOnWriteLayer::new(
-                self.state.status_cache().clone(),
-            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -13,23 +13,17 @@
 //! What this costs in consistency: another replica's change reaches this replica's answers when
 //! its announcement arrives (delivered at commit, received in well under a millisecond on an idle
 //! listener). This replica's own writes are not left to that race: a mutating RPC forgets every
-//! answer before its response leaves ([`ForgetOnWriteLayer`]), and the operations API forgets a
-//! domain's answer when it first reads one of the domain's operations finished.
+//! answer before its response leaves (the auth gate's `AfterWrite` hook), and the operations API
+//! forgets a domain's answer when it first reads one of the domain's operations finished.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use prost::Message;
 use sqlx::postgres::{PgListener, PgPool};
 use support_access_proto::v1;
 use tokio_util::sync::CancellationToken;
-
-use crate::auth::policy::{self, Route};
 
 /// The Postgres channel on which writes announce the domain whose status answer they change.
 pub const STATUS_CHANNEL: &str = "support_access_status";
@@ -212,70 +206,6 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(STATUS_CHANNEL).await?;
     Ok(listener)
-}
-
-/// Forgets every kept answer when a mutating RPC returns, before its response leaves: a caller
-/// reads its own writes on this replica without waiting for Postgres's announcement.
-#[derive(Clone)]
-pub struct ForgetOnWriteLayer {
-    cache: Arc<StatusCache>,
-}
-
-impl ForgetOnWriteLayer {
-    /// The layer over this replica's cache.
-    pub fn new(cache: Arc<StatusCache>) -> Self {
-        ForgetOnWriteLayer { cache }
-    }
-}
-
-impl<S> tower::Layer<S> for ForgetOnWriteLayer {
-    type Service = ForgetOnWrite<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ForgetOnWrite {
-            inner,
-            cache: self.cache.clone(),
-        }
-    }
-}
-
-/// The service of [`ForgetOnWriteLayer`].
-#[derive(Clone)]
-pub struct ForgetOnWrite<S> {
-    inner: S,
-    cache: Arc<StatusCache>,
-}
-
-impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for ForgetOnWrite<S>
-where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<ResBody>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let mutates = matches!(
-            policy::route(request.uri().path()),
-            Route::Api(Some(policy)) if policy.mutates()
-        );
-        let future: Pin<Box<S::Future>> = Box::pin(self.inner.call(request));
-        if !mutates {
-            return future.boxed();
-        }
-        let cache = self.cache.clone();
-        future
-            .map(move |result| {
-                cache.forget_all();
-                result
-            })
-            .boxed()
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use super::denials::{Denials, UNAUTHENTICATED_PRINCIPAL};
 use super::jwt::JwtVerifier;
 use super::policy::{self, DomainRule, Policy, RequestFacts, Route, Touches};
 use super::principals::Principals;
-use super::{Denial, Principal, tls};
+use super::{AfterWrite, Denial, Principal, tls};
 use crate::app::MAX_REQUEST_BYTES;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -45,6 +45,8 @@ pub struct Gate {
     in_flight: GlobalConcurrencyLimitLayer,
     max_in_flight: usize,
     denials: Denials,
+    /// Called when a mutating call's handler returned, before its response leaves.
+    after_write: AfterWrite,
 }
 
 impl Gate {
@@ -56,6 +58,7 @@ impl Gate {
         reflection: bool,
         max_in_flight: usize,
         denials: Denials,
+        after_write: AfterWrite,
     ) -> Gate {
         Gate {
             principals,
@@ -65,6 +68,7 @@ impl Gate {
             in_flight: GlobalConcurrencyLimitLayer::new(max_in_flight),
             max_in_flight,
             denials,
+            after_write,
         }
     }
 }
@@ -155,7 +159,13 @@ where
                         unreachable!("oneshot calls the service once");
                     };
                     let response = match gate.admit(request, &method, policy).await {
-                        Ok(request) => inner.call(request).await,
+                        Ok(request) => {
+                            let response = inner.call(request).await;
+                            if policy.is_some_and(Policy::mutates) {
+                                (gate.after_write)();
+                            }
+                            response
+                        }
                         Err(denial) => Ok(denial.into_http()),
                     };
                     Ok::<_, std::convert::Infallible>(response)

@@ -134,6 +134,10 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<Principal, ApiError> 
         })
 }
 
+/// What runs when a mutating call's handler has returned, before its response leaves: this
+/// replica forgets what it kept from before the write (`crate::status_cache`).
+pub type AfterWrite = Arc<dyn Fn() + Send + Sync>;
+
 /// The authentication and authorization layer put in front of every service.
 ///
 /// Checks the configuration against `listen` (refusing to serve unauthenticated or plaintext
@@ -143,6 +147,7 @@ pub async fn layer(
     config: &AuthConfig,
     listen: SocketAddr,
     store: Arc<OnceCell<Store>>,
+    after_write: AfterWrite,
 ) -> anyhow::Result<AuthLayer> {
     config.check(listen)?;
     let principals = match &config.principals_file {
@@ -166,6 +171,7 @@ pub async fn layer(
         !config.disable_reflection,
         config.max_concurrent_requests,
         denials::Denials::spawn(store),
+        after_write,
     )))
 }
 
