@@ -2,8 +2,8 @@
 //! built from changes, so that a domain read many times between changes costs no query.
 //!
 //! Postgres announces every change: the triggers of migration `20261205100000` send the domain of
-//! every written row the answer is built from on [`STATUS_CHANNEL`] when the writing transaction
-//! commits (`*`: every domain). [`listen`] receives those announcements on a connection of its
+//! every written row the answer is built from on the store's `STATUS_CHANNEL` when the writing
+//! transaction commits (`*`: every domain). [`listen`] receives those announcements on a connection of its
 //! own and forgets the answers they name. An answer is kept only when it was built entirely
 //! while the announcements were being received: [`StatusCache::ticket`] is taken before the
 //! answer's first query, and [`StatusCache::put`] refuses it when its domain was announced (or
@@ -21,15 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prost::Message;
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::PgPool;
 use support_access_proto::v1;
+use support_access_store::wake::{EVERY_DOMAIN, StatusListener};
 use tokio_util::sync::CancellationToken;
-
-/// The Postgres channel on which writes announce the domain whose status answer they change.
-pub const STATUS_CHANNEL: &str = "support_access_status";
-
-/// The payload that names every domain.
-const EVERY_DOMAIN: &str = "*";
 
 /// At most this many answers are kept (one per domain; each is bounded).
 const MAX_ENTRIES: usize = 4096;
@@ -161,12 +156,12 @@ impl StatusCache {
     }
 }
 
-/// Receives the announcements of [`STATUS_CHANNEL`] until `shutdown`, reconnecting (and
+/// Receives the store's status announcements until `shutdown`, reconnecting (and
 /// forgetting everything, since announcements were lost) whenever the connection drops.
 pub async fn listen(cache: Arc<StatusCache>, pool: PgPool, shutdown: CancellationToken) {
     let mut delay = Duration::from_millis(200);
     loop {
-        let mut listener = match subscribe(&pool).await {
+        let mut listener = match StatusListener::connect(&pool).await {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "cannot listen for status changes; answers are not kept meanwhile");
@@ -182,14 +177,14 @@ pub async fn listen(cache: Arc<StatusCache>, pool: PgPool, shutdown: Cancellatio
         cache.set_listening(true);
         loop {
             let received = tokio::select! {
-                received = listener.try_recv() => received,
+                received = listener.next_domain() => received,
                 () = shutdown.cancelled() => {
                     cache.set_listening(false);
                     return;
                 }
             };
             match received {
-                Ok(Some(notification)) => cache.forget(notification.payload()),
+                Ok(Some(domain)) => cache.forget(&domain),
                 // The connection dropped: what was announced meanwhile is lost.
                 Ok(None) => break,
                 Err(error) => {
@@ -200,12 +195,6 @@ pub async fn listen(cache: Arc<StatusCache>, pool: PgPool, shutdown: Cancellatio
         }
         cache.set_listening(false);
     }
-}
-
-async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(STATUS_CHANNEL).await?;
-    Ok(listener)
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@
 //! accounts' counts, computed with it) or one keyset page of accounts. Each replica keeps the
 //! `GetDomainStatus` answers it built until Postgres announces a change to what they were built
 //! from (`crate::status_cache`), so a domain read again and again between changes costs no
-//! query. `refresh` observes Google first (and stores that observation). A domain never observed reports every check `CHECK_STATE_UNSPECIFIED` with how
-//! to observe it.
+//! query. `refresh` observes Google first (and stores that observation). A domain never observed
+//! reports every check `CHECK_STATE_UNSPECIFIED` with how to observe it.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection};
