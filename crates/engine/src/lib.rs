@@ -206,20 +206,24 @@ impl Engine {
         self.wake.notify_waiters();
     }
 
-    /// Starts the workers and the Postgres listener that wakes them; they stop when
-    /// `shutdown` is cancelled.
-    pub fn spawn(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
+    /// Starts the workers and the Postgres listener that wakes them on `runtime`; they stop
+    /// when `shutdown` is cancelled. Everything they spawn in turn runs there too.
+    pub fn spawn(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
         for worker in 0..self.config.workers {
             let engine = self.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move { engine.worker_loop(worker, shutdown).await });
+            runtime.spawn(async move { engine.worker_loop(worker, shutdown).await });
         }
         if let Some(interval) = self.config.reconcile_interval {
             // A task of its own: busy workers never delay a domain's reconciliation.
             let engine = self.clone();
             let shutdown = shutdown.clone();
             let tick = (interval / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 loop {
                     tokio::select! {
                         () = shutdown.cancelled() => return,
@@ -229,7 +233,7 @@ impl Engine {
             });
         }
         let engine = self.clone();
-        tokio::spawn(async move { engine.listen(shutdown).await });
+        runtime.spawn(async move { engine.listen(shutdown).await });
     }
 
     async fn listen(&self, shutdown: tokio_util::sync::CancellationToken) {

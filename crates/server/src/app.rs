@@ -19,6 +19,7 @@ use tonic_health::server::HealthReporter;
 use crate::api::SupportAccessApi;
 use crate::api::operation_view::ProtoResultEncoder;
 use crate::config::ServeConfig;
+use crate::engine_runtime::EngineRuntime;
 use crate::operations::OperationsApi;
 use crate::state::AppState;
 use support_access_domain::access::AccessConfig;
@@ -133,6 +134,7 @@ impl Application {
             .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
             .await;
         let engine_shutdown = CancellationToken::new();
+        let engine_runtime = EngineRuntime::start().context("cannot start the engine's runtime")?;
         let supervisor = tokio::spawn(supervise_database(
             self.config.database_url.clone(),
             self.config.store_settings(),
@@ -140,6 +142,7 @@ impl Application {
             self.store.clone(),
             health_reporter.clone(),
             EngineStart {
+                runtime: engine_runtime.handle().clone(),
                 google: self.google.clone(),
                 quota_pacer: self.quota_pacer.clone(),
                 config: engine_config(&self.config),
@@ -215,6 +218,7 @@ impl Application {
         };
         supervisor_abort.abort();
         engine_shutdown.cancel();
+        drop(engine_runtime);
         if let Some(gauges) = gauges {
             gauges.abort();
         }
@@ -247,6 +251,8 @@ async fn set_readiness(reporter: &HealthReporter, status: ServingStatus) {
 
 /// What the database supervisor needs to start the engine once Postgres answers.
 struct EngineStart {
+    /// Where the engine's tasks (and the sweep, which finishes operations as the engine does) run.
+    runtime: tokio::runtime::Handle,
     google: Arc<GoogleAccess>,
     quota_pacer: Arc<PostgresPacer>,
     config: EngineConfig,
@@ -287,14 +293,14 @@ async fn supervise_database(
         engine.config,
         Arc::new(ProtoResultEncoder),
     );
-    started.spawn(engine.shutdown.clone());
+    started.spawn(&engine.runtime, engine.shutdown.clone());
     let _ = engine.cell.set(started);
     tokio::spawn(crate::status_cache::listen(
         engine.status_cache,
         store.pool().clone(),
         engine.shutdown.clone(),
     ));
-    tokio::spawn(sweep_stranded_operations(
+    engine.runtime.spawn(sweep_stranded_operations(
         store.clone(),
         engine.shutdown.clone(),
     ));

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod engine_runtime;
 pub mod error;
 pub mod finished_operations;
 pub mod limits;
