@@ -439,21 +439,24 @@ async fn provision(
     }
 }
 
-/// Calls `GetDomainStatus` of the status domain until `stop` (or `count` calls), alternating
-/// between the replicas, pausing `pause` after each; returns the latencies and the failures.
+/// A run of `GetDomainStatus` calls on the status domain: until `stop` (or `count` calls),
+/// alternating between the replicas at `addresses`, pausing `pause` after each.
+struct StatusProbe {
+    addresses: Vec<String>,
+    token: String,
+    pause: Duration,
+    count: Option<usize>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Runs `probe`; returns the latencies and the failures.
 ///
 /// The calls run on a thread and a runtime of their own, with connections of their own, like a
 /// client in another process: on the bench's runtime, the emulator's handlers (100,000 users at
 /// 200 x 500) would delay the client's own work and count it as the service's latency. Each
 /// replica is asked once before the clock starts, so the first answer built from Postgres is not
 /// counted as the steady state the target is about.
-async fn status_calls(
-    addresses: Vec<String>,
-    token: String,
-    pause: Duration,
-    count: Option<usize>,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
+async fn status_calls(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usize)> {
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("status-probe".into())
@@ -462,22 +465,21 @@ async fn status_calls(
                 .enable_all()
                 .build()
                 .context("the status probe's runtime")
-                .and_then(|runtime| {
-                    runtime.block_on(probe_status(addresses, token, pause, count, stop))
-                });
+                .and_then(|runtime| runtime.block_on(probe_status(probe)));
             let _ = done.send(outcome);
         })
         .context("starting the status probe's thread")?;
     result.await.context("the status probe's thread died")?
 }
 
-async fn probe_status(
-    addresses: Vec<String>,
-    token: String,
-    pause: Duration,
-    count: Option<usize>,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
+async fn probe_status(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let StatusProbe {
+        addresses,
+        token,
+        pause,
+        count,
+        stop,
+    } = probe;
     let mut clients = Vec::new();
     for address in &addresses {
         clients.push(SupportAccessServiceClient::new(connect(address).await?));
@@ -525,13 +527,7 @@ async fn measure(
         rss_kib(replicas[0].process.pid()).0,
         rss_kib(replicas[1].process.pid()).0,
     ];
-    let mut clients = Vec::new();
-    for replica in replicas {
-        clients.push(SupportAccessServiceClient::new(
-            connect(&replica.address).await?,
-        ));
-    }
-    let mut client = clients[0].clone();
+    let mut client = SupportAccessServiceClient::new(connect(&replicas[0].address).await?);
     let mut operations = OperationsClient::new(connect(&replicas[0].address).await?);
 
     for domain in domains {
@@ -613,13 +609,13 @@ async fn measure(
         );
     }
     let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
-    let (status_idle, idle_errors) = status_calls(
-        addresses.clone(),
-        token.to_owned(),
-        config.status_pause,
-        Some(config.idle_status_calls),
-        Arc::new(AtomicBool::new(false)),
-    )
+    let (status_idle, idle_errors) = status_calls(StatusProbe {
+        addresses: addresses.clone(),
+        token: token.to_owned(),
+        pause: config.status_pause,
+        count: Some(config.idle_status_calls),
+        stop: Arc::new(AtomicBool::new(false)),
+    })
     .await?;
     if idle_errors > 0 {
         bail!("{idle_errors} GetDomainStatus calls failed with nothing else running");
@@ -650,13 +646,13 @@ async fn measure(
         [replicas[0].name, replicas[1].name],
         stop.clone(),
     ));
-    let status = tokio::spawn(status_calls(
+    let status = tokio::spawn(status_calls(StatusProbe {
         addresses,
-        token.to_owned(),
-        config.status_pause,
-        None,
-        stop.clone(),
-    ));
+        token: token.to_owned(),
+        pause: config.status_pause,
+        count: None,
+        stop: stop.clone(),
+    }));
     emulator.clear_ledger();
     let load_before = bench::load_average();
     let started = Instant::now();

@@ -161,11 +161,11 @@ fn print(report: &ScaleReport) {
     // Every fresh domain reads one page of Cloud Identity Free assignments before creating: the
     // subscription check that gates creation (BENCHMARKS.md, "one pacer for the project's
     // quotas"). T* leaves those reads out; Licensing alone needs them too.
-    let probing_floor = (bound.checking_reads() + report.domains).saturating_sub(1) as f64;
+    let licensing_reads = bound.checking_reads() + report.domains;
+    let probing_floor = licensing_reads.saturating_sub(1) as f64;
     println!(
-        "  with the {} subscription checks before creating, Licensing alone needs {} reads at 1 QPS = {:.0} s: T* / that = {:.3} is this design's ceiling; measured = {:.3} of that floor",
+        "  with the {} subscription checks before creating, Licensing alone needs {licensing_reads} reads at 1 QPS = {:.0} s: T* / that = {:.3} is this design's ceiling; measured = {:.3} of that floor",
         report.domains,
-        bound.checking_reads() + report.domains,
         probing_floor,
         bound.bound_seconds() / probing_floor,
         probing_floor / report.elapsed.as_secs_f64()
