@@ -28,6 +28,8 @@ use support_access_proto::google::longrunning::{GetOperationRequest, operation};
 use support_access_proto::v1;
 use support_access_proto::v1::support_access_service_client::SupportAccessServiceClient;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 use crate::bench::{self, CLOUD_IDENTITY_FREE, Process, QuotaBound, authed, connect, rss_kib};
 use crate::{database_url_for, seed_path};
@@ -60,9 +62,10 @@ pub struct ScaleConfig {
     pub service_binary: PathBuf,
     /// Flags after `serve` for both replicas beyond those the scenario sets (e.g. `--workers`).
     pub server_flags: Vec<String>,
-    /// Calls of `GetDomainStatus` in the baseline, before the load.
+    /// Calls of `GetDomainStatus` in the baseline, before the load (each followed by a health
+    /// `Check`).
     pub idle_status_calls: usize,
-    /// Pause after each `GetDomainStatus` call, before and during the load.
+    /// Pause after each call of the status probe, before and during the load.
     pub status_pause: Duration,
     /// Longest the load may run before the scenario gives up.
     pub limit: Duration,
@@ -189,12 +192,10 @@ pub struct ScaleReport {
     pub replicas: [ReplicaMemory; 2],
     /// Idle RSS of each replica right after start, KiB.
     pub idle_kib: [u64; 2],
-    /// `GetDomainStatus` latencies before the load, sorted.
-    pub status_idle: Vec<Duration>,
-    /// `GetDomainStatus` latencies during the load, sorted.
-    pub status_load: Vec<Duration>,
-    /// `GetDomainStatus` calls that failed during the load.
-    pub status_errors: usize,
+    /// The status probe before the load.
+    pub probe_idle: ProbeLatencies,
+    /// The status probe during the load.
+    pub probe_load: ProbeLatencies,
     /// Who worked on what, from the leases.
     pub leases: LeaseSummary,
     /// Load average (1, 5, 15 min) before and after the load.
@@ -439,8 +440,9 @@ async fn provision(
     }
 }
 
-/// A run of `GetDomainStatus` calls on the status domain: until `stop` (or `count` calls),
-/// alternating between the replicas at `addresses`, pausing `pause` after each.
+/// A run of `GetDomainStatus` calls on the status domain, each followed by a health `Check` of
+/// the same replica: until `stop` (or `count` rounds), alternating between the replicas at
+/// `addresses`, pausing `pause` after each call.
 struct StatusProbe {
     addresses: Vec<String>,
     token: String,
@@ -449,14 +451,28 @@ struct StatusProbe {
     stop: Arc<AtomicBool>,
 }
 
-/// Runs `probe`; returns the latencies and the failures.
+/// What a [`StatusProbe`] measured.
+#[derive(Debug, Default)]
+pub struct ProbeLatencies {
+    /// `GetDomainStatus` of the status domain, sorted.
+    pub status: Vec<Duration>,
+    /// Health `Check` (unauthenticated, answered from memory), sorted: the control. Whatever
+    /// the load adds to the trivial RPC of the same replica at the same moments is the
+    /// machine's (cores shared with Postgres, the emulator and the other replica), not the
+    /// status path's.
+    pub health: Vec<Duration>,
+    /// Calls of either kind that failed.
+    pub errors: usize,
+}
+
+/// Runs `probe`.
 ///
 /// The calls run on a thread and a runtime of their own, with connections of their own, like a
 /// client in another process: on the bench's runtime, the emulator's handlers (100,000 users at
 /// 200 x 500) would delay the client's own work and count it as the service's latency. Each
 /// replica is asked once before the clock starts, so the first answer built from Postgres is not
 /// counted as the steady state the target is about.
-async fn status_calls(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usize)> {
+async fn status_calls(probe: StatusProbe) -> anyhow::Result<ProbeLatencies> {
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("status-probe".into())
@@ -472,7 +488,7 @@ async fn status_calls(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usiz
     result.await.context("the status probe's thread died")?
 }
 
-async fn probe_status(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usize)> {
+async fn probe_status(probe: StatusProbe) -> anyhow::Result<ProbeLatencies> {
     let StatusProbe {
         addresses,
         token,
@@ -482,37 +498,51 @@ async fn probe_status(probe: StatusProbe) -> anyhow::Result<(Vec<Duration>, usiz
     } = probe;
     let mut clients = Vec::new();
     for address in &addresses {
-        clients.push(SupportAccessServiceClient::new(connect(address).await?));
+        let channel = connect(address).await?;
+        clients.push((
+            SupportAccessServiceClient::new(channel.clone()),
+            HealthClient::new(channel),
+        ));
     }
     let request = v1::GetDomainStatusRequest {
         name: format!("domains/{STATUS_DOMAIN}/status"),
         refresh: false,
     };
-    for client in &mut clients {
-        client
+    for (status, health) in &mut clients {
+        status
             .get_domain_status(authed(&token, request.clone()))
             .await
             .context("the status probe's first call")?;
+        health
+            .check(HealthCheckRequest::default())
+            .await
+            .context("the status probe's first health check")?;
     }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut measured = ProbeLatencies::default();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) && count.is_none_or(|count| i < count) {
         let replicas = clients.len();
-        let client = &mut clients[i % replicas];
+        let (status, health) = &mut clients[i % replicas];
         let started = Instant::now();
-        match client
+        match status
             .get_domain_status(authed(&token, request.clone()))
             .await
         {
-            Ok(_) => latencies.push(started.elapsed()),
-            Err(_) => errors += 1,
+            Ok(_) => measured.status.push(started.elapsed()),
+            Err(_) => measured.errors += 1,
+        }
+        tokio::time::sleep(pause).await;
+        let started = Instant::now();
+        match health.check(HealthCheckRequest::default()).await {
+            Ok(_) => measured.health.push(started.elapsed()),
+            Err(_) => measured.errors += 1,
         }
         i += 1;
         tokio::time::sleep(pause).await;
     }
-    latencies.sort_unstable();
-    Ok((latencies, errors))
+    measured.status.sort_unstable();
+    measured.health.sort_unstable();
+    Ok(measured)
 }
 
 async fn measure(
@@ -609,7 +639,7 @@ async fn measure(
         );
     }
     let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
-    let (status_idle, idle_errors) = status_calls(StatusProbe {
+    let probe_idle = status_calls(StatusProbe {
         addresses: addresses.clone(),
         token: token.to_owned(),
         pause: config.status_pause,
@@ -617,8 +647,11 @@ async fn measure(
         stop: Arc::new(AtomicBool::new(false)),
     })
     .await?;
-    if idle_errors > 0 {
-        bail!("{idle_errors} GetDomainStatus calls failed with nothing else running");
+    if probe_idle.errors > 0 {
+        bail!(
+            "{} status probe calls failed with nothing else running",
+            probe_idle.errors
+        );
     }
 
     // The load.
@@ -682,7 +715,7 @@ async fn measure(
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.await;
-    let (status_load, status_errors) = status.await??;
+    let probe_load = status.await??;
     let leases = leases.await??;
     let done = result?;
     let load_after = bench::load_average();
@@ -778,9 +811,8 @@ async fn measure(
         ledger_truncated,
         replicas: replica_memory,
         idle_kib,
-        status_idle,
-        status_load,
-        status_errors,
+        probe_idle,
+        probe_load,
         leases,
         load_before,
         load_after,

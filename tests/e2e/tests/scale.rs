@@ -107,6 +107,7 @@ async fn two_replicas_provision_twenty_domains_of_500_accounts_under_google_quot
     assert!(a > 0 && b > 0, "domains worked on per replica: {a} and {b}");
 
     // The status was measured under the load, and answered every time.
-    assert!(!report.status_load.is_empty());
-    assert_eq!(report.status_errors, 0);
+    assert!(!report.probe_load.status.is_empty());
+    assert!(!report.probe_load.health.is_empty());
+    assert_eq!(report.probe_load.errors, 0);
 }

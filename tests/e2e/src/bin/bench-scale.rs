@@ -234,18 +234,34 @@ fn print(report: &ScaleReport) {
         report.leases.domains_per_replica[1],
         report.leases.most_at_once
     );
-    let (idle, load) = (&report.status_idle, &report.status_load);
+    let (idle, load) = (&report.probe_idle, &report.probe_load);
+    let p99_ratio =
+        |idle: &[Duration], load: &[Duration]| ms(quantile(load, 0.99)) / ms(quantile(idle, 0.99));
     println!(
-        "  GetDomainStatus of the {}-account status domain: idle p50 {:.2} ms p99 {:.2} ms ({} calls); under load p50 {:.2} ms p99 {:.2} ms ({} calls, {} failed); p99 ratio load/idle {:.2}",
+        "  GetDomainStatus of the {}-account status domain: idle p50 {:.2} ms p99 {:.2} ms ({} calls); under load p50 {:.2} ms p99 {:.2} ms ({} calls); p99 ratio load/idle {:.2}",
         report.accounts,
-        ms(quantile(idle, 0.5)),
-        ms(quantile(idle, 0.99)),
-        idle.len(),
-        ms(quantile(load, 0.5)),
-        ms(quantile(load, 0.99)),
-        load.len(),
-        report.status_errors,
-        ms(quantile(load, 0.99)) / ms(quantile(idle, 0.99))
+        ms(quantile(&idle.status, 0.5)),
+        ms(quantile(&idle.status, 0.99)),
+        idle.status.len(),
+        ms(quantile(&load.status, 0.5)),
+        ms(quantile(&load.status, 0.99)),
+        load.status.len(),
+        p99_ratio(&idle.status, &load.status)
+    );
+    println!(
+        "  control, health Check of the same replica after each: idle p50 {:.2} ms p99 {:.2} ms; under load p50 {:.2} ms p99 {:.2} ms ({} calls); p99 ratio load/idle {:.2}; {} probe calls failed under load",
+        ms(quantile(&idle.health, 0.5)),
+        ms(quantile(&idle.health, 0.99)),
+        ms(quantile(&load.health, 0.5)),
+        ms(quantile(&load.health, 0.99)),
+        load.health.len(),
+        p99_ratio(&idle.health, &load.health),
+        load.errors
+    );
+    println!(
+        "  under load, GetDomainStatus p99 / health Check p99 = {:.2} (idle: {:.2})",
+        ms(quantile(&load.status, 0.99)) / ms(quantile(&load.health, 0.99)),
+        ms(quantile(&idle.status, 0.99)) / ms(quantile(&idle.health, 0.99))
     );
     println!(
         "  load average: before the load {} / {} / {}, after it {} / {} / {}",
