@@ -85,6 +85,36 @@ async fn list_all(api: &mut Api, filter: &str, page_size: i32) -> Vec<v1::Suppor
     }
 }
 
+/// Pages every account of `operation` that `filter` selects; returns the accounts (e-mails) of
+/// each page.
+async fn operation_pages(
+    api: &mut Api,
+    operation: &str,
+    filter: &str,
+    page_size: i32,
+) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = api
+            .list_operation_accounts(v1::ListOperationAccountsRequest {
+                parent: operation.to_owned(),
+                page_size,
+                page_token: page_token.clone(),
+                filter: filter.to_owned(),
+            })
+            .await
+            .expect("list operation accounts")
+            .into_inner();
+        assert!(page.accounts.len() <= page_size as usize);
+        pages.push(page.accounts.into_iter().map(|a| a.email).collect());
+        if page.next_page_token.is_empty() {
+            return pages;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 async fn timed_status(api: &mut Api) -> (v1::DomainStatus, Duration) {
     let started = Instant::now();
     let status = api
@@ -172,28 +202,9 @@ async fn a_large_domain_reads_in_bounded_messages() {
     );
 
     // ListOperationAccounts pages every account exactly once.
-    let mut listed = Vec::new();
-    let mut page_token = String::new();
-    let mut pages = 0;
-    loop {
-        let page = admin
-            .list_operation_accounts(v1::ListOperationAccountsRequest {
-                parent: operation.name.clone(),
-                page_size: 250,
-                page_token: page_token.clone(),
-                filter: String::new(),
-            })
-            .await
-            .expect("list operation accounts")
-            .into_inner();
-        pages += 1;
-        listed.extend(page.accounts.into_iter().map(|a| a.email));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    assert_eq!(pages, ACCOUNTS.div_ceil(250));
+    let pages = operation_pages(&mut admin, &operation.name, "", 250).await;
+    assert_eq!(pages.len(), ACCOUNTS.div_ceil(250));
+    let listed: Vec<String> = pages.into_iter().flatten().collect();
     let expected: Vec<String> = (0..ACCOUNTS)
         .map(|i| format!("{}@{TWO}", username(i)))
         .collect();
@@ -337,36 +348,6 @@ async fn a_large_domain_reads_in_bounded_messages() {
         not_ok_time.as_secs_f64() * 1e3,
     );
     server.stop().await;
-}
-
-/// Pages every account of `operation` that `filter` selects; returns the accounts (e-mails) of
-/// each page.
-async fn operation_pages(
-    api: &mut Api,
-    operation: &str,
-    filter: &str,
-    page_size: i32,
-) -> Vec<Vec<String>> {
-    let mut pages = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = api
-            .list_operation_accounts(v1::ListOperationAccountsRequest {
-                parent: operation.to_owned(),
-                page_size,
-                page_token: page_token.clone(),
-                filter: filter.to_owned(),
-            })
-            .await
-            .expect("list operation accounts")
-            .into_inner();
-        assert!(page.accounts.len() <= page_size as usize);
-        pages.push(page.accounts.into_iter().map(|a| a.email).collect());
-        if page.next_page_token.is_empty() {
-            return pages;
-        }
-        page_token = page.next_page_token;
-    }
 }
 
 #[tokio::test]

@@ -235,33 +235,33 @@ fn print(report: &ScaleReport) {
         report.leases.most_at_once
     );
     let (idle, load) = (&report.probe_idle, &report.probe_load);
-    let p99_ratio =
-        |idle: &[Duration], load: &[Duration]| ms(quantile(load, 0.99)) / ms(quantile(idle, 0.99));
+    let p50 = |latencies: &[Duration]| ms(quantile(latencies, 0.5));
+    let p99 = |latencies: &[Duration]| ms(quantile(latencies, 0.99));
     println!(
         "  GetDomainStatus of the {}-account status domain: idle p50 {:.2} ms p99 {:.2} ms ({} calls); under load p50 {:.2} ms p99 {:.2} ms ({} calls); p99 ratio load/idle {:.2}",
         report.accounts,
-        ms(quantile(&idle.status, 0.5)),
-        ms(quantile(&idle.status, 0.99)),
+        p50(&idle.status),
+        p99(&idle.status),
         idle.status.len(),
-        ms(quantile(&load.status, 0.5)),
-        ms(quantile(&load.status, 0.99)),
+        p50(&load.status),
+        p99(&load.status),
         load.status.len(),
-        p99_ratio(&idle.status, &load.status)
+        p99(&load.status) / p99(&idle.status)
     );
     println!(
         "  control, health Check of the same replica after each: idle p50 {:.2} ms p99 {:.2} ms; under load p50 {:.2} ms p99 {:.2} ms ({} calls); p99 ratio load/idle {:.2}; {} probe calls failed under load",
-        ms(quantile(&idle.health, 0.5)),
-        ms(quantile(&idle.health, 0.99)),
-        ms(quantile(&load.health, 0.5)),
-        ms(quantile(&load.health, 0.99)),
+        p50(&idle.health),
+        p99(&idle.health),
+        p50(&load.health),
+        p99(&load.health),
         load.health.len(),
-        p99_ratio(&idle.health, &load.health),
+        p99(&load.health) / p99(&idle.health),
         load.errors
     );
     println!(
         "  under load, GetDomainStatus p99 / health Check p99 = {:.2} (idle: {:.2})",
-        ms(quantile(&load.status, 0.99)) / ms(quantile(&load.health, 0.99)),
-        ms(quantile(&idle.status, 0.99)) / ms(quantile(&idle.health, 0.99))
+        p99(&load.status) / p99(&load.health),
+        p99(&idle.status) / p99(&idle.health)
     );
     println!(
         "  load average: before the load {} / {} / {}, after it {} / {} / {}",
